@@ -1,0 +1,42 @@
+//! The domain of Tessera: typed identifiers, the objects of DESIGN.md §1 that exist so far
+//! (tenants, API keys, agents and their client secrets, signing keys, revoked tokens, audit events),
+//! the scope vocabulary, and the ports the rest of the system is written against:
+//!
+//! - [`Store`]: durable state; `tessera-store` implements it over SQLite and PostgreSQL.
+//! - [`Clock`]: the current time, injected so tests control it.
+//!
+//! Nothing in this crate performs I/O.
+
+/// An enum stored and sent as one of a fixed set of lowercase words.
+macro_rules! text_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub fn as_str(self) -> &'static str {
+                match self { $(Self::$variant => $text),+ }
+            }
+
+            pub fn parse(text: &str) -> Option<Self> {
+                match text { $($text => Some(Self::$variant),)+ _ => None }
+            }
+        }
+    };
+}
+
+pub mod agent;
+pub mod api_key;
+pub mod audit;
+pub mod clock;
+pub mod id;
+pub mod scope;
+pub mod signing_key;
+pub mod store;
+pub mod tenant;
+
+pub use clock::{Clock, SystemClock};
+pub use id::{AgentId, ApiKeyId, AuditEventId, ClientSecretId, IdError, OperatorId, TenantId};
+pub use scope::{ScopeError, Scopes};
+pub use store::{Page, Store, StoreError};

@@ -1,0 +1,121 @@
+//! The storage port. `tessera-store` implements it once over SQLite and PostgreSQL; the server
+//! holds it as `Arc<dyn Store>`. Every tenant-owned read and write takes the tenant id, so a
+//! query can only ever see one tenant's rows.
+
+use async_trait::async_trait;
+use time::OffsetDateTime;
+
+use crate::agent::{Agent, AgentPatch, ClientSecret};
+use crate::api_key::ApiKey;
+use crate::audit::AuditEvent;
+use crate::signing_key::SigningKeyRecord;
+use crate::tenant::{Tenant, TenantStatus};
+use crate::{AgentId, ApiKeyId, ClientSecretId, OperatorId, TenantId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// A uniqueness rule was broken (the name of the rule says which).
+    #[error("conflict: {0}")]
+    Conflict(&'static str),
+    /// The database could not be reached or answered with an error; the text is for logs only.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// A stored row could not be read back into a domain object; the text is for logs only.
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// One page of a listing ordered by id, and the cursor for the next page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T, C> {
+    pub items: Vec<T>,
+    pub next_cursor: Option<C>,
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+    /// Whether the database answers.
+    async fn ping(&self) -> StoreResult<()>;
+
+    // Operator.
+    async fn operator(&self) -> StoreResult<Option<OperatorId>>;
+    /// Creates the operator account if there is none; returns it and whether it was created.
+    async fn ensure_operator(
+        &self,
+        id: OperatorId,
+        at: OffsetDateTime,
+    ) -> StoreResult<(OperatorId, bool)>;
+
+    // Tenants.
+    /// Creates a tenant and its first API key in one transaction.
+    async fn create_tenant(&self, tenant: &Tenant, first_key: &ApiKey) -> StoreResult<()>;
+    async fn tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
+    /// Sets the status; false when there is no such tenant.
+    async fn set_tenant_status(&self, id: TenantId, status: TenantStatus) -> StoreResult<bool>;
+
+    // API keys.
+    async fn insert_api_key(&self, key: &ApiKey) -> StoreResult<()>;
+    async fn api_key_by_hash(&self, secret_hash: &[u8; 32]) -> StoreResult<Option<ApiKey>>;
+    /// The tenant's keys, newest first (revoked ones included).
+    async fn api_keys(&self, tenant: TenantId) -> StoreResult<Vec<ApiKey>>;
+    /// Marks a tenant's key revoked; returns it, or None when the tenant has no such live key.
+    async fn revoke_api_key(
+        &self,
+        tenant: TenantId,
+        id: ApiKeyId,
+        at: OffsetDateTime,
+    ) -> StoreResult<Option<ApiKey>>;
+    async fn touch_api_key(&self, id: ApiKeyId, at: OffsetDateTime) -> StoreResult<()>;
+
+    // Agents and their client secrets.
+    /// Creates an agent and its first client secret in one transaction.
+    async fn create_agent(&self, agent: &Agent, secret: &ClientSecret) -> StoreResult<()>;
+    async fn agent(&self, tenant: TenantId, id: AgentId) -> StoreResult<Option<Agent>>;
+    /// An agent found by its id alone: for client authentication, where the tenant is not yet known.
+    async fn agent_by_client_id(&self, id: AgentId) -> StoreResult<Option<Agent>>;
+    async fn agents(
+        &self,
+        tenant: TenantId,
+        after: Option<AgentId>,
+        limit: u32,
+    ) -> StoreResult<Page<Agent, AgentId>>;
+    async fn update_agent(
+        &self,
+        tenant: TenantId,
+        id: AgentId,
+        patch: &AgentPatch,
+        at: OffsetDateTime,
+    ) -> StoreResult<Option<Agent>>;
+    /// Deletes the agent and its secrets; false when the tenant has no such agent.
+    async fn delete_agent(&self, tenant: TenantId, id: AgentId) -> StoreResult<bool>;
+    async fn insert_client_secret(&self, secret: &ClientSecret) -> StoreResult<()>;
+    async fn client_secrets(&self, agent: AgentId) -> StoreResult<Vec<ClientSecret>>;
+    async fn delete_client_secret(&self, agent: AgentId, id: ClientSecretId) -> StoreResult<bool>;
+
+    // Signing keys.
+    async fn signing_keys(&self) -> StoreResult<Vec<SigningKeyRecord>>;
+    /// Adds a key and retires the keys that signed before it, in one transaction.
+    async fn rotate_signing_key(
+        &self,
+        next: &SigningKeyRecord,
+        unpublish_retired_at: OffsetDateTime,
+    ) -> StoreResult<()>;
+
+    // Token revocation.
+    /// Records a revoked token id until the token would have expired anyway.
+    async fn revoke_token(
+        &self,
+        jti: &str,
+        tenant: TenantId,
+        expires_at: OffsetDateTime,
+        at: OffsetDateTime,
+    ) -> StoreResult<()>;
+    async fn is_token_revoked(&self, jti: &str) -> StoreResult<bool>;
+
+    // Audit.
+    async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()>;
+    /// The tenant's events, oldest first (the reading API comes with the audit issue).
+    async fn audit_events(&self, tenant: TenantId) -> StoreResult<Vec<AuditEvent>>;
+}
