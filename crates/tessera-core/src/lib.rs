@@ -35,6 +35,7 @@ pub mod scope;
 pub mod signing_key;
 pub mod store;
 pub mod tenant;
+pub mod validate;
 
 pub use clock::{Clock, SystemClock};
 pub use id::{AgentId, ApiKeyId, AuditEventId, ClientSecretId, IdError, OperatorId, TenantId};

@@ -1,1 +1,20 @@
-//! placeholder
+//! Tessera's cryptography, all of it delegated to aws-lc-rs and jsonwebtoken:
+//!
+//! - [`secret`]: the format of every secret Tessera hands out (kind prefix, 256 random bits,
+//!   checksum) and the SHA-256 digest that is all Tessera keeps of it;
+//! - [`envelope`]: AEAD envelope encryption of secrets at rest under a versioned master key;
+//! - [`signing`]: generating signing keys (ES256, EdDSA, RS256) and their public JWKs;
+//! - [`keyring`]: the set of published keys, signing and verifying JWTs, the JWKS document;
+//! - [`access_token`]: the claims of an RFC 9068 access token.
+
+pub mod access_token;
+pub mod envelope;
+pub mod keyring;
+pub mod secret;
+pub mod signing;
+
+pub use access_token::{ACCESS_TOKEN_TYP, AccessTokenClaims};
+pub use envelope::{EnvelopeError, MasterKey, MasterKeys};
+pub use keyring::{Expectation, KeyRing, KeyRingError, PublishedKey, TokenError, Validity};
+pub use secret::{GeneratedSecret, SecretKind, SecretString, sha256};
+pub use signing::{Algorithm, GeneratedKey, SigningError};

@@ -1,1 +1,11 @@
-//! placeholder
+//! Tessera's wire format: every request and response body of the HTTP API, the table of error
+//! codes, and their OpenAPI schemas (utoipa). Serde and utoipa only: no behaviour lives here.
+
+pub mod agents;
+pub mod api_keys;
+pub mod error;
+pub mod oauth2;
+pub mod ops;
+pub mod tenants;
+
+pub use error::{ErrorBody, ErrorCode, OAuthErrorBody, OAuthErrorCode};

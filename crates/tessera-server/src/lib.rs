@@ -1,1 +1,34 @@
-//! placeholder
+//! The Tessera server. A map of the crate:
+//!
+//! - [`config`]: layered configuration (defaults < file < environment < flags);
+//! - [`bootstrap`]: opening the store, the master key, the operator account;
+//! - [`keys`]: the signing-key service (first key, rotation, refresh across instances);
+//! - [`auth`]: API-key authentication and the authorization extractors;
+//! - [`tokens`], [`revocation`]: issuing and validating access tokens, revoking them;
+//! - [`http`]: the routers (`/v1`, `/oauth2`, `/.well-known`, operations), the OpenAPI
+//!   document and the middleware;
+//! - [`audit`], [`limits`], [`telemetry`]: the audit write path, abuse limits, logs and metrics;
+//! - [`App`]: all of it assembled, and [`App::serve`] with graceful shutdown.
+//!
+//! Domain types and ports live in `tessera-core`, cryptography in `tessera-crypto`, storage in
+//! `tessera-store`, wire types in `tessera-proto`.
+
+pub mod audit;
+pub mod auth;
+pub mod bootstrap;
+pub mod config;
+pub mod context;
+pub mod error;
+pub mod http;
+pub mod keys;
+pub mod limits;
+pub mod revocation;
+pub mod state;
+pub mod telemetry;
+pub mod tokens;
+
+mod app;
+
+pub use app::{App, Started, shutdown_signal};
+pub use config::{Config, Overrides, Secret};
+pub use tessera_core::{Clock, SystemClock};

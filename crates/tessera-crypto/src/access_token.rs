@@ -1,0 +1,38 @@
+//! The claims of an access token in the JWT profile of RFC 9068.
+
+use serde::{Deserialize, Serialize};
+
+use crate::keyring::Validity;
+
+/// The `typ` header of an access token (RFC 9068 §2.1).
+pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AccessTokenClaims {
+    pub iss: String,
+    /// The agent (or, later, user) the token was issued to.
+    pub sub: String,
+    pub aud: String,
+    pub exp: i64,
+    pub iat: i64,
+    pub jti: String,
+    pub client_id: String,
+    /// Space-separated; absent when the token carries no scope.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub scope: String,
+    pub tenant_id: String,
+}
+
+impl Validity for AccessTokenClaims {
+    fn issuer(&self) -> &str {
+        &self.iss
+    }
+
+    fn has_audience(&self, audience: &str) -> bool {
+        self.aud == audience
+    }
+
+    fn expires_at(&self) -> i64 {
+        self.exp
+    }
+}

@@ -1,0 +1,107 @@
+//! The single table of error codes: each code, its HTTP status and what it means. Servers map
+//! their domain errors onto these rows with exhaustive matches; clients match on `error`.
+
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+/// The body of every error of Tessera's own API.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ErrorBody {
+    /// A stable, machine-readable code (see the error table in the README).
+    #[schema(example = "invalid_body")]
+    pub error: String,
+    /// What went wrong, for people.
+    pub message: String,
+}
+
+macro_rules! error_codes {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident => ($code:literal, $status:literal, $doc:literal)),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        pub enum $name { $(#[doc = $doc] $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$(Self::$variant),+];
+
+            pub fn code(self) -> &'static str {
+                match self { $(Self::$variant => $code),+ }
+            }
+
+            pub fn status(self) -> u16 {
+                match self { $(Self::$variant => $status),+ }
+            }
+
+            pub fn description(self) -> &'static str {
+                match self { $(Self::$variant => $doc),+ }
+            }
+        }
+    };
+}
+
+error_codes!(
+    /// Errors of Tessera's own API (`/v1`, operations).
+    ErrorCode {
+        InvalidJson => ("invalid_json", 400, "The body is not valid JSON."),
+        InvalidBody => ("invalid_body", 422, "The JSON is well-formed but a field is missing, has the wrong type, or is not allowed."),
+        InvalidParameter => ("invalid_parameter", 400, "A field or query parameter has a value Tessera does not accept."),
+        InvalidId => ("invalid_id", 400, "An identifier in the path is not of the expected form."),
+        UnsupportedMediaType => ("unsupported_media_type", 415, "The body must be `application/json`."),
+        PayloadTooLarge => ("payload_too_large", 413, "The body is larger than the server accepts."),
+        Unauthenticated => ("unauthenticated", 401, "No valid credential was presented (missing, malformed, unknown, expired or revoked)."),
+        TenantSuspended => ("tenant_suspended", 401, "The credential's tenant is suspended."),
+        InsufficientScope => ("insufficient_scope", 403, "The credential is valid but lacks the scope this call needs."),
+        RegistrationClosed => ("registration_closed", 403, "Open registration is switched off; an operator must create tenants."),
+        NotFound => ("not_found", 404, "No such object, or it belongs to another tenant."),
+        MethodNotAllowed => ("method_not_allowed", 405, "The path exists but not with this method."),
+        Conflict => ("conflict", 409, "The request conflicts with the current state."),
+        RateLimited => ("rate_limited", 429, "Too many requests; retry after the time in `Retry-After`."),
+        Internal => ("internal", 500, "Tessera failed; the request id in the logs says why."),
+        Unavailable => ("unavailable", 503, "A dependency (the database) is unreachable; retry later."),
+    }
+);
+
+/// The error body of the OAuth 2 endpoints (RFC 6749 §5.2), with `message` mirroring
+/// `error_description` so that every Tessera error has the same two fields.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct OAuthErrorBody {
+    #[schema(example = "invalid_client")]
+    pub error: String,
+    pub error_description: String,
+    pub message: String,
+}
+
+error_codes!(
+    /// RFC 6749 §5.2 error codes, and RFC 7009's `unsupported_token_type`.
+    OAuthErrorCode {
+        InvalidRequest => ("invalid_request", 400, "A parameter is missing, repeated, malformed or not allowed."),
+        InvalidClient => ("invalid_client", 401, "Client authentication failed."),
+        InvalidGrant => ("invalid_grant", 400, "The grant is invalid, expired or revoked."),
+        UnauthorizedClient => ("unauthorized_client", 400, "This client may not use this grant type."),
+        UnsupportedGrantType => ("unsupported_grant_type", 400, "The grant type is not supported."),
+        InvalidScope => ("invalid_scope", 400, "The requested scope exceeds what the client may have."),
+        UnsupportedTokenType => ("unsupported_token_type", 400, "The server cannot revoke this type of token."),
+        SlowDown => ("slow_down", 429, "Too many requests from this client; retry later."),
+        ServerError => ("server_error", 500, "Tessera failed; the request id in the logs says why."),
+        TemporarilyUnavailable => ("temporarily_unavailable", 503, "A dependency is unreachable; retry later."),
+    }
+);
+
+#[cfg(test)]
+mod tests {
+    use std::collections::HashSet;
+
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_and_statuses_are_errors() {
+        let codes: HashSet<_> = ErrorCode::ALL.iter().map(|c| c.code()).collect();
+        assert_eq!(codes.len(), ErrorCode::ALL.len());
+        assert!(
+            ErrorCode::ALL
+                .iter()
+                .all(|c| (400..600).contains(&c.status()))
+        );
+        let oauth: HashSet<_> = OAuthErrorCode::ALL.iter().map(|c| c.code()).collect();
+        assert_eq!(oauth.len(), OAuthErrorCode::ALL.len());
+    }
+}

@@ -1,0 +1,124 @@
+//! [`App`]: the server assembled from a [`Config`], and serving it until shutdown.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use tessera_core::{Clock, Store};
+use tessera_crypto::SecretString;
+use tokio::net::TcpListener;
+
+use crate::bootstrap;
+use crate::config::Config;
+use crate::keys::KeyService;
+use crate::state::AppState;
+use crate::telemetry;
+
+#[derive(Debug)]
+pub struct App {
+    state: AppState,
+    store: Arc<tessera_store::SqlStore>,
+}
+
+/// What the first start of an installation has to tell its operator, once.
+#[derive(Debug)]
+pub struct Started {
+    pub app: App,
+    /// The operator key, when this start created the operator account.
+    pub operator_key: Option<SecretString>,
+}
+
+impl App {
+    /// Opens the store (running migrations), the master key and the key ring, and creates the
+    /// operator account on an empty store.
+    pub async fn open(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Started> {
+        let store = bootstrap::open_store(&config).await?;
+        let master = bootstrap::master_keys(&config)?;
+        let dyn_store: Arc<dyn Store> = store.clone();
+        let operator_key = bootstrap::ensure_operator(dyn_store.as_ref(), clock.as_ref()).await?;
+        let keys = KeyService::load(
+            Arc::clone(&dyn_store),
+            master.clone(),
+            Arc::clone(&clock),
+            config.signing_alg,
+        )
+        .await?;
+        let state = AppState::new(
+            config,
+            dyn_store,
+            clock,
+            master,
+            keys,
+            telemetry::metrics_handle(),
+        );
+        Ok(Started {
+            app: App { state, store },
+            operator_key,
+        })
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    pub fn router(&self) -> Router {
+        crate::http::router(self.state.clone()).0
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then drains in-flight requests, stops
+    /// background work and closes the store's connections.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> anyhow::Result<()> {
+        let refresher = tokio::spawn(refresh_keys(self.state.clone()));
+        let service = self
+            .router()
+            .into_make_service_with_connect_info::<SocketAddr>();
+        let result = axum::serve(listener, service)
+            .with_graceful_shutdown(shutdown)
+            .await;
+        refresher.abort();
+        self.store.close().await;
+        result.map_err(Into::into)
+    }
+}
+
+/// Picks up keys rotated by another process (`tessera keys rotate`, another instance) and
+/// keys whose activation or retirement time has come.
+async fn refresh_keys(state: AppState) {
+    let mut interval = tokio::time::interval(Duration::from_secs(state.config.key_refresh_secs));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        if let Err(error) = state.keys.refresh().await {
+            tracing::warn!(error = %error, "refreshing the key ring failed");
+        }
+    }
+}
+
+/// Resolves on SIGTERM or SIGINT.
+pub async fn shutdown_signal() {
+    let interrupt = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = interrupt => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutting down: draining in-flight requests");
+}

@@ -1,0 +1,187 @@
+//! Extractors that authenticate and authorize before a handler runs, so that what a handler
+//! requires is visible in its signature: `TenantAccess<AgentsWrite>` can only be built for a
+//! caller allowed to write agents in the tenant named by the path.
+
+use std::marker::PhantomData;
+
+use axum::extract::{FromRequestParts, RawPathParams};
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use tessera_core::{TenantId, scope};
+use tessera_proto::ErrorCode;
+
+use super::{AuthFailure, Principal};
+use crate::context::RequestContext;
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// A scope an endpoint requires.
+pub trait Requirement: Send + Sync + 'static {
+    const SCOPE: &'static str;
+}
+
+macro_rules! requirement {
+    ($name:ident, $scope:expr) => {
+        #[derive(Debug)]
+        pub struct $name;
+        impl Requirement for $name {
+            const SCOPE: &'static str = $scope;
+        }
+    };
+}
+requirement!(Read, scope::READ);
+requirement!(AgentsWrite, scope::AGENTS_WRITE);
+requirement!(ApiKeysWrite, scope::API_KEYS_WRITE);
+
+/// The credential presented: `X-API-Key`, else `Authorization: Bearer`.
+pub fn presented_credential(headers: &HeaderMap) -> Option<&str> {
+    if let Some(key) = headers.get("x-api-key") {
+        return key.to_str().ok().map(str::trim);
+    }
+    let authorization = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, value) = authorization.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| value.trim())
+}
+
+impl AppState {
+    /// Authenticates the API key in `headers`, counting failures per client address.
+    pub async fn authenticate(
+        &self,
+        headers: &HeaderMap,
+        ctx: &RequestContext,
+    ) -> Result<Principal, Response> {
+        if let Err(wait) = self.limits.auth_allowed(ctx.client_ip) {
+            return Err(rate_limited(wait));
+        }
+        let result = match presented_credential(headers) {
+            None => Err(AuthFailure::Missing),
+            Some(credential) => self.api_keys.authenticate(credential).await,
+        };
+        result.map_err(|failure| {
+            metrics::counter!("tessera_auth_failures_total", "reason" => failure.reason())
+                .increment(1);
+            let code = match failure {
+                AuthFailure::Store(error) => return ApiError::from(error).into_response(),
+                AuthFailure::TenantSuspended => ErrorCode::TenantSuspended,
+                AuthFailure::Missing => {
+                    return ApiError::new(
+                        ErrorCode::Unauthenticated,
+                        "send an API key as `X-API-Key` or `Authorization: Bearer`",
+                    )
+                    .into_response();
+                }
+                AuthFailure::Malformed
+                | AuthFailure::Unknown
+                | AuthFailure::Expired
+                | AuthFailure::Revoked => ErrorCode::Unauthenticated,
+            };
+            self.limits.auth_failed(ctx.client_ip);
+            ApiError::new(code, failure.to_string()).into_response()
+        })
+    }
+}
+
+pub fn rate_limited(wait: std::time::Duration) -> Response {
+    let seconds = wait.as_secs().max(1);
+    let mut response = ApiError::new(
+        ErrorCode::RateLimited,
+        format!("too many requests; retry in {seconds} s"),
+    )
+    .into_response();
+    response
+        .headers_mut()
+        .insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
+    response
+}
+
+/// Any authenticated caller.
+#[derive(Debug)]
+pub struct Caller(pub Principal);
+
+impl FromRequestParts<AppState> for Caller {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let ctx = RequestContext::from_request_parts(parts, state)
+            .await
+            .unwrap_or_else(|never| match never {});
+        state.authenticate(&parts.headers, &ctx).await.map(Caller)
+    }
+}
+
+/// The operator (scope `admin`).
+#[derive(Debug)]
+pub struct Operator(pub Principal);
+
+impl FromRequestParts<AppState> for Operator {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Caller(principal) = Caller::from_request_parts(parts, state).await?;
+        if principal.is_operator() {
+            Ok(Operator(principal))
+        } else {
+            Err(ApiError::new(
+                ErrorCode::InsufficientScope,
+                "this call needs the operator's key (scope `admin`)",
+            )
+            .into_response())
+        }
+    }
+}
+
+/// A caller allowed `R` in the tenant named by the `{tenant_id}` path segment. A key of another
+/// tenant gets the same 404 as a tenant that does not exist: it learns nothing.
+#[derive(Debug)]
+pub struct TenantAccess<R> {
+    pub tenant_id: TenantId,
+    pub principal: Principal,
+    _requirement: PhantomData<R>,
+}
+
+impl<R: Requirement> FromRequestParts<AppState> for TenantAccess<R> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Caller(principal) = Caller::from_request_parts(parts, state).await?;
+        let params = RawPathParams::from_request_parts(parts, state)
+            .await
+            .map_err(IntoResponse::into_response)?;
+        let raw = params
+            .iter()
+            .find(|(name, _)| *name == "tenant_id")
+            .map(|(_, value)| value.to_owned())
+            .ok_or_else(|| {
+                ApiError::internal("TenantAccess used on a route without {tenant_id}")
+                    .into_response()
+            })?;
+        let tenant_id: TenantId = raw.parse().map_err(|e: tessera_core::IdError| {
+            ApiError::new(ErrorCode::InvalidId, e.to_string()).into_response()
+        })?;
+        match &principal {
+            Principal::TenantKey { tenant_id: own, .. } if *own != tenant_id => {
+                return Err(ApiError::not_found("tenant").into_response());
+            }
+            _ => {}
+        }
+        if !principal.may(tenant_id, R::SCOPE) {
+            let message = format!("this call needs scope `{}`", R::SCOPE);
+            return Err(ApiError::new(ErrorCode::InsufficientScope, message).into_response());
+        }
+        if principal.is_operator()
+            && state
+                .tenant_status(tenant_id)
+                .await
+                .map_err(|e| ApiError::from(e).into_response())?
+                .is_none()
+        {
+            return Err(ApiError::not_found("tenant").into_response());
+        }
+        Ok(Self {
+            tenant_id,
+            principal,
+            _requirement: PhantomData,
+        })
+    }
+}

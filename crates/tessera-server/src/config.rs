@@ -1,0 +1,268 @@
+//! Configuration: defaults < TOML file < `TESSERA_*` environment < command-line flags, merged
+//! into one validated [`Config`]. Secrets are [`Secret`]s, which never print.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use tessera_crypto::Algorithm;
+use url::Url;
+
+/// A configuration value that must never appear in logs or `Debug` output.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+/// Who may create tenants with `POST /v1/tenants`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Registration {
+    /// Anyone (rate-limited per client address).
+    Open,
+    /// Only the operator.
+    Operator,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the public listener binds.
+    pub listen: SocketAddr,
+    /// Holds the SQLite database and, in embedded mode, the master key file.
+    pub data_dir: PathBuf,
+    /// `postgres://…` for cluster mode; unset means SQLite in `data_dir`.
+    pub database_url: Option<Secret>,
+    /// The URL clients reach Tessera at: the token issuer and the base of every advertised
+    /// endpoint. Defaults to `http://<listen>`.
+    pub public_url: Option<Url>,
+    /// Base64 of 32 random bytes. Required with PostgreSQL; in embedded mode a key file is
+    /// generated in the data directory when unset.
+    pub master_key: Option<Secret>,
+    pub registration: Registration,
+    /// Tenant registrations allowed per client address per hour when registration is open.
+    pub registrations_per_hour: u32,
+    /// Failed authentications allowed per client address per minute before it gets 429.
+    pub auth_failures_per_minute: u32,
+    /// Lifetime of access tokens, in seconds.
+    pub access_token_ttl_secs: i64,
+    /// The `aud` of access tokens; defaults to the public URL.
+    pub access_token_audience: Option<String>,
+    /// The algorithm of keys generated at first start and by rotation.
+    pub signing_alg: Algorithm,
+    /// How long a rotated key is published before it starts signing, in seconds.
+    pub key_publish_lead_secs: i64,
+    /// How often the server looks for keys rotated by another process, in seconds.
+    pub key_refresh_secs: u64,
+    /// How long an instance may serve an API key, tenant or agent status from its cache before
+    /// re-reading it (bounds staleness across instances; local changes apply at once).
+    pub auth_cache_ttl_secs: u64,
+    /// Entries in the API-key cache.
+    pub auth_cache_capacity: usize,
+    /// Largest request body accepted, in bytes.
+    pub max_body_bytes: usize,
+    /// `json` (default) or `pretty`.
+    pub log_format: LogFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+/// The fields of [`Config`], the only `TESSERA_*` variables read as configuration (other tools
+/// use the prefix too, and an unknown key in the file is an error).
+const FIELDS: [&str; 17] = [
+    "listen",
+    "data_dir",
+    "database_url",
+    "public_url",
+    "master_key",
+    "registration",
+    "registrations_per_hour",
+    "auth_failures_per_minute",
+    "access_token_ttl_secs",
+    "access_token_audience",
+    "signing_alg",
+    "key_publish_lead_secs",
+    "key_refresh_secs",
+    "auth_cache_ttl_secs",
+    "auth_cache_capacity",
+    "max_body_bytes",
+    "log_format",
+];
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./tessera-data"),
+            database_url: None,
+            public_url: None,
+            master_key: None,
+            registration: Registration::Open,
+            registrations_per_hour: 20,
+            auth_failures_per_minute: 60,
+            access_token_ttl_secs: 3600,
+            access_token_audience: None,
+            signing_alg: Algorithm::Es256,
+            key_publish_lead_secs: 300,
+            key_refresh_secs: 5,
+            auth_cache_ttl_secs: 10,
+            auth_cache_capacity: 100_000,
+            max_body_bytes: 1024 * 1024,
+            log_format: LogFormat::Json,
+        }
+    }
+}
+
+/// Values given on the command line; each overrides the file and the environment.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<Secret>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("configuration: {0}")]
+    Load(#[from] Box<figment::Error>),
+    #[error("configuration: {0}")]
+    Invalid(String),
+}
+
+impl Config {
+    /// Layers the defaults, the TOML file (when given), `TESSERA_*` variables and `overrides`.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(ConfigError::Invalid(format!(
+                    "config file {} does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        let config: Config = figment
+            .merge(Env::prefixed("TESSERA_").filter(|key| FIELDS.contains(&key.as_str())))
+            .merge(Serialized::defaults(overrides))
+            .extract()
+            .map_err(Box::new)?;
+        config.validate()
+    }
+
+    fn validate(self) -> Result<Self, ConfigError> {
+        let invalid = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        if let Some(url) = &self.database_url {
+            let url = url.expose();
+            if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                return invalid(
+                    "database_url must be a postgres:// URL (leave it unset for embedded SQLite)",
+                );
+            }
+        }
+        if let Some(url) = &self.public_url {
+            if !matches!(url.scheme(), "http" | "https")
+                || url.query().is_some()
+                || url.fragment().is_some()
+            {
+                return invalid("public_url must be an http(s) URL without query or fragment");
+            }
+        }
+        if !(60..=86_400).contains(&self.access_token_ttl_secs) {
+            return invalid("access_token_ttl_secs must be between 60 and 86400");
+        }
+        if self.key_publish_lead_secs < 0 || self.key_refresh_secs == 0 {
+            return invalid("key_publish_lead_secs must be >= 0 and key_refresh_secs > 0");
+        }
+        if self.registrations_per_hour == 0 || self.auth_failures_per_minute == 0 {
+            return invalid("registrations_per_hour and auth_failures_per_minute must be > 0");
+        }
+        if self.auth_cache_capacity == 0 || self.max_body_bytes < 1024 {
+            return invalid("auth_cache_capacity must be > 0 and max_body_bytes >= 1024");
+        }
+        Ok(self)
+    }
+
+    /// The issuer identifier: the public URL without a trailing slash.
+    pub fn issuer(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.as_str().trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+
+    pub fn audience(&self) -> String {
+        self.access_token_audience
+            .clone()
+            .unwrap_or_else(|| self.issuer())
+    }
+
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("tessera.db")
+    }
+
+    pub fn master_key_path(&self) -> PathBuf {
+        self.data_dir.join("master.key")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_valid_and_secrets_do_not_print() {
+        let config = Config {
+            database_url: Some(Secret::new("postgres://u:pw@h/db")),
+            ..Config::default()
+        };
+        let config = config.validate().unwrap();
+        assert!(!format!("{config:?}").contains("pw"));
+        assert_eq!(config.issuer(), "http://127.0.0.1:8080");
+    }
+
+    #[test]
+    fn every_field_is_listed_for_the_environment() {
+        let value = serde_json::to_value(Config::default()).unwrap();
+        let mut keys: Vec<_> = value.as_object().unwrap().keys().cloned().collect();
+        let mut fields: Vec<_> = FIELDS.iter().map(|f| f.to_string()).collect();
+        keys.sort();
+        fields.sort();
+        assert_eq!(keys, fields);
+    }
+
+    #[test]
+    fn refuses_a_non_postgres_database_url() {
+        let config = Config {
+            database_url: Some(Secret::new("mysql://x")),
+            ..Config::default()
+        };
+        assert!(config.validate().is_err());
+    }
+}

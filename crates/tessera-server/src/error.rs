@@ -1,0 +1,159 @@
+//! How failures leave the server: [`ApiError`] for Tessera's own API (`{"error", "message"}`)
+//! and [`OAuthError`] for the OAuth 2 endpoints (RFC 6749 §5.2). A 5xx never carries the real
+//! cause to the client; it is logged with the request id instead.
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use tessera_core::StoreError;
+use tessera_core::validate::ValidationError;
+use tessera_proto::{ErrorBody, ErrorCode, OAuthErrorBody, OAuthErrorCode};
+
+#[derive(Debug)]
+pub struct ApiError {
+    code: ErrorCode,
+    message: String,
+}
+
+impl ApiError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
+    pub fn not_found(what: &str) -> Self {
+        Self::new(ErrorCode::NotFound, format!("no such {what}"))
+    }
+
+    pub fn invalid(message: impl Into<String>) -> Self {
+        Self::new(ErrorCode::InvalidParameter, message)
+    }
+
+    /// A failure of Tessera itself; `cause` goes to the log, never to the client.
+    pub fn internal(cause: impl std::fmt::Display) -> Self {
+        tracing::error!(error = %cause, "internal error");
+        Self::new(ErrorCode::Internal, ErrorCode::Internal.description())
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        match error {
+            StoreError::Conflict(rule) => Self::new(
+                ErrorCode::Conflict,
+                format!("conflicts with an existing object ({rule})"),
+            ),
+            StoreError::Unavailable(cause) => {
+                tracing::error!(error = %cause, "store unavailable");
+                Self::new(ErrorCode::Unavailable, ErrorCode::Unavailable.description())
+            }
+            StoreError::Corrupt(cause) => Self::internal(cause),
+        }
+    }
+}
+
+impl From<ValidationError> for ApiError {
+    fn from(error: ValidationError) -> Self {
+        Self::invalid(error.to_string())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let mut response = (
+            status,
+            Json(ErrorBody {
+                error: self.code.code().to_owned(),
+                message: self.message,
+            }),
+        )
+            .into_response();
+        if status == StatusCode::UNAUTHORIZED {
+            response.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"tessera\""),
+            );
+        }
+        response
+    }
+}
+
+#[derive(Debug)]
+pub struct OAuthError {
+    code: OAuthErrorCode,
+    description: String,
+    /// Set when the client tried HTTP Basic: a 401 must then challenge with Basic (RFC 6749 §5.2).
+    basic_challenge: bool,
+}
+
+impl OAuthError {
+    pub fn new(code: OAuthErrorCode, description: impl Into<String>) -> Self {
+        Self {
+            code,
+            description: description.into(),
+            basic_challenge: false,
+        }
+    }
+
+    pub fn code(&self) -> OAuthErrorCode {
+        self.code
+    }
+
+    pub fn with_basic_challenge(mut self, basic: bool) -> Self {
+        self.basic_challenge = basic;
+        self
+    }
+
+    pub fn invalid_request(description: impl Into<String>) -> Self {
+        Self::new(OAuthErrorCode::InvalidRequest, description)
+    }
+}
+
+impl From<StoreError> for OAuthError {
+    fn from(error: StoreError) -> Self {
+        let api = ApiError::from(error);
+        match api.code {
+            ErrorCode::Unavailable => {
+                Self::new(OAuthErrorCode::TemporarilyUnavailable, api.message)
+            }
+            _ => Self::new(
+                OAuthErrorCode::ServerError,
+                OAuthErrorCode::ServerError.description(),
+            ),
+        }
+    }
+}
+
+impl IntoResponse for OAuthError {
+    fn into_response(self) -> Response {
+        let status = StatusCode::from_u16(self.code.status()).unwrap_or(StatusCode::BAD_REQUEST);
+        let body = OAuthErrorBody {
+            error: self.code.code().to_owned(),
+            error_description: self.description.clone(),
+            message: self.description,
+        };
+        let mut response = (status, Json(body)).into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        if status == StatusCode::UNAUTHORIZED {
+            let challenge = if self.basic_challenge {
+                "Basic realm=\"tessera\""
+            } else {
+                "Bearer realm=\"tessera\""
+            };
+            headers.insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(challenge),
+            );
+        }
+        response
+    }
+}

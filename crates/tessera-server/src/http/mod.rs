@@ -1,0 +1,56 @@
+//! The HTTP surface: every router, the OpenAPI document, and the middleware stack.
+
+mod json;
+mod middleware;
+pub mod oauth2;
+mod openapi;
+mod ops;
+pub mod v1;
+mod wellknown;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{HeaderValue, header};
+use axum::response::IntoResponse;
+use axum::routing::get;
+use tower_http::catch_panic::CatchPanicLayer;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+/// The whole public router and the OpenAPI document it was built with.
+pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
+    let (routes, api) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
+        .merge(v1::tenants::router())
+        .merge(v1::api_keys::router())
+        .merge(v1::agents::router())
+        .merge(oauth2::router())
+        .merge(wellknown::router())
+        .merge(ops::router())
+        .split_for_parts();
+    let document = api.to_json().unwrap_or_else(|_| "{}".to_owned());
+    let body_limit = state.config.max_body_bytes;
+    let router = routes
+        .route(
+            "/openapi.json",
+            get(move || async move {
+                (
+                    [(
+                        header::CONTENT_TYPE,
+                        HeaderValue::from_static("application/json"),
+                    )],
+                    document.clone(),
+                )
+                    .into_response()
+            }),
+        )
+        .fallback(middleware::not_found)
+        .method_not_allowed_fallback(middleware::method_not_allowed)
+        .with_state(state)
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(CatchPanicLayer::custom(middleware::panic_response))
+        .layer(axum::middleware::from_fn(middleware::access_log))
+        .layer(axum::middleware::from_fn(middleware::request_id));
+    (router, api)
+}

@@ -1,0 +1,114 @@
+//! Client authentication at the OAuth 2 endpoints: `client_secret_basic` (RFC 6749 §2.3.1,
+//! with the form-encoding of id and secret) or `client_secret_post`, never both. The secret is
+//! compared by digest in constant time against each of the agent's unexpired secrets.
+
+use axum::http::{HeaderMap, header};
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use subtle::ConstantTimeEq;
+use tessera_core::AgentId;
+use tessera_core::agent::{Agent, AgentStatus};
+use tessera_core::tenant::TenantStatus;
+use tessera_crypto::{SecretKind, sha256};
+use tessera_proto::OAuthErrorCode;
+
+use super::form::OAuthForm;
+use crate::error::OAuthError;
+use crate::state::AppState;
+
+/// Client credentials as presented, before they are checked.
+#[derive(Debug)]
+pub struct Presented {
+    client_id: String,
+    secret: String,
+    basic: bool,
+}
+
+impl Presented {
+    /// Reads the credentials from the `Authorization: Basic` header or the form; None when the
+    /// request carries neither.
+    pub fn read(headers: &HeaderMap, form: &OAuthForm) -> Result<Option<Self>, OAuthError> {
+        let basic = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split_once(' '))
+            .filter(|(scheme, _)| scheme.eq_ignore_ascii_case("basic"))
+            .map(|(_, value)| value.trim());
+        let posted = form.get("client_secret");
+        match (basic, posted) {
+            (Some(_), Some(_)) => Err(OAuthError::invalid_request(
+                "use one client authentication method, not two",
+            )),
+            (Some(encoded), None) => {
+                let malformed = || {
+                    OAuthError::new(OAuthErrorCode::InvalidClient, "malformed Basic credentials")
+                        .with_basic_challenge(true)
+                };
+                let decoded = STANDARD.decode(encoded).map_err(|_| malformed())?;
+                let decoded = String::from_utf8(decoded).map_err(|_| malformed())?;
+                let (id, secret) = decoded.split_once(':').ok_or_else(malformed)?;
+                let decode = |s: &str| {
+                    url::form_urlencoded::parse(format!("x={s}").as_bytes())
+                        .next()
+                        .map(|(_, v)| v.into_owned())
+                };
+                let (id, secret) = (
+                    decode(id).unwrap_or_default(),
+                    decode(secret).unwrap_or_default(),
+                );
+                if form.get("client_id").is_some_and(|form_id| form_id != id) {
+                    return Err(OAuthError::invalid_request(
+                        "client_id in the form differs from the Basic credentials",
+                    ));
+                }
+                Ok(Some(Self {
+                    client_id: id,
+                    secret,
+                    basic: true,
+                }))
+            }
+            (None, Some(secret)) => {
+                let id = form.require("client_id")?;
+                Ok(Some(Self {
+                    client_id: id.to_owned(),
+                    secret: secret.to_owned(),
+                    basic: false,
+                }))
+            }
+            (None, None) => Ok(None),
+        }
+    }
+
+    /// Checks the credentials; the agent must be active in an active tenant.
+    pub async fn authenticate(self, state: &AppState) -> Result<Agent, OAuthError> {
+        let fail = |why: &str| {
+            OAuthError::new(OAuthErrorCode::InvalidClient, why).with_basic_challenge(self.basic)
+        };
+        let Ok(agent_id) = self.client_id.parse::<AgentId>() else {
+            return Err(fail("client authentication failed"));
+        };
+        if SecretKind::of(&self.secret) != Some(SecretKind::ClientSecret) {
+            return Err(fail("client authentication failed"));
+        }
+        let Some(agent) = state.store.agent_by_client_id(agent_id).await? else {
+            return Err(fail("client authentication failed"));
+        };
+        let presented = sha256(self.secret.as_bytes());
+        let now = state.clock.now();
+        let mut matched = subtle::Choice::from(0);
+        for secret in state.store.client_secrets(agent.id).await? {
+            let live = subtle::Choice::from(u8::from(secret.expires_at.is_none_or(|at| at > now)));
+            matched |= secret.secret_hash.ct_eq(&presented) & live;
+        }
+        if !bool::from(matched) {
+            return Err(fail("client authentication failed"));
+        }
+        if agent.status != AgentStatus::Active {
+            return Err(fail("the agent is disabled"));
+        }
+        if state.tenant_status(agent.tenant_id).await? != Some(TenantStatus::Active) {
+            return Err(fail("the agent's tenant is suspended"));
+        }
+        Ok(agent)
+    }
+}

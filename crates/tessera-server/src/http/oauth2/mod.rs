@@ -1,0 +1,129 @@
+//! The OAuth 2 endpoints: `/oauth2/token` (one file per grant as grants arrive),
+//! `/oauth2/introspect` (RFC 7662) and `/oauth2/revoke` (RFC 7009).
+
+mod client_auth;
+mod form;
+mod introspect;
+mod revoke;
+mod token;
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use tessera_core::TenantId;
+use tessera_proto::OAuthErrorCode;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use self::client_auth::Presented;
+use self::form::OAuthForm;
+use crate::audit::Fact;
+use crate::auth::Principal;
+use crate::context::RequestContext;
+use crate::error::OAuthError;
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(token::token))
+        .routes(routes!(introspect::introspect))
+        .routes(routes!(revoke::revoke))
+}
+
+/// Who may introspect or revoke: an agent of a tenant (client authentication), a tenant's API
+/// key, or the operator. Each sees only its own tenant's tokens.
+#[derive(Debug)]
+enum TokenCaller {
+    Tenant { tenant: TenantId, actor: String },
+    Operator { actor: String },
+}
+
+impl TokenCaller {
+    fn may_see(&self, tenant: &str) -> bool {
+        match self {
+            Self::Operator { .. } => true,
+            Self::Tenant { tenant: own, .. } => own.to_string() == tenant,
+        }
+    }
+
+    fn actor(&self) -> &str {
+        match self {
+            Self::Operator { actor } | Self::Tenant { actor, .. } => actor,
+        }
+    }
+
+    async fn authenticate(
+        state: &AppState,
+        headers: &HeaderMap,
+        form: &OAuthForm,
+        ctx: &RequestContext,
+    ) -> Result<Self, Response> {
+        guard_failures(state, ctx)?;
+        if let Some(presented) =
+            Presented::read(headers, form).map_err(IntoResponse::into_response)?
+        {
+            let agent = presented
+                .authenticate(state)
+                .await
+                .map_err(|e| client_failure(state, ctx, e))?;
+            return Ok(Self::Tenant {
+                tenant: agent.tenant_id,
+                actor: format!("agent:{}", agent.id),
+            });
+        }
+        match state.authenticate(headers, ctx).await? {
+            principal @ Principal::Operator { .. } => Ok(Self::Operator {
+                actor: principal.actor(),
+            }),
+            principal @ Principal::TenantKey { tenant_id, .. } => Ok(Self::Tenant {
+                tenant: tenant_id,
+                actor: principal.actor(),
+            }),
+        }
+    }
+}
+
+/// Refuses a client address that has failed authentication too often.
+fn guard_failures(state: &AppState, ctx: &RequestContext) -> Result<(), Response> {
+    state.limits.auth_allowed(ctx.client_ip).map_err(|wait| {
+        let mut response = OAuthError::new(
+            OAuthErrorCode::SlowDown,
+            "too many failed authentications; retry later",
+        )
+        .into_response();
+        response.headers_mut().insert(
+            header::RETRY_AFTER,
+            HeaderValue::from(wait.as_secs().max(1)),
+        );
+        response
+    })
+}
+
+/// Counts a failed client authentication and turns it into the response.
+fn client_failure(state: &AppState, ctx: &RequestContext, error: OAuthError) -> Response {
+    if error.code() == OAuthErrorCode::InvalidClient {
+        state.limits.auth_failed(ctx.client_ip);
+        metrics::counter!("tessera_auth_failures_total", "reason" => "invalid_client").increment(1);
+    }
+    error.into_response()
+}
+
+/// Audit record of a failed client authentication (the client id is not trusted, so no tenant).
+async fn audit_client_failure(
+    state: &AppState,
+    ctx: &RequestContext,
+    action: &'static str,
+    error: &OAuthError,
+) {
+    state
+        .audit(
+            ctx,
+            Fact::failure(
+                None,
+                "anonymous".to_owned(),
+                action,
+                "",
+                error.code().code(),
+            ),
+        )
+        .await;
+}

@@ -1,0 +1,83 @@
+//! `POST /oauth2/revoke` (RFC 7009). Answers 200 whether or not the token was valid, and only
+//! revokes tokens of the caller's own tenant. A revoked token is refused by every check from the
+//! moment this returns, and after restarts (the revocation is stored until the token expires).
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use tessera_core::TenantId;
+use tessera_proto::OAuthErrorBody;
+use tessera_proto::oauth2::TokenForm;
+use time::OffsetDateTime;
+
+use super::TokenCaller;
+use super::form::OAuthForm;
+use crate::audit::Fact;
+use crate::context::RequestContext;
+use crate::error::OAuthError;
+use crate::state::AppState;
+
+/// Revoke an access token.
+#[utoipa::path(post, path = "/oauth2/revoke", tag = "oauth2",
+    request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
+    responses((status = 200), (status = 400, body = OAuthErrorBody), (status = 401, body = OAuthErrorBody)),
+    security(("client_secret_basic" = []), ("api_key" = [])))]
+pub(super) async fn revoke(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let form = match OAuthForm::parse(&headers, &body) {
+        Ok(form) => form,
+        Err(error) => return error.into_response(),
+    };
+    let caller = match TokenCaller::authenticate(&state, &headers, &form, &ctx).await {
+        Ok(caller) => caller,
+        Err(response) => return response,
+    };
+    let token = match form.require("token") {
+        Ok(token) => token,
+        Err(error) => return error.into_response(),
+    };
+    // Only a token that verifies is ours to revoke; one that does not is already useless.
+    let Ok(claims) = state.verify_signed_token(token).await else {
+        return StatusCode::OK.into_response();
+    };
+    let Ok(tenant) = claims.tenant_id.parse::<TenantId>() else {
+        return StatusCode::OK.into_response();
+    };
+    if !caller.may_see(&claims.tenant_id) {
+        let fact = Fact::failure(
+            None,
+            caller.actor().to_owned(),
+            "token.revoke",
+            &claims.jti,
+            "other_tenant",
+        );
+        state.audit(&ctx, fact).await;
+        return StatusCode::OK.into_response();
+    }
+    let expires_at =
+        OffsetDateTime::from_unix_timestamp(claims.exp).unwrap_or_else(|_| state.clock.now());
+    if let Err(error) = state
+        .revocations
+        .revoke(&claims.jti, tenant, expires_at, state.clock.now())
+        .await
+    {
+        return OAuthError::from(error).into_response();
+    }
+    state
+        .audit(
+            &ctx,
+            Fact::success(
+                Some(tenant),
+                caller.actor().to_owned(),
+                "token.revoke",
+                &claims.jti,
+            ),
+        )
+        .await;
+    StatusCode::OK.into_response()
+}

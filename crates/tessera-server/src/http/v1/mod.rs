@@ -1,0 +1,5 @@
+//! Tessera's own API under `/v1`, one module per surface.
+
+pub mod agents;
+pub mod api_keys;
+pub mod tenants;

@@ -1,0 +1,81 @@
+//! `/.well-known/*`: authorization server metadata (RFC 8414), OpenID Connect discovery, JWKS.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use tessera_crypto::Algorithm;
+use tessera_proto::oauth2::ServerMetadata;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(oauth_authorization_server))
+        .routes(routes!(openid_configuration))
+        .routes(routes!(jwks))
+}
+
+fn metadata(state: &AppState) -> ServerMetadata {
+    let issuer = &state.issuer;
+    let strings = |items: &[&str]| items.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+    let algs: Vec<String> = Algorithm::ALL
+        .iter()
+        .map(|a| a.as_str().to_owned())
+        .collect();
+    let client_auth = strings(&["client_secret_basic", "client_secret_post"]);
+    ServerMetadata {
+        issuer: issuer.clone(),
+        token_endpoint: format!("{issuer}/oauth2/token"),
+        jwks_uri: format!("{issuer}/.well-known/jwks.json"),
+        introspection_endpoint: format!("{issuer}/oauth2/introspect"),
+        revocation_endpoint: format!("{issuer}/oauth2/revoke"),
+        grant_types_supported: strings(&["client_credentials"]),
+        // Only grants without an authorization endpoint exist so far.
+        response_types_supported: Vec::new(),
+        token_endpoint_auth_methods_supported: client_auth.clone(),
+        introspection_endpoint_auth_methods_supported: client_auth.clone(),
+        revocation_endpoint_auth_methods_supported: client_auth,
+        scopes_supported: Vec::new(),
+        subject_types_supported: strings(&["public"]),
+        id_token_signing_alg_values_supported: algs.clone(),
+        token_endpoint_auth_signing_alg_values_supported: algs,
+        service_documentation: format!("{issuer}/openapi.json"),
+    }
+}
+
+/// Authorization server metadata (RFC 8414).
+#[utoipa::path(get, path = "/.well-known/oauth-authorization-server", tag = "discovery",
+    responses((status = 200, body = ServerMetadata)))]
+async fn oauth_authorization_server(State(state): State<AppState>) -> Json<ServerMetadata> {
+    Json(metadata(&state))
+}
+
+/// OpenID Connect discovery.
+#[utoipa::path(get, path = "/.well-known/openid-configuration", tag = "discovery",
+    responses((status = 200, body = ServerMetadata)))]
+async fn openid_configuration(State(state): State<AppState>) -> Json<ServerMetadata> {
+    Json(metadata(&state))
+}
+
+/// The public signing keys (RFC 7517): the signing key, the next key, and retired keys whose
+/// tokens may still be unexpired.
+#[utoipa::path(get, path = "/.well-known/jwks.json", tag = "discovery",
+    responses((status = 200, description = "a JWK Set", content_type = "application/jwk-set+json")))]
+async fn jwks(State(state): State<AppState>) -> Response {
+    let ring = state.keys.ring();
+    let mut response = ring.jwks_json().to_owned().into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/jwk-set+json"),
+    );
+    // Short enough that a key published ahead of rotation reaches relying parties in time.
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=60"),
+    );
+    response
+}

@@ -1,0 +1,63 @@
+//! Per-client-address limits on unauthenticated work: tenant registrations, and failed
+//! authentications (after too many, the address is refused before any lookup until the quota
+//! refills, so guessing cannot flood the store).
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use governor::clock::{Clock as _, DefaultClock};
+use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+
+#[derive(Debug)]
+pub struct Limits {
+    registrations: DefaultKeyedRateLimiter<IpAddr>,
+    auth_failures: DefaultKeyedRateLimiter<IpAddr>,
+    /// Addresses that exhausted their failure quota, and until when.
+    blocked: Mutex<HashMap<IpAddr, Instant>>,
+}
+
+impl Limits {
+    pub fn new(registrations_per_hour: u32, auth_failures_per_minute: u32) -> Self {
+        let per_hour = NonZeroU32::new(registrations_per_hour).unwrap_or(NonZeroU32::MIN);
+        let per_minute = NonZeroU32::new(auth_failures_per_minute).unwrap_or(NonZeroU32::MIN);
+        Self {
+            registrations: RateLimiter::keyed(Quota::per_hour(per_hour)),
+            auth_failures: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            blocked: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Counts one registration; Err holds how long to wait.
+    pub fn register(&self, ip: IpAddr) -> Result<(), Duration> {
+        self.registrations
+            .check_key(&ip)
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+
+    /// Err (how long to wait) while `ip` is blocked for failing too often.
+    pub fn auth_allowed(&self, ip: IpAddr) -> Result<(), Duration> {
+        let mut blocked = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
+        match blocked.get(&ip) {
+            Some(until) if *until > Instant::now() => Err(*until - Instant::now()),
+            Some(_) => {
+                blocked.remove(&ip);
+                Ok(())
+            }
+            None => Ok(()),
+        }
+    }
+
+    /// Counts one failed authentication from `ip`.
+    pub fn auth_failed(&self, ip: IpAddr) {
+        if let Err(not_until) = self.auth_failures.check_key(&ip) {
+            let wait = not_until.wait_time_from(DefaultClock::default().now());
+            let mut blocked = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
+            let now = Instant::now();
+            blocked.retain(|_, until| *until > now);
+            blocked.insert(ip, now + wait);
+        }
+    }
+}

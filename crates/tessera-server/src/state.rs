@@ -1,0 +1,115 @@
+//! The state every handler shares: configuration, the store, the clock, keys, caches, limiters.
+
+use std::ops::Deref;
+use std::sync::Arc;
+use std::time::Duration;
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use tessera_core::agent::AgentStatus;
+use tessera_core::tenant::TenantStatus;
+use tessera_core::{AgentId, Clock, Store, TenantId};
+use tessera_crypto::MasterKeys;
+
+use crate::auth::{ApiKeyAuthenticator, StatusCache};
+use crate::config::Config;
+use crate::keys::KeyService;
+use crate::limits::Limits;
+use crate::revocation::Revocations;
+
+#[derive(Clone, Debug)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+pub struct Inner {
+    pub config: Config,
+    /// The issuer identifier (`iss`) and base of every advertised URL.
+    pub issuer: String,
+    /// The `aud` of access tokens.
+    pub audience: String,
+    pub store: Arc<dyn Store>,
+    pub clock: Arc<dyn Clock>,
+    pub master: MasterKeys,
+    pub keys: KeyService,
+    pub api_keys: ApiKeyAuthenticator,
+    pub tenants: Arc<StatusCache<TenantId, Option<TenantStatus>>>,
+    pub agents: StatusCache<AgentId, Option<(TenantId, AgentStatus)>>,
+    pub revocations: Revocations,
+    pub limits: Limits,
+    pub metrics: PrometheusHandle,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub(crate) fn new(
+        config: Config,
+        store: Arc<dyn Store>,
+        clock: Arc<dyn Clock>,
+        master: MasterKeys,
+        keys: KeyService,
+        metrics: PrometheusHandle,
+    ) -> Self {
+        let ttl = Duration::from_secs(config.auth_cache_ttl_secs);
+        let tenants = Arc::new(StatusCache::new(10_000, ttl));
+        let api_keys = ApiKeyAuthenticator::new(
+            Arc::clone(&store),
+            Arc::clone(&clock),
+            Arc::clone(&tenants),
+            config.auth_cache_capacity,
+            ttl,
+        );
+        let limits = Limits::new(
+            config.registrations_per_hour,
+            config.auth_failures_per_minute,
+        );
+        Self(Arc::new(Inner {
+            issuer: config.issuer(),
+            audience: config.audience(),
+            agents: StatusCache::new(config.auth_cache_capacity, ttl),
+            revocations: Revocations::new(Arc::clone(&store)),
+            config,
+            store,
+            clock,
+            master,
+            keys,
+            api_keys,
+            tenants,
+            limits,
+            metrics,
+        }))
+    }
+
+    /// Whether a tenant exists and is active (cached).
+    pub async fn tenant_status(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Option<TenantStatus>, tessera_core::StoreError> {
+        self.tenants
+            .get_or_load(&tenant, async {
+                Ok(self.store.tenant(tenant).await?.map(|t| t.status))
+            })
+            .await
+    }
+
+    /// An agent's tenant and status (cached).
+    pub async fn agent_status(
+        &self,
+        agent: AgentId,
+    ) -> Result<Option<(TenantId, AgentStatus)>, tessera_core::StoreError> {
+        self.agents
+            .get_or_load(&agent, async {
+                Ok(self
+                    .store
+                    .agent_by_client_id(agent)
+                    .await?
+                    .map(|a| (a.tenant_id, a.status)))
+            })
+            .await
+    }
+}

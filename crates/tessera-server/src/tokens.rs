@@ -1,0 +1,104 @@
+//! Access tokens: issuing them (RFC 9068 profile) and deciding whether one is still good —
+//! signature, type, issuer, audience, expiry, then revocation, the tenant's and the agent's status.
+
+use tessera_core::agent::{Agent, AgentStatus};
+use tessera_core::tenant::TenantStatus;
+use tessera_core::{AgentId, Scopes, StoreError, TenantId};
+use tessera_crypto::{ACCESS_TOKEN_TYP, AccessTokenClaims, Expectation, KeyRingError, TokenError};
+
+use crate::state::AppState;
+
+/// Why a token is not active.
+#[derive(Debug, thiserror::Error)]
+pub enum Inactive {
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error("the token has been revoked")]
+    Revoked,
+    #[error("the token's tenant or agent is no longer active")]
+    PrincipalInactive,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl Inactive {
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Self::Token(TokenError::Malformed) => "malformed",
+            Self::Token(TokenError::UnknownKey) => "unknown_key",
+            Self::Token(TokenError::BadSignature) => "bad_signature",
+            Self::Token(TokenError::WrongType) => "wrong_type",
+            Self::Token(TokenError::WrongIssuer) => "wrong_issuer",
+            Self::Token(TokenError::WrongAudience) => "wrong_audience",
+            Self::Token(TokenError::Expired) => "expired",
+            Self::Token(TokenError::NotYetValid) => "not_yet_valid",
+            Self::Revoked => "revoked",
+            Self::PrincipalInactive => "principal_inactive",
+            Self::Store(_) => "store_unavailable",
+        }
+    }
+}
+
+impl AppState {
+    /// Signs an access token for `agent` carrying `scopes`.
+    pub fn issue_access_token(
+        &self,
+        agent: &Agent,
+        scopes: &Scopes,
+    ) -> Result<(String, AccessTokenClaims), KeyRingError> {
+        let now = self.clock.now().unix_timestamp();
+        let claims = AccessTokenClaims {
+            iss: self.issuer.clone(),
+            sub: agent.id.to_string(),
+            aud: self.audience.clone(),
+            exp: now + self.config.access_token_ttl_secs,
+            iat: now,
+            jti: uuid::Uuid::now_v7().simple().to_string(),
+            client_id: agent.id.to_string(),
+            scope: scopes.to_string(),
+            tenant_id: agent.tenant_id.to_string(),
+        };
+        let token = self.keys.ring().sign(ACCESS_TOKEN_TYP, &claims)?;
+        metrics::counter!("tessera_tokens_issued_total", "grant_type" => "client_credentials")
+            .increment(1);
+        Ok((token, claims))
+    }
+
+    /// The claims of an access token that is active right now.
+    pub async fn validate_access_token(&self, token: &str) -> Result<AccessTokenClaims, Inactive> {
+        let claims = self.verify_signed_token(token).await?;
+        if self.revocations.is_revoked(&claims.jti).await? {
+            return Err(Inactive::Revoked);
+        }
+        let (Ok(tenant), Ok(agent)) = (
+            claims.tenant_id.parse::<TenantId>(),
+            claims.sub.parse::<AgentId>(),
+        ) else {
+            return Err(Inactive::PrincipalInactive);
+        };
+        if self.tenant_status(tenant).await? != Some(TenantStatus::Active)
+            || self.agent_status(agent).await? != Some((tenant, AgentStatus::Active))
+        {
+            return Err(Inactive::PrincipalInactive);
+        }
+        Ok(claims)
+    }
+
+    /// Signature and registered claims only (revocation aside): what revocation needs to know
+    /// that the token is one of ours.
+    pub async fn verify_signed_token(&self, token: &str) -> Result<AccessTokenClaims, TokenError> {
+        let expect = Expectation {
+            typ: ACCESS_TOKEN_TYP,
+            issuer: &self.issuer,
+            audience: &self.audience,
+            now: self.clock.now().unix_timestamp(),
+        };
+        match self.keys.ring().verify(token, &expect) {
+            Err(TokenError::UnknownKey) => {
+                self.keys.refresh_for_unknown_kid().await;
+                self.keys.ring().verify(token, &expect)
+            }
+            other => other,
+        }
+    }
+}

@@ -1,0 +1,88 @@
+//! Translation of database errors into the port's `StoreError`, the same for both backends.
+
+use sqlx::error::ErrorKind;
+use tessera_core::StoreError;
+
+/// The uniqueness and foreign-key rules of the schema: the PostgreSQL constraint (or index) name,
+/// and the `table.column` that names the rule in `StoreError::Conflict` and in SQLite's messages.
+const RULES: &[(&str, &str)] = &[
+    ("operators_pkey", "operators.id"),
+    ("tenants_pkey", "tenants.id"),
+    ("api_keys_pkey", "api_keys.id"),
+    ("api_keys_secret_hash_key", "api_keys.secret_hash"),
+    ("api_keys_tenant_id_fkey", "api_keys.tenant_id"),
+    ("api_keys_operator_id_fkey", "api_keys.operator_id"),
+    ("agents_pkey", "agents.id"),
+    ("agents_tenant_id_fkey", "agents.tenant_id"),
+    ("client_secrets_pkey", "client_secrets.id"),
+    ("client_secrets_agent_id_fkey", "client_secrets.agent_id"),
+    ("signing_keys_pkey", "signing_keys.kid"),
+    ("revoked_tokens_pkey", "revoked_tokens.jti"),
+    ("audit_events_pkey", "audit_events.seq"),
+    ("audit_events_id_key", "audit_events.id"),
+];
+
+/// Maps an error of a statement that writes; `fallback` names the conflict when the database
+/// does not say which rule broke (SQLite reports a foreign-key failure without naming it).
+pub(crate) fn write_error(error: sqlx::Error, fallback: &'static str) -> StoreError {
+    if let sqlx::Error::Database(db) = &error
+        && matches!(
+            db.kind(),
+            ErrorKind::UniqueViolation | ErrorKind::ForeignKeyViolation
+        )
+    {
+        return StoreError::Conflict(rule_of(db.constraint(), db.message()).unwrap_or(fallback));
+    }
+    db_error(error)
+}
+
+/// Maps an error of a statement that only reads (or whose conflicts cannot happen).
+pub(crate) fn db_error(error: sqlx::Error) -> StoreError {
+    match error {
+        sqlx::Error::ColumnDecode { .. }
+        | sqlx::Error::Decode(_)
+        | sqlx::Error::ColumnNotFound(_)
+        | sqlx::Error::ColumnIndexOutOfBounds { .. } => StoreError::Corrupt(error.to_string()),
+        other => StoreError::Unavailable(other.to_string()),
+    }
+}
+
+/// PostgreSQL names the constraint; SQLite writes `UNIQUE constraint failed: table.column`.
+fn rule_of(constraint: Option<&str>, message: &str) -> Option<&'static str> {
+    if let Some(name) = constraint {
+        return RULES
+            .iter()
+            .find(|(pg, _)| *pg == name)
+            .map(|(_, rule)| *rule);
+    }
+    let columns = message.rsplit_once("constraint failed: ")?.1;
+    let first = columns.split(',').next()?.trim();
+    RULES
+        .iter()
+        .find(|(_, rule)| *rule == first)
+        .map(|(_, rule)| *rule)
+}
+
+/// A value read back from the database that does not fit the domain type.
+pub(crate) fn corrupt(what: &str, detail: impl std::fmt::Display) -> StoreError {
+    StoreError::Corrupt(format!("{what}: {detail}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_rules_from_either_backend() {
+        assert_eq!(
+            rule_of(Some("api_keys_secret_hash_key"), "duplicate key value"),
+            Some("api_keys.secret_hash")
+        );
+        assert_eq!(
+            rule_of(None, "UNIQUE constraint failed: api_keys.secret_hash"),
+            Some("api_keys.secret_hash")
+        );
+        assert_eq!(rule_of(None, "FOREIGN KEY constraint failed"), None);
+        assert_eq!(rule_of(Some("unknown"), ""), None);
+    }
+}

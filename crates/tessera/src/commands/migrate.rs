@@ -1,0 +1,11 @@
+//! `tessera migrate`: apply pending migrations and exit (servers also do this at start).
+
+use super::StoreArgs;
+
+pub async fn exec(args: StoreArgs) -> anyhow::Result<()> {
+    let config = args.load(None)?;
+    let store = tessera_server::bootstrap::open_store(&config).await?;
+    store.close().await;
+    eprintln!("migrations applied");
+    Ok(())
+}

@@ -1,0 +1,49 @@
+//! `tessera serve`: run the server until SIGTERM or SIGINT.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::Args;
+use tessera_server::{App, SystemClock, shutdown_signal, telemetry};
+
+use super::StoreArgs;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (default 127.0.0.1:8080).
+    #[arg(long)]
+    listen: Option<SocketAddr>,
+    #[command(flatten)]
+    store: StoreArgs,
+}
+
+pub async fn exec(args: ServeArgs) -> anyhow::Result<()> {
+    let config = args.store.load(args.listen)?;
+    telemetry::init_logging(config.log_format);
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .with_context(|| format!("binding {}", config.listen))?;
+    let address = listener.local_addr()?;
+    let started = App::open(config, Arc::new(SystemClock)).await?;
+
+    // Stdout carries only what a person or a script must read once; logs go to stderr.
+    let mut out = std::io::stdout().lock();
+    if let Some(key) = &started.operator_key {
+        writeln!(
+            out,
+            "Operator API key (scope admin), shown once; store it now:"
+        )?;
+        writeln!(out, "  {}", key.expose())?;
+    }
+    writeln!(
+        out,
+        "Tessera listening on http://{address} (issuer {})",
+        started.app.state().issuer
+    )?;
+    out.flush()?;
+    drop(out);
+
+    started.app.serve(listener, shutdown_signal()).await
+}
