@@ -169,7 +169,11 @@ impl Config {
             figment = figment.merge(Toml::file(file));
         }
         let config: Config = figment
-            .merge(Env::prefixed("TESSERA_").filter(|key| FIELDS.contains(&key.as_str())))
+            .merge(Env::prefixed("TESSERA_").filter(|key| {
+                FIELDS
+                    .iter()
+                    .any(|field| key.as_str().eq_ignore_ascii_case(field))
+            }))
             .merge(Serialized::defaults(overrides))
             .extract()
             .map_err(Box::new)?;

@@ -1,1 +1,200 @@
-//! placeholder
+//! Test harness: starts a real Tessera server on `127.0.0.1:<free port>` (in this process, so
+//! tests can move its clock), on SQLite in a temporary directory or, when
+//! `TESSERA_TEST_DATABASE_URL` names a PostgreSQL server, on a fresh database of its own that is
+//! dropped afterwards. The same tests run on both backends: the suite is run once per backend.
+
+mod clock;
+mod database;
+mod fixtures;
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::Context;
+use tessera_crypto::MasterKey;
+use tessera_server::{App, Config, Secret, telemetry};
+use tokio::net::TcpListener;
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub use clock::ManualClock;
+pub use database::TestDatabase;
+pub use fixtures::{TestAgent, TestTenant};
+
+/// A running server and what a test needs to talk to it.
+#[derive(Debug)]
+pub struct TestServer {
+    /// `http://127.0.0.1:<port>`: also the issuer.
+    pub base: String,
+    /// The operator key printed at first start.
+    pub operator_key: String,
+    pub http: reqwest::Client,
+    pub clock: Arc<ManualClock>,
+    config: Config,
+    data_dir: Arc<tempfile::TempDir>,
+    database: Option<Arc<TestDatabase>>,
+    shutdown: Option<oneshot::Sender<()>>,
+    task: Option<JoinHandle<anyhow::Result<()>>>,
+}
+
+impl TestServer {
+    /// A server with the default test configuration.
+    pub async fn start() -> Self {
+        Self::start_with(|_| {}).await
+    }
+
+    /// A server whose configuration `adjust` may change first.
+    pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> Self {
+        telemetry::init_logging(tessera_server::config::LogFormat::Json);
+        let data_dir = Arc::new(
+            tempfile::Builder::new()
+                .prefix("tessera-test-")
+                .tempdir()
+                .expect("temporary data directory"),
+        );
+        let database = TestDatabase::from_env()
+            .await
+            .expect("creating the PostgreSQL test database")
+            .map(Arc::new);
+        let mut config = Config {
+            data_dir: data_dir.path().to_path_buf(),
+            database_url: database.as_ref().map(|db| Secret::new(db.url())),
+            // PostgreSQL needs an explicit master key; SQLite generates its key file.
+            master_key: database
+                .as_ref()
+                .map(|_| Secret::new(MasterKey::generate(1).to_base64().as_str())),
+            // Keep rotation tests fast.
+            key_publish_lead_secs: 0,
+            key_refresh_secs: 1,
+            log_format: tessera_server::config::LogFormat::Json,
+            ..Config::default()
+        };
+        adjust(&mut config);
+        let clock = Arc::new(ManualClock::starting_now());
+        Self::launch(config, data_dir, database, clock, None, None).await
+    }
+
+    async fn launch(
+        mut config: Config,
+        data_dir: Arc<tempfile::TempDir>,
+        database: Option<Arc<TestDatabase>>,
+        clock: Arc<ManualClock>,
+        port: Option<u16>,
+        operator_key: Option<String>,
+    ) -> Self {
+        let listener = TcpListener::bind(("127.0.0.1", port.unwrap_or(0)))
+            .await
+            .expect("binding a loopback port");
+        let address = listener.local_addr().expect("local address");
+        config.listen = address;
+        let started = App::open(config.clone(), clock.clone())
+            .await
+            .expect("opening the server");
+        let operator_key = operator_key
+            .or_else(|| started.operator_key.as_ref().map(|k| k.expose().to_owned()))
+            .expect("a fresh store prints an operator key");
+        let (shutdown, signal) = oneshot::channel::<()>();
+        let task = tokio::spawn(started.app.serve(listener, async move {
+            let _ = signal.await;
+        }));
+        Self {
+            base: format!("http://{address}"),
+            operator_key,
+            http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .timeout(std::time::Duration::from_secs(30))
+                .build()
+                .expect("HTTP client"),
+            clock,
+            config,
+            data_dir,
+            database,
+            shutdown: Some(shutdown),
+            task: Some(task),
+        }
+    }
+
+    /// Stops the server gracefully and starts a new one on the same store, port and clock.
+    pub async fn restart(mut self) -> Self {
+        self.stop().await.expect("graceful shutdown");
+        let port = self.config.listen.port();
+        Self::launch(
+            self.config.clone(),
+            Arc::clone(&self.data_dir),
+            self.database.clone(),
+            Arc::clone(&self.clock),
+            Some(port),
+            Some(std::mem::take(&mut self.operator_key)),
+        )
+        .await
+    }
+
+    /// Stops the server and waits until it has drained.
+    pub async fn stop(&mut self) -> anyhow::Result<()> {
+        if let Some(shutdown) = self.shutdown.take() {
+            let _ = shutdown.send(());
+        }
+        if let Some(task) = self.task.take() {
+            task.await.context("server task")??;
+        }
+        Ok(())
+    }
+
+    /// The server's current time.
+    pub fn clock_now(&self) -> time::OffsetDateTime {
+        tessera_server::Clock::now(self.clock.as_ref())
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    pub fn data_dir(&self) -> &Path {
+        self.data_dir.path()
+    }
+
+    /// The PostgreSQL database this server uses, when it runs on PostgreSQL.
+    pub fn database(&self) -> Option<&TestDatabase> {
+        self.database.as_deref()
+    }
+
+    /// Every file of the SQLite store (database, WAL, shared memory), for searching at rest.
+    pub fn sqlite_files(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.data_dir.path())
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.to_string_lossy().contains("tessera.db"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+impl TestServer {
+    /// The number of rows in a table of this server's store, read directly (for "nothing was
+    /// written" checks). `table` is a fixed name from the test, never input.
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        use sqlx::{AnyConnection, AssertSqlSafe, Connection, Row};
+        sqlx::any::install_default_drivers();
+        let url = match &self.database {
+            Some(db) => db.url(),
+            None => format!("sqlite://{}?mode=ro", self.config.sqlite_path().display()),
+        };
+        let mut connection = AnyConnection::connect(&url)
+            .await
+            .expect("connecting to the test store");
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT COUNT(*) AS n FROM {table}")))
+            .fetch_one(&mut connection)
+            .await
+            .expect("counting rows");
+        let count = row.try_get::<i64, _>("n").expect("count column");
+        let _ = connection.close().await;
+        count
+    }
+}

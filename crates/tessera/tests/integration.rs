@@ -1,1 +1,26 @@
+//! The integration suite: one test binary (linking is the expensive part on 2 cores), one module
+//! per surface. Every test starts its own real server on a loopback port through
+//! `tessera-testkit`; the whole suite runs once on SQLite and once more on PostgreSQL when
+//! `TESSERA_TEST_DATABASE_URL` is set (see `scripts/test`).
 
+#[path = "integration/support.rs"]
+mod support;
+
+#[path = "integration/agents.rs"]
+mod agents;
+#[path = "integration/api_keys.rs"]
+mod api_keys;
+#[path = "integration/cli.rs"]
+mod cli;
+#[path = "integration/discovery.rs"]
+mod discovery;
+#[path = "integration/oauth2.rs"]
+mod oauth2;
+#[path = "integration/ops.rs"]
+mod ops;
+#[path = "integration/restart.rs"]
+mod restart;
+#[path = "integration/secrets_at_rest.rs"]
+mod secrets_at_rest;
+#[path = "integration/tenants.rs"]
+mod tenants;

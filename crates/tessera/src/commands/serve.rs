@@ -20,12 +20,14 @@ pub struct ServeArgs {
 }
 
 pub async fn exec(args: ServeArgs) -> anyhow::Result<()> {
-    let config = args.store.load(args.listen)?;
+    let mut config = args.store.load(args.listen)?;
     telemetry::init_logging(config.log_format);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .with_context(|| format!("binding {}", config.listen))?;
     let address = listener.local_addr()?;
+    // With port 0 the issuer must name the port actually bound.
+    config.listen = address;
     let started = App::open(config, Arc::new(SystemClock)).await?;
 
     // Stdout carries only what a person or a script must read once; logs go to stderr.

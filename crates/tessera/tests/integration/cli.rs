@@ -1,0 +1,248 @@
+//! The `tessera` binary itself: first start prints the operator key once, `admin
+//! issue-operator-key`, `migrate`, `keys`, graceful shutdown on SIGTERM, and no secret in logs.
+
+use std::process::{Output, Stdio};
+use std::time::Duration;
+
+use serde_json::json;
+use tessera_testkit::{TestDatabase, TestServer};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// The binary, pointed at the store of `server` (its data directory, or its PostgreSQL
+/// database with the same master key).
+pub async fn tessera(server: &TestServer, args: &[&str]) -> Output {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    command.args(args).arg("--data-dir").arg(server.data_dir());
+    if let Some(db) = server.database() {
+        command.arg("--database-url").arg(db.url());
+        let key = server
+            .config()
+            .master_key
+            .as_ref()
+            .expect("PostgreSQL servers have a master key");
+        command.env("TESSERA_MASTER_KEY", key.expose());
+    }
+    command.output().await.expect("running tessera")
+}
+
+struct Serving {
+    child: Child,
+    stdout_lines: Vec<String>,
+    base: String,
+}
+
+/// Starts `tessera serve` on a free port and reads its stdout up to the "listening" line.
+async fn serve(
+    data_dir: &std::path::Path,
+    database: Option<&TestDatabase>,
+    master_key: Option<&str>,
+) -> Serving {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
+    command
+        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(data_dir);
+    if let Some(db) = database {
+        command.arg("--database-url").arg(db.url());
+    }
+    if let Some(key) = master_key {
+        command.env("TESSERA_MASTER_KEY", key);
+    }
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawning tessera serve");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut stdout_lines = Vec::new();
+    let base = tokio::time::timeout(Duration::from_secs(60), async {
+        while let Some(line) = lines.next_line().await.expect("reading stdout") {
+            stdout_lines.push(line.clone());
+            if let Some(rest) = line.strip_prefix("Tessera listening on ") {
+                return rest.split(' ').next().expect("address").to_owned();
+            }
+        }
+        let mut stderr = String::new();
+        if let Some(mut err) = child.stderr.take() {
+            let _ = tokio::io::AsyncReadExt::read_to_string(&mut err, &mut stderr).await;
+        }
+        panic!("tessera serve exited early: {stdout_lines:?} {stderr}");
+    })
+    .await
+    .expect("tessera serve did not start in time");
+    Serving {
+        child,
+        stdout_lines,
+        base,
+    }
+}
+
+async fn sigterm_and_wait(mut serving: Serving) -> (std::process::ExitStatus, String) {
+    let pid = serving.child.id().expect("pid").to_string();
+    let killed = Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .await
+        .expect("kill");
+    assert!(killed.success());
+    let mut stderr = String::new();
+    if let Some(mut err) = serving.child.stderr.take() {
+        tokio::io::AsyncReadExt::read_to_string(&mut err, &mut stderr)
+            .await
+            .expect("stderr");
+    }
+    let status = tokio::time::timeout(Duration::from_secs(30), serving.child.wait())
+        .await
+        .expect("shutdown in time")
+        .expect("wait");
+    (status, stderr)
+}
+
+#[tokio::test]
+async fn the_binary_serves_prints_the_operator_key_once_and_shuts_down_gracefully() {
+    let data_dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::from_env().await.unwrap();
+    let master_key = database.as_ref().map(|_| {
+        tessera_crypto::MasterKey::generate(1)
+            .to_base64()
+            .to_string()
+    });
+    let http = reqwest::Client::new();
+
+    let first = serve(data_dir.path(), database.as_ref(), master_key.as_deref()).await;
+    let operator_key = first
+        .stdout_lines
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("tso_").map(|k| format!("tso_{k}")))
+        .expect("operator key printed");
+    let base = first.base.clone();
+    let created = http
+        .post(format!("{base}/v1/tenants"))
+        .header("x-api-key", &operator_key)
+        .json(&json!({"name": "A", "email": "a@b.io", "kind": "consumer"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+    let created: serde_json::Value = created.json().await.unwrap();
+    let tenant_key = created["api_key"].as_str().unwrap().to_owned();
+    let tenant_path = format!("/v1/tenants/{}", created["tenant"]["id"].as_str().unwrap());
+    let tenant_url = format!("{base}{tenant_path}");
+    assert_eq!(
+        http.get(&tenant_url)
+            .header("x-api-key", &tenant_key)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let metadata: serde_json::Value = http
+        .get(format!("{base}/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        metadata["issuer"], base,
+        "the issuer names the port actually bound"
+    );
+
+    let (status, stderr) = sigterm_and_wait(first).await;
+    assert!(
+        status.success(),
+        "SIGTERM ends the server cleanly: {status}"
+    );
+    assert!(
+        stderr.contains("\"message\":\"request\""),
+        "JSON access logs on stderr"
+    );
+    assert!(
+        !stderr.contains(&operator_key) && !stderr.contains(&tenant_key),
+        "no key in the logs"
+    );
+
+    // A second start on the same store creates nothing and prints no key.
+    let second = serve(data_dir.path(), database.as_ref(), master_key.as_deref()).await;
+    assert!(
+        !second.stdout_lines.iter().any(|l| l.contains("tso_")),
+        "{:?}",
+        second.stdout_lines
+    );
+    assert_eq!(
+        http.get(format!("{}{tenant_path}", second.base))
+            .header("x-api-key", &tenant_key)
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    let (status, _) = sigterm_and_wait(second).await;
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn admin_issues_operator_keys_and_migrate_is_idempotent() {
+    let server = TestServer::start().await;
+    let output = tessera(&server, &["admin", "issue-operator-key"]).await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "only the key on stdout: {stdout}");
+    assert!(lines[0].starts_with("tso_"));
+    let body = json!({"name": "via new key", "email": "a@b.io", "kind": "consumer"});
+    let created = server
+        .http
+        .post(server.url("/v1/tenants"))
+        .header("x-api-key", lines[0])
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(created.status(), 201);
+
+    let migrate = tessera(&server, &["migrate"]).await;
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+}
+
+#[tokio::test]
+async fn postgres_without_a_master_key_refuses_to_start() {
+    let output = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--database-url",
+            "postgres://postgres@127.0.0.1:1/none",
+        ])
+        .env_remove("TESSERA_MASTER_KEY")
+        .output()
+        .await
+        .unwrap();
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(
+        stderr.contains("master key") || stderr.contains("PostgreSQL"),
+        "{stderr}"
+    );
+
+    let bad = Command::new(env!("CARGO_BIN_EXE_tessera"))
+        .args(["serve", "--database-url", "mysql://x"])
+        .output()
+        .await
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("postgres://"));
+}

@@ -1,0 +1,59 @@
+//! Small request helpers shared by the test modules.
+
+use reqwest::{Method, Response};
+use serde_json::Value;
+use tessera_testkit::TestServer;
+
+/// Sends `method path` with `key` as `X-API-Key` (when given) and `body` as JSON (when given).
+pub async fn call(
+    server: &TestServer,
+    method: Method,
+    path: &str,
+    key: Option<&str>,
+    body: Option<Value>,
+) -> Response {
+    let mut request = server.http.request(method, server.url(path));
+    if let Some(key) = key {
+        request = request.header("x-api-key", key);
+    }
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    request.send().await.expect("request")
+}
+
+/// Asserts an error response: status, `error` code, a non-empty `message`; returns the body.
+pub async fn expect_error(response: Response, status: u16, code: &str) -> Value {
+    let actual = response.status().as_u16();
+    let body: Value = response.json().await.expect("an error body is JSON");
+    assert_eq!(actual, status, "status of {body}");
+    assert_eq!(body["error"], code, "error code of {body}");
+    assert!(
+        body["message"].as_str().is_some_and(|m| !m.is_empty()),
+        "message of {body}"
+    );
+    body
+}
+
+/// Asserts a 2xx JSON response and returns its body.
+pub async fn expect_json(response: Response, status: u16) -> Value {
+    let actual = response.status().as_u16();
+    let text = response.text().await.expect("body");
+    assert_eq!(actual, status, "status of {text}");
+    serde_json::from_str(&text).expect("JSON body")
+}
+
+/// The claims and header of a JWT, decoded without verification (for asserting their shape).
+pub fn jwt_parts(token: &str) -> (Value, Value) {
+    use base64::Engine;
+    let decode = |part: &str| -> Value {
+        let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(part)
+            .expect("base64url");
+        serde_json::from_slice(&bytes).expect("JSON")
+    };
+    let mut parts = token.split('.');
+    let header = decode(parts.next().expect("header"));
+    let claims = decode(parts.next().expect("claims"));
+    (header, claims)
+}
