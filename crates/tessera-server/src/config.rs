@@ -190,13 +190,12 @@ impl Config {
                 );
             }
         }
-        if let Some(url) = &self.public_url {
-            if !matches!(url.scheme(), "http" | "https")
+        if let Some(url) = &self.public_url
+            && (!matches!(url.scheme(), "http" | "https")
                 || url.query().is_some()
-                || url.fragment().is_some()
-            {
-                return invalid("public_url must be an http(s) URL without query or fragment");
-            }
+                || url.fragment().is_some())
+        {
+            return invalid("public_url must be an http(s) URL without query or fragment");
         }
         if !(60..=86_400).contains(&self.access_token_ttl_secs) {
             return invalid("access_token_ttl_secs must be between 60 and 86400");

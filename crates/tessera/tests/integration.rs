@@ -3,6 +3,9 @@
 //! `tessera-testkit`; the whole suite runs once on SQLite and once more on PostgreSQL when
 //! `TESSERA_TEST_DATABASE_URL` is set (see `scripts/test`).
 
+// Every function in this crate is test code, helpers included.
+#![allow(clippy::unwrap_used)]
+
 #[path = "integration/support.rs"]
 mod support;
 

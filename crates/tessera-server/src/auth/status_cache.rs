@@ -34,10 +34,10 @@ impl<K: Eq + Hash + Clone, V: Clone> StatusCache<K, V> {
     where
         F: Future<Output = Result<V, E>>,
     {
-        if let Some((value, at)) = self.entries.get(key) {
-            if at.elapsed() < self.ttl {
-                return Ok(value);
-            }
+        if let Some((value, at)) = self.entries.get(key)
+            && at.elapsed() < self.ttl
+        {
+            return Ok(value);
         }
         let value = load.await?;
         self.entries
