@@ -6,8 +6,9 @@
 mod clock;
 mod database;
 mod fixtures;
+mod inspect;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
@@ -20,6 +21,7 @@ use tokio::task::JoinHandle;
 pub use clock::ManualClock;
 pub use database::TestDatabase;
 pub use fixtures::{TestAgent, TestTenant};
+pub use inspect::AuditRow;
 
 /// A running server and what a test needs to talk to it.
 #[derive(Debug)]
@@ -160,41 +162,5 @@ impl TestServer {
     /// The PostgreSQL database this server uses, when it runs on PostgreSQL.
     pub fn database(&self) -> Option<&TestDatabase> {
         self.database.as_deref()
-    }
-
-    /// Every file of the SQLite store (database, WAL, shared memory), for searching at rest.
-    pub fn sqlite_files(&self) -> Vec<PathBuf> {
-        std::fs::read_dir(self.data_dir.path())
-            .map(|entries| {
-                entries
-                    .filter_map(Result::ok)
-                    .map(|e| e.path())
-                    .filter(|p| p.to_string_lossy().contains("tessera.db"))
-                    .collect()
-            })
-            .unwrap_or_default()
-    }
-}
-
-impl TestServer {
-    /// The number of rows in a table of this server's store, read directly (for "nothing was
-    /// written" checks). `table` is a fixed name from the test, never input.
-    pub async fn count_rows(&self, table: &str) -> i64 {
-        use sqlx::{AnyConnection, AssertSqlSafe, Connection, Row};
-        sqlx::any::install_default_drivers();
-        let url = match &self.database {
-            Some(db) => db.url(),
-            None => format!("sqlite://{}?mode=ro", self.config.sqlite_path().display()),
-        };
-        let mut connection = AnyConnection::connect(&url)
-            .await
-            .expect("connecting to the test store");
-        let row = sqlx::query(AssertSqlSafe(format!("SELECT COUNT(*) AS n FROM {table}")))
-            .fetch_one(&mut connection)
-            .await
-            .expect("counting rows");
-        let count = row.try_get::<i64, _>("n").expect("count column");
-        let _ = connection.close().await;
-        count
     }
 }

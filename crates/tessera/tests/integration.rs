@@ -13,6 +13,8 @@ mod support;
 mod agents;
 #[path = "integration/api_keys.rs"]
 mod api_keys;
+#[path = "integration/audit.rs"]
+mod audit;
 #[path = "integration/cli.rs"]
 mod cli;
 #[path = "integration/discovery.rs"]

@@ -12,6 +12,7 @@ use tessera_core::{TenantId, scope};
 use tessera_proto::ErrorCode;
 
 use super::{AuthFailure, Principal};
+use crate::audit::Fact;
 use crate::context::RequestContext;
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -58,27 +59,34 @@ impl AppState {
             None => Err(AuthFailure::Missing),
             Some(credential) => self.api_keys.authenticate(credential).await,
         };
-        result.map_err(|failure| {
-            metrics::counter!("tessera_auth_failures_total", "reason" => failure.reason())
-                .increment(1);
-            let code = match failure {
-                AuthFailure::Store(error) => return ApiError::from(error).into_response(),
-                AuthFailure::TenantSuspended => ErrorCode::TenantSuspended,
-                AuthFailure::Missing => {
-                    return ApiError::new(
-                        ErrorCode::Unauthenticated,
-                        "send an API key as `X-API-Key` or `Authorization: Bearer`",
-                    )
-                    .into_response();
-                }
-                AuthFailure::Malformed
-                | AuthFailure::Unknown
-                | AuthFailure::Expired
-                | AuthFailure::Revoked => ErrorCode::Unauthenticated,
-            };
-            self.limits.auth_failed(ctx.client_ip);
-            ApiError::new(code, failure.to_string()).into_response()
-        })
+        let failure = match result {
+            Ok(principal) => return Ok(principal),
+            Err(failure) => failure,
+        };
+        metrics::counter!("tessera_auth_failures_total", "reason" => failure.reason()).increment(1);
+        let code = match failure {
+            AuthFailure::Store(error) => return Err(ApiError::from(error).into_response()),
+            // No credential is a question, not an attack: it is neither audited nor counted.
+            AuthFailure::Missing => {
+                let message = "send an API key as `X-API-Key` or `Authorization: Bearer`";
+                return Err(ApiError::new(ErrorCode::Unauthenticated, message).into_response());
+            }
+            AuthFailure::TenantSuspended => ErrorCode::TenantSuspended,
+            AuthFailure::Malformed
+            | AuthFailure::Unknown
+            | AuthFailure::Expired
+            | AuthFailure::Revoked => ErrorCode::Unauthenticated,
+        };
+        self.limits.auth_failed(ctx.client_ip);
+        let fact = Fact::failure(
+            None,
+            "anonymous".to_owned(),
+            "api_key.authenticate",
+            "",
+            failure.reason(),
+        );
+        self.audit(ctx, fact).await;
+        Err(ApiError::new(code, failure.to_string()).into_response())
     }
 }
 

@@ -22,32 +22,19 @@ use time::macros::datetime;
 /// Names the PostgreSQL server to test on, by a URL with rights to create databases.
 const POSTGRES_ENV: &str = "TESSERA_TEST_DATABASE_URL";
 
-/// Generates, for each case, `sqlite::<case>` and `postgres::<case>` tests running
-/// `cases::<case>(&SqlStore)`.
+/// Generates one test per case, run on the backend the suite is run against: PostgreSQL when
+/// `TESSERA_TEST_DATABASE_URL` is set, SQLite otherwise (`scripts/test` runs the suite once each).
 macro_rules! store_tests {
     ($($case:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    crate::support::on_sqlite(|store| async move {
-                        crate::cases::$case(&store).await;
-                    })
-                    .await;
-                }
-            )*
-        }
-        mod postgres {
-            $(
-                #[tokio::test]
-                async fn $case() {
-                    crate::support::on_postgres(|store| async move {
-                        crate::cases::$case(&store).await;
-                    })
-                    .await;
-                }
-            )*
-        }
+        $(
+            #[tokio::test]
+            async fn $case() {
+                crate::support::on_configured_backend(|store| async move {
+                    crate::cases::$case(&store).await;
+                })
+                .await;
+            }
+        )*
     };
 }
 pub(crate) use store_tests;
@@ -64,7 +51,7 @@ pub fn scratch_dir() -> PathBuf {
     dir
 }
 
-pub async fn on_sqlite<F, Fut>(case: F)
+async fn on_sqlite<F, Fut>(case: F)
 where
     F: FnOnce(Arc<SqlStore>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
@@ -84,24 +71,31 @@ where
     }
 }
 
-/// Runs the case in a database of its own, created for it and dropped after, even when it fails.
-pub async fn on_postgres<F, Fut>(case: F)
+pub async fn on_configured_backend<F, Fut>(case: F)
 where
     F: FnOnce(Arc<SqlStore>) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
-    let Ok(admin_url) = std::env::var(POSTGRES_ENV) else {
-        eprintln!("{POSTGRES_ENV} is not set: skipping the PostgreSQL run");
-        return;
-    };
+    match std::env::var(POSTGRES_ENV) {
+        Ok(admin_url) => on_postgres(&admin_url, case).await,
+        Err(_) => on_sqlite(case).await,
+    }
+}
+
+/// Runs the case in a database of its own, created for it and dropped after, even when it fails.
+async fn on_postgres<F, Fut>(admin_url: &str, case: F)
+where
+    F: FnOnce(Arc<SqlStore>) -> Fut,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     // The hex digits of a fresh UUIDv7 end in 62 random bits.
     let name = format!("tessera_t_{}", &AgentId::generate().to_string()[4..]);
-    let mut admin = PgConnection::connect(&admin_url).await.unwrap();
+    let mut admin = PgConnection::connect(admin_url).await.unwrap();
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
         .execute(&mut admin)
         .await
         .unwrap();
-    let mut url = url::Url::parse(&admin_url).unwrap();
+    let mut url = url::Url::parse(admin_url).unwrap();
     url.set_path(&format!("/{name}"));
 
     let store = Arc::new(SqlStore::open_postgres(url.as_str()).await.unwrap());

@@ -1,0 +1,82 @@
+//! Direct, read-only looks into a test server's store: what tests assert about what was (not)
+//! written, bypassing the API on purpose.
+
+use std::path::PathBuf;
+
+use sqlx::{AnyConnection, AssertSqlSafe, Connection, Row};
+
+use crate::TestServer;
+
+/// One audit event as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AuditRow {
+    pub tenant_id: Option<String>,
+    pub actor: String,
+    pub action: String,
+    pub target: String,
+    pub outcome: String,
+    pub reason: String,
+    pub client_ip: Option<String>,
+    pub request_id: Option<String>,
+}
+
+impl TestServer {
+    async fn store_connection(&self) -> AnyConnection {
+        sqlx::any::install_default_drivers();
+        let url = match self.database() {
+            Some(db) => db.url(),
+            None => format!("sqlite://{}?mode=ro", self.config().sqlite_path().display()),
+        };
+        AnyConnection::connect(&url)
+            .await
+            .expect("connecting to the test store")
+    }
+
+    /// The number of rows in `table` (a fixed name from the test, never input).
+    pub async fn count_rows(&self, table: &str) -> i64 {
+        let mut connection = self.store_connection().await;
+        let row = sqlx::query(AssertSqlSafe(format!("SELECT COUNT(*) AS n FROM {table}")))
+            .fetch_one(&mut connection)
+            .await
+            .expect("counting rows");
+        let _ = connection.close().await;
+        row.try_get::<i64, _>("n").expect("count column")
+    }
+
+    /// The audit events, oldest first.
+    pub async fn audit_log(&self) -> Vec<AuditRow> {
+        let mut connection = self.store_connection().await;
+        let rows = sqlx::query(
+            "SELECT tenant_id, actor, action, target, outcome, reason, client_ip, request_id FROM audit_events ORDER BY seq",
+        )
+        .fetch_all(&mut connection)
+        .await
+        .expect("reading the audit log");
+        let _ = connection.close().await;
+        rows.iter()
+            .map(|row| AuditRow {
+                tenant_id: row.try_get("tenant_id").expect("tenant_id"),
+                actor: row.try_get("actor").expect("actor"),
+                action: row.try_get("action").expect("action"),
+                target: row.try_get("target").expect("target"),
+                outcome: row.try_get("outcome").expect("outcome"),
+                reason: row.try_get("reason").expect("reason"),
+                client_ip: row.try_get("client_ip").expect("client_ip"),
+                request_id: row.try_get("request_id").expect("request_id"),
+            })
+            .collect()
+    }
+
+    /// Every file of the SQLite store (database, WAL, shared memory), for searching at rest.
+    pub fn sqlite_files(&self) -> Vec<PathBuf> {
+        std::fs::read_dir(self.data_dir())
+            .map(|entries| {
+                entries
+                    .filter_map(Result::ok)
+                    .map(|e| e.path())
+                    .filter(|p| p.to_string_lossy().contains("tessera.db"))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
