@@ -156,10 +156,6 @@ impl KeyRing {
         self.signer.as_ref().map(|s| s.kid.as_str())
     }
 
-    pub fn publishes(&self, kid: &str) -> bool {
-        self.verifiers.contains_key(kid)
-    }
-
     /// Signs `claims` as a compact JWS with the active key.
     pub fn sign<C: Serialize>(&self, typ: &str, claims: &C) -> Result<String, KeyRingError> {
         let signer = self.signer.as_ref().ok_or(KeyRingError::NoSigningKey)?;

@@ -40,19 +40,12 @@ impl App {
         let operator_key = bootstrap::ensure_operator(dyn_store.as_ref(), clock.as_ref()).await?;
         let keys = KeyService::load(
             Arc::clone(&dyn_store),
-            master.clone(),
+            master,
             Arc::clone(&clock),
             config.signing_alg,
         )
         .await?;
-        let state = AppState::new(
-            config,
-            dyn_store,
-            clock,
-            master,
-            keys,
-            telemetry::metrics_handle(),
-        );
+        let state = AppState::new(config, dyn_store, clock, keys, telemetry::metrics_handle());
         Ok(Started {
             app: App { state, store },
             operator_key,

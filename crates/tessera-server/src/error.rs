@@ -23,10 +23,6 @@ impl ApiError {
         }
     }
 
-    pub fn code(&self) -> ErrorCode {
-        self.code
-    }
-
     pub fn not_found(what: &str) -> Self {
         Self::new(ErrorCode::NotFound, format!("no such {what}"))
     }

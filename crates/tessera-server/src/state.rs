@@ -8,7 +8,6 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tessera_core::agent::AgentStatus;
 use tessera_core::tenant::TenantStatus;
 use tessera_core::{AgentId, Clock, Store, TenantId};
-use tessera_crypto::MasterKeys;
 
 use crate::auth::{ApiKeyAuthenticator, StatusCache};
 use crate::config::Config;
@@ -28,7 +27,6 @@ pub struct Inner {
     pub audience: String,
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
-    pub master: MasterKeys,
     pub keys: KeyService,
     pub api_keys: ApiKeyAuthenticator,
     pub tenants: Arc<StatusCache<TenantId, Option<TenantStatus>>>,
@@ -51,7 +49,6 @@ impl AppState {
         config: Config,
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
-        master: MasterKeys,
         keys: KeyService,
         metrics: PrometheusHandle,
     ) -> Self {
@@ -76,7 +73,6 @@ impl AppState {
             config,
             store,
             clock,
-            master,
             keys,
             api_keys,
             tenants,

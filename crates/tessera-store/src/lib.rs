@@ -122,11 +122,6 @@ impl SqlStore {
             .map_err(|e| StoreError::Unavailable(format!("migration failed: {e}")))
     }
 
-    /// Which database this store talks to.
-    pub fn backend(&self) -> Backend {
-        self.backend
-    }
-
     /// Closes every connection, waiting for the ones in use to come back.
     pub async fn close(&self) {
         self.pool.close().await;
