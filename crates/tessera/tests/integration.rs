@@ -19,6 +19,8 @@ mod audit;
 mod cli;
 #[path = "integration/discovery.rs"]
 mod discovery;
+#[path = "integration/fuzz.rs"]
+mod fuzz;
 #[path = "integration/oauth2.rs"]
 mod oauth2;
 #[path = "integration/ops.rs"]

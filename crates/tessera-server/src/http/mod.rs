@@ -3,7 +3,7 @@
 mod json;
 mod middleware;
 pub mod oauth2;
-mod openapi;
+pub(crate) mod openapi;
 mod ops;
 pub mod v1;
 mod wellknown;

@@ -1,5 +1,6 @@
 //! The OpenAPI document, assembled from the `#[utoipa::path]` of every handler.
 
+use tessera_proto::ErrorBody;
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -40,4 +41,40 @@ impl Modify for SecuritySchemes {
             ),
         );
     }
+}
+
+/// The errors of every call authenticated by an API key (listed once, used by each path).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // only its derived documentation is used
+pub enum KeyErrors {
+    /// A malformed identifier or parameter.
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// No valid API key, or the tenant is suspended.
+    #[response(status = 401)]
+    Unauthenticated(ErrorBody),
+    /// The key lacks the scope, or the call needs the operator.
+    #[response(status = 403)]
+    Forbidden(ErrorBody),
+    /// No such object, or it belongs to another tenant.
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// Too many failed authentications from this address.
+    #[response(status = 429)]
+    RateLimited(ErrorBody),
+}
+
+/// The errors of a JSON request body (listed once, used by each path that takes one).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // only its derived documentation is used
+pub enum BodyErrors {
+    /// The body is larger than `max_body_bytes`.
+    #[response(status = 413)]
+    TooLarge(ErrorBody),
+    /// The body is not `application/json`.
+    #[response(status = 415)]
+    UnsupportedMediaType(ErrorBody),
+    /// A field is missing, of the wrong type, or unknown.
+    #[response(status = 422)]
+    InvalidBody(ErrorBody),
 }

@@ -17,7 +17,7 @@ use crate::state::AppState;
 /// Introspect an access token.
 #[utoipa::path(post, path = "/oauth2/introspect", tag = "oauth2",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200, body = IntrospectionResponse), (status = 400, body = OAuthErrorBody), (status = 401, body = OAuthErrorBody)),
+    responses((status = 200, body = IntrospectionResponse), (status = 400, body = OAuthErrorBody), (status = 401, body = OAuthErrorBody), (status = 429, body = OAuthErrorBody)),
     security(("client_secret_basic" = []), ("api_key" = [])))]
 pub(super) async fn introspect(
     State(state): State<AppState>,

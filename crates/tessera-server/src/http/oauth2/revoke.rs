@@ -21,7 +21,7 @@ use crate::state::AppState;
 /// Revoke an access token.
 #[utoipa::path(post, path = "/oauth2/revoke", tag = "oauth2",
     request_body(content = TokenForm, content_type = "application/x-www-form-urlencoded"),
-    responses((status = 200), (status = 400, body = OAuthErrorBody), (status = 401, body = OAuthErrorBody)),
+    responses((status = 200), (status = 400, body = OAuthErrorBody), (status = 401, body = OAuthErrorBody), (status = 429, body = OAuthErrorBody)),
     security(("client_secret_basic" = []), ("api_key" = [])))]
 pub(super) async fn revoke(
     State(state): State<AppState>,

@@ -18,6 +18,7 @@ use crate::auth::extract::{AgentsWrite, Read, TenantAccess};
 use crate::context::RequestContext;
 use crate::error::ApiError;
 use crate::http::json::{ApiJson, ApiQuery, path_id};
+use crate::http::openapi::{BodyErrors, KeyErrors};
 use crate::state::AppState;
 
 const MAX_SCOPES: usize = 64;
@@ -94,11 +95,7 @@ async fn find_agent(state: &AppState, tenant: TenantId, raw_id: &str) -> Result<
 #[utoipa::path(post, path = "/v1/tenants/{tenant_id}/agents", tag = "agents",
     params(("tenant_id" = String, Path)),
     request_body = wire::CreateAgentRequest,
-    responses(
-        (status = 201, body = wire::CreatedAgent),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
-    ),
+    responses((status = 201, body = wire::CreatedAgent), KeyErrors, BodyErrors),
     security(("api_key" = [])))]
 async fn create_agent(
     State(state): State<AppState>,
@@ -143,7 +140,7 @@ async fn create_agent(
 /// List the tenant's agents, oldest first, a page at a time.
 #[utoipa::path(get, path = "/v1/tenants/{tenant_id}/agents", tag = "agents",
     params(("tenant_id" = String, Path), wire::ListAgentsQuery),
-    responses((status = 200, body = wire::AgentList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = wire::AgentList), KeyErrors),
     security(("api_key" = [])))]
 async fn list_agents(
     State(state): State<AppState>,
@@ -174,7 +171,7 @@ async fn list_agents(
 /// Read an agent.
 #[utoipa::path(get, path = "/v1/tenants/{tenant_id}/agents/{agent_id}", tag = "agents",
     params(("tenant_id" = String, Path), ("agent_id" = String, Path)),
-    responses((status = 200, body = wire::Agent), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = wire::Agent), KeyErrors),
     security(("api_key" = [])))]
 async fn get_agent(
     State(state): State<AppState>,
@@ -190,7 +187,7 @@ async fn get_agent(
 #[utoipa::path(patch, path = "/v1/tenants/{tenant_id}/agents/{agent_id}", tag = "agents",
     params(("tenant_id" = String, Path), ("agent_id" = String, Path)),
     request_body = wire::UpdateAgentRequest,
-    responses((status = 200, body = wire::Agent), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)),
+    responses((status = 200, body = wire::Agent), KeyErrors, BodyErrors),
     security(("api_key" = [])))]
 async fn update_agent(
     State(state): State<AppState>,
@@ -239,7 +236,7 @@ async fn update_agent(
 /// Delete an agent and its secrets; its tokens stop being active.
 #[utoipa::path(delete, path = "/v1/tenants/{tenant_id}/agents/{agent_id}", tag = "agents",
     params(("tenant_id" = String, Path), ("agent_id" = String, Path)),
-    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 204), KeyErrors),
     security(("api_key" = [])))]
 async fn delete_agent(
     State(state): State<AppState>,
@@ -270,7 +267,7 @@ async fn delete_agent(
 #[utoipa::path(post, path = "/v1/tenants/{tenant_id}/agents/{agent_id}/secrets", tag = "agents",
     params(("tenant_id" = String, Path), ("agent_id" = String, Path)),
     request_body = wire::CreateClientSecretRequest,
-    responses((status = 201, body = wire::CreatedClientSecret), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)),
+    responses((status = 201, body = wire::CreatedClientSecret), (status = 409, body = ErrorBody), KeyErrors, BodyErrors),
     security(("api_key" = [])))]
 async fn create_secret(
     State(state): State<AppState>,
@@ -312,7 +309,7 @@ async fn create_secret(
 /// List an agent's client secrets (never the secrets themselves).
 #[utoipa::path(get, path = "/v1/tenants/{tenant_id}/agents/{agent_id}/secrets", tag = "agents",
     params(("tenant_id" = String, Path), ("agent_id" = String, Path)),
-    responses((status = 200, body = wire::ClientSecretList), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = wire::ClientSecretList), KeyErrors),
     security(("api_key" = [])))]
 async fn list_secrets(
     State(state): State<AppState>,
@@ -336,7 +333,7 @@ async fn list_secrets(
 /// Delete a client secret; it is refused from the moment this returns.
 #[utoipa::path(delete, path = "/v1/tenants/{tenant_id}/agents/{agent_id}/secrets/{secret_id}", tag = "agents",
     params(("tenant_id" = String, Path), ("agent_id" = String, Path), ("secret_id" = String, Path)),
-    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 204), KeyErrors),
     security(("api_key" = [])))]
 async fn delete_secret(
     State(state): State<AppState>,

@@ -6,7 +6,6 @@ use axum::http::StatusCode;
 use tessera_core::api_key::{ApiKey, KeyOwner};
 use tessera_core::{ApiKeyId, Scopes, validate};
 use tessera_crypto::{GeneratedSecret, SecretKind};
-use tessera_proto::ErrorBody;
 use tessera_proto::api_keys as wire;
 use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
@@ -17,6 +16,7 @@ use crate::auth::extract::{ApiKeysWrite, Read, TenantAccess};
 use crate::context::RequestContext;
 use crate::error::ApiError;
 use crate::http::json::{ApiJson, path_id};
+use crate::http::openapi::{BodyErrors, KeyErrors};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -49,11 +49,7 @@ fn view(key: &ApiKey, now: OffsetDateTime) -> wire::ApiKey {
 #[utoipa::path(post, path = "/v1/tenants/{tenant_id}/api-keys", tag = "api-keys",
     params(("tenant_id" = String, Path)),
     request_body = wire::CreateApiKeyRequest,
-    responses(
-        (status = 201, body = wire::CreatedApiKey),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
-        (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
-    ),
+    responses((status = 201, body = wire::CreatedApiKey), KeyErrors, BodyErrors),
     security(("api_key" = [])))]
 async fn create_api_key(
     State(state): State<AppState>,
@@ -118,7 +114,7 @@ async fn create_api_key(
 /// List the tenant's API keys, newest first (never the secrets).
 #[utoipa::path(get, path = "/v1/tenants/{tenant_id}/api-keys", tag = "api-keys",
     params(("tenant_id" = String, Path)),
-    responses((status = 200, body = wire::ApiKeyList), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = wire::ApiKeyList), KeyErrors),
     security(("api_key" = [])))]
 async fn list_api_keys(
     State(state): State<AppState>,
@@ -134,7 +130,7 @@ async fn list_api_keys(
 /// Revoke an API key. It is refused from the moment this returns.
 #[utoipa::path(delete, path = "/v1/tenants/{tenant_id}/api-keys/{key_id}", tag = "api-keys",
     params(("tenant_id" = String, Path), ("key_id" = String, Path)),
-    responses((status = 204), (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 204), KeyErrors),
     security(("api_key" = [])))]
 async fn revoke_api_key(
     State(state): State<AppState>,

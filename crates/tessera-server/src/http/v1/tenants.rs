@@ -8,8 +8,8 @@ use tessera_core::api_key::{ApiKey, KeyOwner};
 use tessera_core::tenant::{Plan, Tenant, TenantKind, TenantStatus};
 use tessera_core::{ApiKeyId, Scopes, TenantId, scope, validate};
 use tessera_crypto::{GeneratedSecret, SecretKind};
+use tessera_proto::ErrorCode;
 use tessera_proto::tenants as wire;
-use tessera_proto::{ErrorBody, ErrorCode};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -20,6 +20,7 @@ use crate::config::Registration;
 use crate::context::RequestContext;
 use crate::error::ApiError;
 use crate::http::json::{ApiJson, path_id};
+use crate::http::openapi::{BodyErrors, KeyErrors};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -55,11 +56,7 @@ pub fn view(tenant: &Tenant) -> wire::Tenant {
 /// Register a tenant. Returns its first API key (scope `*`), shown only here.
 #[utoipa::path(post, path = "/v1/tenants", tag = "tenants",
     request_body = wire::CreateTenantRequest,
-    responses(
-        (status = 201, body = wire::CreatedTenant),
-        (status = 400, body = ErrorBody), (status = 403, body = ErrorBody, description = "registration is operator-only"),
-        (status = 422, body = ErrorBody), (status = 429, body = ErrorBody),
-    ),
+    responses((status = 201, body = wire::CreatedTenant), KeyErrors, BodyErrors),
     security((), ("api_key" = [])))]
 async fn create_tenant(
     State(state): State<AppState>,
@@ -137,7 +134,7 @@ async fn create_tenant(
 /// Read a tenant.
 #[utoipa::path(get, path = "/v1/tenants/{tenant_id}", tag = "tenants",
     params(("tenant_id" = String, Path)),
-    responses((status = 200, body = wire::Tenant), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = wire::Tenant), KeyErrors),
     security(("api_key" = [])))]
 async fn get_tenant(
     State(state): State<AppState>,
@@ -154,7 +151,7 @@ async fn get_tenant(
 /// Suspend a tenant (operator). Its keys and tokens are refused from this moment.
 #[utoipa::path(post, path = "/v1/tenants/{tenant_id}/suspend", tag = "tenants",
     params(("tenant_id" = String, Path)),
-    responses((status = 200, body = wire::Tenant), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = wire::Tenant), KeyErrors),
     security(("api_key" = [])))]
 async fn suspend_tenant(
     State(state): State<AppState>,
@@ -176,7 +173,7 @@ async fn suspend_tenant(
 /// Reactivate a suspended tenant (operator).
 #[utoipa::path(post, path = "/v1/tenants/{tenant_id}/reactivate", tag = "tenants",
     params(("tenant_id" = String, Path)),
-    responses((status = 200, body = wire::Tenant), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    responses((status = 200, body = wire::Tenant), KeyErrors),
     security(("api_key" = [])))]
 async fn reactivate_tenant(
     State(state): State<AppState>,
