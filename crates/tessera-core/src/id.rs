@@ -96,6 +96,14 @@ typed_id!(
     /// One audit event.
     AuditEventId, "evt", "audit event"
 );
+typed_id!(
+    /// A webhook subscription.
+    WebhookId, "whk", "webhook"
+);
+typed_id!(
+    /// One event's delivery to one webhook subscription, with all its attempts.
+    DeliveryId, "dlv", "webhook delivery"
+);
 
 #[cfg(test)]
 mod tests {

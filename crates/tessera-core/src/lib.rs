@@ -35,9 +35,14 @@ pub mod scope;
 pub mod signing_key;
 pub mod store;
 pub mod tenant;
+pub mod usage;
 pub mod validate;
+pub mod webhook;
 
 pub use clock::{Clock, SystemClock};
-pub use id::{AgentId, ApiKeyId, AuditEventId, ClientSecretId, IdError, OperatorId, TenantId};
+pub use id::{
+    AgentId, ApiKeyId, AuditEventId, ClientSecretId, DeliveryId, IdError, OperatorId, TenantId,
+    WebhookId,
+};
 pub use scope::{ScopeError, Scopes};
 pub use store::{Page, Store, StoreError};

@@ -7,9 +7,11 @@ use time::OffsetDateTime;
 
 use crate::agent::{Agent, AgentPatch, ClientSecret};
 use crate::api_key::ApiKey;
-use crate::audit::AuditEvent;
+use crate::audit::{AuditEvent, AuditFilter, ChainedEvent, Checkpoint, LinkHash};
 use crate::signing_key::SigningKeyRecord;
 use crate::tenant::{Tenant, TenantStatus};
+use crate::usage::UsageStore;
+use crate::webhook::WebhookStore;
 use crate::{AgentId, ApiKeyId, ClientSecretId, OperatorId, TenantId};
 
 #[derive(Debug, thiserror::Error)]
@@ -35,7 +37,7 @@ pub struct Page<T, C> {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + std::fmt::Debug + 'static {
+pub trait Store: WebhookStore + UsageStore + Send + Sync + std::fmt::Debug + 'static {
     /// Whether the database answers.
     async fn ping(&self) -> StoreResult<()>;
 
@@ -114,8 +116,46 @@ pub trait Store: Send + Sync + std::fmt::Debug + 'static {
     ) -> StoreResult<()>;
     async fn is_token_revoked(&self, jti: &str) -> StoreResult<bool>;
 
-    // Audit.
-    async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()>;
-    /// The tenant's events, oldest first (the reading API comes with the audit issue).
-    async fn audit_events(&self, tenant: TenantId) -> StoreResult<Vec<AuditEvent>>;
+    // Audit log.
+    /// Appends events to their chains in one transaction, each linked to its chain's head by
+    /// `hash = sha256(link_input(prev_hash, chain_seq, event))`. Appends are serialized across
+    /// instances, so `seq` order is commit order.
+    async fn append_audit(
+        &self,
+        events: &[AuditEvent],
+        sha256: LinkHash,
+    ) -> StoreResult<Vec<ChainedEvent>>;
+    /// A tenant's events matching `filter`, oldest first, after chain position `after`.
+    async fn audit_page(
+        &self,
+        tenant: TenantId,
+        filter: &AuditFilter,
+        after: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Page<ChainedEvent, i64>>;
+    /// One chain's events after position `after`, in chain order (verification, export).
+    async fn audit_chain(
+        &self,
+        chain: &str,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<ChainedEvent>>;
+    /// Every chain's events after log position `after`, in log order: what consumers read.
+    async fn audit_events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<ChainedEvent>>;
+    /// Records a checkpoint (idempotent per chain position).
+    async fn insert_checkpoint(&self, checkpoint: &Checkpoint) -> StoreResult<()>;
+    /// A chain's checkpoints, oldest first.
+    async fn checkpoints(&self, chain: &str) -> StoreResult<Vec<Checkpoint>>;
+    /// Every chain that has events.
+    async fn audit_chains(&self) -> StoreResult<Vec<String>>;
+    /// Chains whose head is past their last checkpoint: (chain, head position, head hash).
+    async fn unsigned_chain_heads(&self) -> StoreResult<Vec<(String, i64, [u8; 32])>>;
+    /// Deletes a chain's events up to and including `through`, and the checkpoints before it
+    /// (the one at `through` anchors what remains). Returns how many events went.
+    async fn prune_audit(&self, chain: &str, through: i64) -> StoreResult<u64>;
+
+    // Consumers of the log (webhooks, NATS, usage counters) and how far each has read.
+    async fn event_cursor(&self, consumer: &str) -> StoreResult<i64>;
+    /// Moves a consumer from `from` to `to`; false when another instance moved it first.
+    async fn advance_event_cursor(&self, consumer: &str, from: i64, to: i64) -> StoreResult<bool>;
 }

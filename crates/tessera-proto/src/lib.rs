@@ -3,6 +3,7 @@
 
 pub mod agents;
 pub mod api_keys;
+pub mod audit;
 pub mod error;
 pub mod oauth2;
 pub mod ops;

@@ -10,11 +10,11 @@ use tessera_core::{Clock, Store};
 use tessera_crypto::SecretString;
 use tokio::net::TcpListener;
 
-use crate::bootstrap;
 use crate::config::Config;
 use crate::keys::KeyService;
 use crate::state::AppState;
 use crate::telemetry;
+use crate::{audit, bootstrap};
 
 #[derive(Debug)]
 pub struct App {
@@ -68,13 +68,21 @@ impl App {
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let refresher = tokio::spawn(refresh_keys(self.state.clone()));
+        let maintainer = tokio::spawn(maintain_audit_log(self.state.clone()));
         let service = self
             .router()
             .into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await;
+        // In-flight requests are done: stop the background work, store every queued audit
+        // event, sign the chain heads, and only then close the store.
         refresher.abort();
+        maintainer.abort();
+        self.state.audit_writer.close().await;
+        if let Err(error) = audit::checkpoint::checkpoint_all(&self.state).await {
+            tracing::warn!(error = %error, "the final audit checkpoint failed");
+        }
         self.store.close().await;
         result.map_err(Into::into)
     }
@@ -89,6 +97,28 @@ async fn refresh_keys(state: AppState) {
         interval.tick().await;
         if let Err(error) = state.keys.refresh().await {
             tracing::warn!(error = %error, "refreshing the key ring failed");
+        }
+    }
+}
+
+/// Signs chain heads every `audit_checkpoint_secs`, and prunes expired segments hourly.
+async fn maintain_audit_log(state: AppState) {
+    let every = Duration::from_secs(state.config.audit_checkpoint_secs);
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut last_prune: Option<std::time::Instant> = None;
+    loop {
+        interval.tick().await;
+        if let Err(error) = audit::checkpoint::checkpoint_all(&state).await {
+            tracing::warn!(error = %error, "signing audit checkpoints failed");
+        }
+        if last_prune.is_none_or(|at| at.elapsed() >= Duration::from_secs(3600)) {
+            last_prune = Some(std::time::Instant::now());
+            match audit::retention::prune(&state, state.config.audit_retention_days).await {
+                Ok(0) => {}
+                Ok(removed) => tracing::info!(removed, "pruned audit events past retention"),
+                Err(error) => tracing::warn!(error = %error, "pruning the audit log failed"),
+            }
         }
     }
 }

@@ -81,6 +81,12 @@ pub struct Config {
     pub max_body_bytes: usize,
     /// `json` (default) or `pretty`.
     pub log_format: LogFormat,
+    /// Audit events that may wait for the writer before requests start waiting.
+    pub audit_queue_capacity: usize,
+    /// How often chain heads are signed (checkpointed), in seconds.
+    pub audit_checkpoint_secs: u64,
+    /// Days to keep audit events; 0 keeps them forever. Only whole checkpointed segments go.
+    pub audit_retention_days: u32,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -92,7 +98,7 @@ pub enum LogFormat {
 
 /// The fields of [`Config`], the only `TESSERA_*` variables read as configuration (other tools
 /// use the prefix too, and an unknown key in the file is an error).
-const FIELDS: [&str; 17] = [
+const FIELDS: [&str; 20] = [
     "listen",
     "data_dir",
     "database_url",
@@ -110,6 +116,9 @@ const FIELDS: [&str; 17] = [
     "auth_cache_capacity",
     "max_body_bytes",
     "log_format",
+    "audit_queue_capacity",
+    "audit_checkpoint_secs",
+    "audit_retention_days",
 ];
 
 impl Default for Config {
@@ -132,6 +141,9 @@ impl Default for Config {
             auth_cache_capacity: 100_000,
             max_body_bytes: 1024 * 1024,
             log_format: LogFormat::Json,
+            audit_queue_capacity: 10_000,
+            audit_checkpoint_secs: 60,
+            audit_retention_days: 0,
         }
     }
 }
@@ -205,6 +217,9 @@ impl Config {
         }
         if self.registrations_per_hour == 0 || self.auth_failures_per_minute == 0 {
             return invalid("registrations_per_hour and auth_failures_per_minute must be > 0");
+        }
+        if self.audit_queue_capacity == 0 || self.audit_checkpoint_secs == 0 {
+            return invalid("audit_queue_capacity and audit_checkpoint_secs must be > 0");
         }
         if self.auth_cache_capacity == 0 || self.max_body_bytes < 1024 {
             return invalid("auth_cache_capacity must be > 0 and max_body_bytes >= 1024");

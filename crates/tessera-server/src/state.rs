@@ -9,6 +9,7 @@ use tessera_core::agent::AgentStatus;
 use tessera_core::tenant::TenantStatus;
 use tessera_core::{AgentId, Clock, Store, TenantId};
 
+use crate::audit::writer::AuditWriter;
 use crate::auth::{ApiKeyAuthenticator, StatusCache};
 use crate::config::Config;
 use crate::keys::KeyService;
@@ -32,6 +33,7 @@ pub struct Inner {
     pub tenants: Arc<StatusCache<TenantId, Option<TenantStatus>>>,
     pub agents: StatusCache<AgentId, Option<(TenantId, AgentStatus)>>,
     pub revocations: Revocations,
+    pub audit_writer: AuditWriter,
     pub limits: Limits,
     pub metrics: PrometheusHandle,
 }
@@ -70,6 +72,7 @@ impl AppState {
             audience: config.audience(),
             agents: StatusCache::new(config.auth_cache_capacity, ttl),
             revocations: Revocations::new(Arc::clone(&store)),
+            audit_writer: AuditWriter::start(Arc::clone(&store), config.audit_queue_capacity),
             config,
             store,
             clock,

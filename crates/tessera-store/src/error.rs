@@ -20,6 +20,10 @@ const RULES: &[(&str, &str)] = &[
     ("revoked_tokens_pkey", "revoked_tokens.jti"),
     ("audit_events_pkey", "audit_events.seq"),
     ("audit_events_id_key", "audit_events.id"),
+    ("audit_events_chain_seq_key", "audit_events.chain"),
+    ("audit_checkpoints_pkey", "audit_checkpoints.chain"),
+    ("usage_hourly_pkey", "usage_hourly.tenant_id"),
+    ("usage_totals_pkey", "usage_totals.tenant_id"),
 ];
 
 /// Maps an error of a statement that writes; `fallback` names the conflict when the database

@@ -16,6 +16,8 @@ mod signing_keys;
 mod store_impl;
 mod tenants;
 mod tokens;
+mod usage;
+mod webhooks;
 
 use std::fmt;
 use std::path::Path;

@@ -4,7 +4,7 @@ use sqlx::Row;
 use sqlx::any::AnyRow;
 use tessera_core::agent::{Agent, AgentStatus, ClientSecret};
 use tessera_core::api_key::{ApiKey, KeyOwner};
-use tessera_core::audit::{AuditEvent, Outcome};
+use tessera_core::audit::{AuditEvent, ChainedEvent, Checkpoint, Outcome};
 use tessera_core::signing_key::SigningKeyRecord;
 use tessera_core::tenant::{Plan, Tenant, TenantKind, TenantStatus};
 use tessera_core::{Scopes, StoreError};
@@ -40,7 +40,7 @@ macro_rules! signing_key_columns {
 }
 macro_rules! audit_columns {
     () => {
-        "id, tenant_id, actor, action, target, outcome, reason, client_ip, request_id, occurred_at"
+        "seq, chain_seq, prev_hash, hash, id, tenant_id, actor, action, target, outcome, reason, client_ip, request_id, occurred_at"
     };
 }
 pub(crate) use {
@@ -188,7 +188,27 @@ pub(crate) fn signing_key(row: &AnyRow) -> Result<SigningKeyRecord, StoreError> 
     })
 }
 
-pub(crate) fn audit_event(row: &AnyRow) -> Result<AuditEvent, StoreError> {
+pub(crate) fn chained_event(row: &AnyRow) -> Result<ChainedEvent, StoreError> {
+    Ok(ChainedEvent {
+        seq: get(row, "seq")?,
+        chain_seq: get(row, "chain_seq")?,
+        prev_hash: hash(row, "prev_hash")?,
+        hash: hash(row, "hash")?,
+        event: audit_event(row)?,
+    })
+}
+
+pub(crate) fn checkpoint(row: &AnyRow) -> Result<Checkpoint, StoreError> {
+    Ok(Checkpoint {
+        chain: get(row, "chain")?,
+        chain_seq: get(row, "chain_seq")?,
+        hash: hash(row, "hash")?,
+        signature: get(row, "signature")?,
+        created_at: time(row, "created_at")?,
+    })
+}
+
+fn audit_event(row: &AnyRow) -> Result<AuditEvent, StoreError> {
     Ok(AuditEvent {
         id: parsed(row, "id", str::parse)?,
         tenant_id: parsed_opt(row, "tenant_id", str::parse)?,

@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use tessera_core::agent::{Agent, AgentPatch, ClientSecret};
 use tessera_core::api_key::ApiKey;
-use tessera_core::audit::AuditEvent;
+use tessera_core::audit::{AuditEvent, AuditFilter, ChainedEvent, Checkpoint, LinkHash};
 use tessera_core::signing_key::SigningKeyRecord;
 use tessera_core::store::StoreResult;
 use tessera_core::tenant::{Tenant, TenantStatus};
@@ -146,11 +146,62 @@ impl Store for SqlStore {
         self.read_token_revoked(jti).await
     }
 
-    async fn append_audit(&self, event: &AuditEvent) -> StoreResult<()> {
-        self.insert_audit_event(event).await
+    async fn append_audit(
+        &self,
+        events: &[AuditEvent],
+        sha256: LinkHash,
+    ) -> StoreResult<Vec<ChainedEvent>> {
+        self.append_audit_events(events, sha256).await
     }
 
-    async fn audit_events(&self, tenant: TenantId) -> StoreResult<Vec<AuditEvent>> {
-        self.read_audit_events(tenant).await
+    async fn audit_page(
+        &self,
+        tenant: TenantId,
+        filter: &AuditFilter,
+        after: Option<i64>,
+        limit: u32,
+    ) -> StoreResult<Page<ChainedEvent, i64>> {
+        self.audit_page_of(tenant, filter, after, limit).await
+    }
+
+    async fn audit_chain(
+        &self,
+        chain: &str,
+        after: i64,
+        limit: u32,
+    ) -> StoreResult<Vec<ChainedEvent>> {
+        self.audit_chain_after(chain, after, limit).await
+    }
+
+    async fn audit_events_after(&self, after: i64, limit: u32) -> StoreResult<Vec<ChainedEvent>> {
+        self.audit_log_after(after, limit).await
+    }
+
+    async fn insert_checkpoint(&self, checkpoint: &Checkpoint) -> StoreResult<()> {
+        self.insert_audit_checkpoint(checkpoint).await
+    }
+
+    async fn checkpoints(&self, chain: &str) -> StoreResult<Vec<Checkpoint>> {
+        self.audit_checkpoints(chain).await
+    }
+
+    async fn audit_chains(&self) -> StoreResult<Vec<String>> {
+        self.audit_chain_names().await
+    }
+
+    async fn unsigned_chain_heads(&self) -> StoreResult<Vec<(String, i64, [u8; 32])>> {
+        self.audit_unsigned_heads().await
+    }
+
+    async fn prune_audit(&self, chain: &str, through: i64) -> StoreResult<u64> {
+        self.prune_audit_chain(chain, through).await
+    }
+
+    async fn event_cursor(&self, consumer: &str) -> StoreResult<i64> {
+        self.read_event_cursor(consumer).await
+    }
+
+    async fn advance_event_cursor(&self, consumer: &str, from: i64, to: i64) -> StoreResult<bool> {
+        self.move_event_cursor(consumer, from, to).await
     }
 }

@@ -20,6 +20,7 @@ support::store_tests!(
     signing_key_rotation,
     token_revocation_is_idempotent,
     audit_trail,
+    event_cursors_are_compare_and_set,
 );
 
 mod cases {
@@ -474,7 +475,18 @@ mod cases {
         assert!(!store.is_token_revoked("tok_other").await.unwrap());
     }
 
+    /// A stand-in for SHA-256 (the store only links; which hash is the caller's business).
+    fn toy_hash(input: &[u8]) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        for (i, byte) in input.iter().enumerate() {
+            out[i % 32] = out[i % 32].wrapping_mul(31).wrapping_add(*byte);
+        }
+        out
+    }
+
     pub async fn audit_trail(store: &SqlStore) {
+        use tessera_core::audit::{AuditFilter, Checkpoint, GENESIS_HASH, chain_of, link_input};
+
         let (a, _) = stored_tenant(store).await;
         let (b, _) = stored_tenant(store).await;
         let created = audit_event(Some(a.id), "tenant.create");
@@ -487,16 +499,172 @@ mod cases {
         failed.occurred_at = at(5);
         let other = audit_event(Some(b.id), "tenant.create");
         let installation = audit_event(None, "signing_key.rotate");
-        // Written out of id order: reading follows the order of writing.
-        for event in [&failed, &other, &created, &installation] {
-            store.append_audit(event).await.unwrap();
-        }
+        let first = store
+            .append_audit(&[created.clone(), other.clone()], toy_hash)
+            .await
+            .unwrap();
+        let second = store
+            .append_audit(&[failed.clone(), installation.clone()], toy_hash)
+            .await
+            .unwrap();
+
+        // Each chain links from genesis; the log position counts across chains.
+        let seqs: Vec<_> = first
+            .iter()
+            .chain(&second)
+            .map(|e| (e.seq, e.chain_seq))
+            .collect();
+        assert_eq!(seqs, [(1, 1), (2, 1), (3, 2), (4, 1)]);
+        assert_eq!(first[0].prev_hash, GENESIS_HASH);
         assert_eq!(
-            store.audit_events(a.id).await.unwrap(),
-            vec![failed.clone(), created]
+            first[0].hash,
+            toy_hash(&link_input(&GENESIS_HASH, 1, &created))
         );
-        assert_eq!(store.audit_events(b.id).await.unwrap(), vec![other]);
-        assert_conflict(store.append_audit(&failed).await, "audit_events.id");
+        assert_eq!(
+            second[0].prev_hash, first[0].hash,
+            "A's second event links to A's first"
+        );
+        assert_eq!(
+            second[1].prev_hash, GENESIS_HASH,
+            "the installation has its own chain"
+        );
+
+        // Listing is per tenant, filterable, paged by chain position.
+        let page = store
+            .audit_page(a.id, &AuditFilter::default(), None, 1)
+            .await
+            .unwrap();
+        assert_eq!(page.items.len(), 1);
+        assert_eq!(page.items[0].event, created);
+        assert_eq!(page.next_cursor, Some(1));
+        let rest = store
+            .audit_page(a.id, &AuditFilter::default(), page.next_cursor, 10)
+            .await
+            .unwrap();
+        assert_eq!(
+            rest.items.iter().map(|e| &e.event).collect::<Vec<_>>(),
+            [&failed]
+        );
+        assert_eq!(rest.next_cursor, None);
+        let failures = AuditFilter {
+            outcome: Some(Outcome::Failure),
+            ..AuditFilter::default()
+        };
+        assert_eq!(
+            store
+                .audit_page(a.id, &failures, None, 10)
+                .await
+                .unwrap()
+                .items
+                .len(),
+            1
+        );
+        let by_action = AuditFilter {
+            action: Some("tenant.create".into()),
+            since: Some(T0),
+            until: Some(at(1)),
+            ..AuditFilter::default()
+        };
+        assert_eq!(
+            store
+                .audit_page(a.id, &by_action, None, 10)
+                .await
+                .unwrap()
+                .items[0]
+                .event,
+            created
+        );
+        assert_eq!(
+            store
+                .audit_page(b.id, &AuditFilter::default(), None, 10)
+                .await
+                .unwrap()
+                .items[0]
+                .event,
+            other
+        );
+
+        // The outbox view: every chain, in log order.
+        let after_one = store.audit_events_after(1, 10).await.unwrap();
+        assert_eq!(
+            after_one.iter().map(|e| e.seq).collect::<Vec<_>>(),
+            [2, 3, 4]
+        );
+        assert_eq!(
+            store
+                .audit_chain(&chain_of(Some(a.id)), 1, 10)
+                .await
+                .unwrap()[0]
+                .event,
+            failed
+        );
+        let mut chains = store.audit_chains().await.unwrap();
+        chains.sort();
+        assert_eq!(chains.len(), 3);
+
+        // Checkpoints: idempotent per position; heads past their checkpoint are listed.
+        assert_eq!(store.unsigned_chain_heads().await.unwrap().len(), 3);
+        let checkpoint = Checkpoint {
+            chain: chain_of(Some(a.id)),
+            chain_seq: 2,
+            hash: second[0].hash,
+            signature: "sig".into(),
+            created_at: at(10),
+        };
+        store.insert_checkpoint(&checkpoint).await.unwrap();
+        store.insert_checkpoint(&checkpoint).await.unwrap();
+        assert_eq!(
+            store.checkpoints(&chain_of(Some(a.id))).await.unwrap(),
+            vec![checkpoint.clone()]
+        );
+        assert_eq!(store.unsigned_chain_heads().await.unwrap().len(), 2);
+
+        // Pruning through a checkpoint keeps the checkpoint as the anchor.
+        assert_eq!(
+            store.prune_audit(&chain_of(Some(a.id)), 2).await.unwrap(),
+            2
+        );
+        assert!(
+            store
+                .audit_page(a.id, &AuditFilter::default(), None, 10)
+                .await
+                .unwrap()
+                .items
+                .is_empty()
+        );
+        assert_eq!(
+            store.checkpoints(&chain_of(Some(a.id))).await.unwrap(),
+            vec![checkpoint]
+        );
+        let next = store
+            .append_audit(&[audit_event(Some(a.id), "agent.create")], toy_hash)
+            .await
+            .unwrap();
+        assert_eq!(
+            (next[0].chain_seq, next[0].prev_hash),
+            (3, second[0].hash),
+            "the chain goes on after pruning"
+        );
+
+        assert_conflict(
+            store.append_audit(&[other], toy_hash).await,
+            "audit_events.id",
+        );
+    }
+
+    pub async fn event_cursors_are_compare_and_set(store: &SqlStore) {
+        assert_eq!(store.event_cursor("webhooks").await.unwrap(), 0);
+        assert!(store.advance_event_cursor("webhooks", 0, 5).await.unwrap());
+        assert!(
+            !store.advance_event_cursor("webhooks", 0, 7).await.unwrap(),
+            "a stale position loses"
+        );
+        assert_eq!(store.event_cursor("webhooks").await.unwrap(), 5);
+        assert_eq!(
+            store.event_cursor("nats").await.unwrap(),
+            0,
+            "each consumer has its own"
+        );
     }
 }
 

@@ -43,8 +43,9 @@ impl TestServer {
         row.try_get::<i64, _>("n").expect("count column")
     }
 
-    /// The audit events, oldest first.
+    /// The audit events, oldest first (after flushing the writer).
     pub async fn audit_log(&self) -> Vec<AuditRow> {
+        self.flush_audit().await;
         let mut connection = self.store_connection().await;
         let rows = sqlx::query(
             "SELECT tenant_id, actor, action, target, outcome, reason, client_ip, request_id FROM audit_events ORDER BY seq",

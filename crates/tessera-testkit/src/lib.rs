@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use tessera_crypto::MasterKey;
+use tessera_server::state::AppState;
 use tessera_server::{App, Config, Secret, telemetry};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
@@ -32,6 +33,7 @@ pub struct TestServer {
     pub operator_key: String,
     pub http: reqwest::Client,
     pub clock: Arc<ManualClock>,
+    state: AppState,
     config: Config,
     data_dir: Arc<tempfile::TempDir>,
     database: Option<Arc<TestDatabase>>,
@@ -95,6 +97,7 @@ impl TestServer {
         let operator_key = operator_key
             .or_else(|| started.operator_key.as_ref().map(|k| k.expose().to_owned()))
             .expect("a fresh store prints an operator key");
+        let state = started.app.state().clone();
         let (shutdown, signal) = oneshot::channel::<()>();
         let task = tokio::spawn(started.app.serve(listener, async move {
             let _ = signal.await;
@@ -108,6 +111,7 @@ impl TestServer {
                 .build()
                 .expect("HTTP client"),
             clock,
+            state,
             config,
             data_dir,
             database,
@@ -149,6 +153,16 @@ impl TestServer {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// The server's shared state, for tests and benchmarks that call Tessera directly.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Waits until every audit event recorded so far is stored.
+    pub async fn flush_audit(&self) {
+        self.state.audit_writer.flush().await;
     }
 
     pub fn config(&self) -> &Config {

@@ -24,6 +24,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
     let (routes, api) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .merge(v1::tenants::router())
         .merge(v1::api_keys::router())
+        .merge(v1::audit::router())
         .merge(v1::agents::router())
         .merge(oauth2::router())
         .merge(wellknown::router())

@@ -12,6 +12,7 @@ use utoipa::{Modify, OpenApi};
         (name = "tenants", description = "Tenants: registration and status"),
         (name = "api-keys", description = "API keys of a tenant"),
         (name = "agents", description = "Agents and their client secrets"),
+        (name = "audit", description = "The tamper-evident audit log"),
         (name = "oauth2", description = "OAuth 2 token, introspection and revocation"),
         (name = "discovery", description = "Metadata and keys"),
         (name = "operations", description = "Health, readiness, metrics"),

@@ -87,9 +87,23 @@ CREATE TABLE revoked_tokens (
     CONSTRAINT revoked_tokens_pkey PRIMARY KEY (jti)
 );
 
+-- The audit log: one hash chain per tenant plus one for the installation. `seq` orders the
+-- whole log and is handed out under the lock of `audit_log`, so commit order equals `seq`
+-- order and consumers reading "after seq N" never skip a late commit.
 -- No foreign key on tenant_id: the audit trail outlives what it mentions.
+CREATE TABLE audit_log (
+    id  SMALLINT NOT NULL CHECK (id = 1),
+    seq BIGINT   NOT NULL,
+    CONSTRAINT audit_log_pkey PRIMARY KEY (id)
+);
+INSERT INTO audit_log (id, seq) VALUES (1, 0);
+
 CREATE TABLE audit_events (
-    seq         BIGINT GENERATED ALWAYS AS IDENTITY,
+    seq         BIGINT NOT NULL,
+    chain       TEXT COLLATE "C" NOT NULL,
+    chain_seq   BIGINT NOT NULL,
+    prev_hash   BYTEA  NOT NULL CHECK (length(prev_hash) = 32),
+    hash        BYTEA  NOT NULL CHECK (length(hash) = 32),
     id          TEXT COLLATE "C" NOT NULL,
     tenant_id   TEXT COLLATE "C",
     actor       TEXT   NOT NULL,
@@ -101,6 +115,31 @@ CREATE TABLE audit_events (
     request_id  TEXT,
     occurred_at BIGINT NOT NULL,
     CONSTRAINT audit_events_pkey PRIMARY KEY (seq),
-    CONSTRAINT audit_events_id_key UNIQUE (id)
+    CONSTRAINT audit_events_id_key UNIQUE (id),
+    CONSTRAINT audit_events_chain_seq_key UNIQUE (chain, chain_seq)
 );
 CREATE INDEX audit_events_tenant_id_seq_idx ON audit_events (tenant_id, seq);
+
+-- The head of each chain: where the next event links to.
+CREATE TABLE audit_heads (
+    chain     TEXT COLLATE "C" NOT NULL,
+    chain_seq BIGINT NOT NULL,
+    hash      BYTEA  NOT NULL CHECK (length(hash) = 32),
+    CONSTRAINT audit_heads_pkey PRIMARY KEY (chain)
+);
+
+CREATE TABLE audit_checkpoints (
+    chain      TEXT COLLATE "C" NOT NULL,
+    chain_seq  BIGINT NOT NULL,
+    hash       BYTEA  NOT NULL CHECK (length(hash) = 32),
+    signature  TEXT   NOT NULL,
+    created_at BIGINT NOT NULL,
+    CONSTRAINT audit_checkpoints_pkey PRIMARY KEY (chain, chain_seq)
+);
+
+-- How far each consumer of the log (webhooks, NATS, usage counters) has read.
+CREATE TABLE event_cursors (
+    consumer TEXT COLLATE "C" NOT NULL,
+    seq      BIGINT NOT NULL,
+    CONSTRAINT event_cursors_pkey PRIMARY KEY (consumer)
+);

@@ -76,9 +76,22 @@ CREATE TABLE revoked_tokens (
     revoked_at INTEGER NOT NULL
 ) STRICT;
 
+-- The audit log: one hash chain per tenant plus one for the installation. `seq` orders the
+-- whole log and is handed out under the lock of `audit_log`, so commit order equals `seq`
+-- order and consumers reading "after seq N" never skip a late commit.
 -- No foreign key on tenant_id: the audit trail outlives what it mentions.
+CREATE TABLE audit_log (
+    id  INTEGER NOT NULL PRIMARY KEY CHECK (id = 1),
+    seq INTEGER NOT NULL
+) STRICT;
+INSERT INTO audit_log (id, seq) VALUES (1, 0);
+
 CREATE TABLE audit_events (
-    seq         INTEGER PRIMARY KEY AUTOINCREMENT,
+    seq         INTEGER NOT NULL PRIMARY KEY,
+    chain       TEXT    NOT NULL,
+    chain_seq   INTEGER NOT NULL,
+    prev_hash   BLOB    NOT NULL CHECK (length(prev_hash) = 32),
+    hash        BLOB    NOT NULL CHECK (length(hash) = 32),
     id          TEXT    NOT NULL UNIQUE,
     tenant_id   TEXT,
     actor       TEXT    NOT NULL,
@@ -88,6 +101,29 @@ CREATE TABLE audit_events (
     reason      TEXT    NOT NULL,
     client_ip   TEXT,
     request_id  TEXT,
-    occurred_at INTEGER NOT NULL
+    occurred_at INTEGER NOT NULL,
+    UNIQUE (chain, chain_seq)
 ) STRICT;
 CREATE INDEX audit_events_tenant_id_seq_idx ON audit_events (tenant_id, seq);
+
+-- The head of each chain: where the next event links to.
+CREATE TABLE audit_heads (
+    chain     TEXT    NOT NULL PRIMARY KEY,
+    chain_seq INTEGER NOT NULL,
+    hash      BLOB    NOT NULL CHECK (length(hash) = 32)
+) STRICT;
+
+CREATE TABLE audit_checkpoints (
+    chain      TEXT    NOT NULL,
+    chain_seq  INTEGER NOT NULL,
+    hash       BLOB    NOT NULL CHECK (length(hash) = 32),
+    signature  TEXT    NOT NULL,
+    created_at INTEGER NOT NULL,
+    PRIMARY KEY (chain, chain_seq)
+) STRICT;
+
+-- How far each consumer of the log (webhooks, NATS, usage counters) has read.
+CREATE TABLE event_cursors (
+    consumer TEXT    NOT NULL PRIMARY KEY,
+    seq      INTEGER NOT NULL
+) STRICT;

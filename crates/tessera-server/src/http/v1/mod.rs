@@ -2,4 +2,5 @@
 
 pub mod agents;
 pub mod api_keys;
+pub mod audit;
 pub mod tenants;

@@ -1,5 +1,12 @@
-//! The audit write path: one call per security-relevant fact. Reading and verifying the log,
-//! and the hash chain, come with the audit issue; a failed write is logged, never hidden.
+//! The audit log. Handlers record [`Fact`]s; the [`writer`] appends them in batches to
+//! per-tenant hash chains; [`checkpoint`] signs chain heads with the key ring; [`verify`]
+//! recomputes a chain and checks its checkpoints; [`retention`] prunes whole, checkpointed
+//! segments. The log is also the outbox every event consumer (webhooks, NATS, usage) reads.
+
+pub mod checkpoint;
+pub mod retention;
+pub mod verify;
+pub mod writer;
 
 use tessera_core::audit::{AuditEvent, Outcome};
 use tessera_core::{AuditEventId, TenantId};
@@ -54,6 +61,9 @@ impl<'a> Fact<'a> {
 }
 
 impl AppState {
+    /// Records a fact. Returns once the event is queued for the writer (waiting only when the
+    /// bounded queue is full), not when it is stored: a request never waits on the database
+    /// for its audit trail, and the writer stores everything queued before shutdown completes.
     pub async fn audit(&self, ctx: &RequestContext, fact: Fact<'_>) {
         let event = AuditEvent {
             id: AuditEventId::generate(),
@@ -71,8 +81,6 @@ impl AppState {
             request_id: ctx.request_id.clone(),
             occurred_at: self.clock.now(),
         };
-        if let Err(error) = self.store.append_audit(&event).await {
-            tracing::error!(error = %error, action = event.action, "writing an audit event failed");
-        }
+        self.audit_writer.record(event).await;
     }
 }
