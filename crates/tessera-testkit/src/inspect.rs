@@ -1,11 +1,19 @@
-//! Direct, read-only looks into a test server's store: what tests assert about what was (not)
-//! written, bypassing the API on purpose.
+//! Direct access to a test server's store, bypassing the API on purpose: reads for asserting
+//! what was (not) written, and writes for playing an attacker who can change the database.
 
 use std::path::PathBuf;
 
 use sqlx::{AnyConnection, AssertSqlSafe, Connection, Row};
 
 use crate::TestServer;
+
+/// A value bound into a [`TestServer::tamper`] statement.
+#[derive(Debug, Clone)]
+pub enum TamperValue {
+    Int(i64),
+    Text(String),
+    Bytes(Vec<u8>),
+}
 
 /// One audit event as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,14 +30,50 @@ pub struct AuditRow {
 
 impl TestServer {
     async fn store_connection(&self) -> AnyConnection {
+        self.connect(false).await
+    }
+
+    async fn connect(&self, write: bool) -> AnyConnection {
         sqlx::any::install_default_drivers();
+        let mode = if write { "rw" } else { "ro" };
         let url = match self.database() {
             Some(db) => db.url(),
-            None => format!("sqlite://{}?mode=ro", self.config().sqlite_path().display()),
+            None => format!("sqlite://{}?mode={mode}", self.config().sqlite_path().display()),
         };
         AnyConnection::connect(&url)
             .await
             .expect("connecting to the test store")
+    }
+
+    /// Runs a statement directly against the store, as someone with database access but no
+    /// keys would; returns the rows affected. `sql` is fixed test text, never input.
+    pub async fn tamper(&self, sql: &str, binds: &[TamperValue]) -> u64 {
+        let mut connection = self.connect(true).await;
+        let mut query = sqlx::query(AssertSqlSafe(sql.to_owned()));
+        for bind in binds {
+            query = match bind {
+                TamperValue::Int(n) => query.bind(*n),
+                TamperValue::Text(t) => query.bind(t.clone()),
+                TamperValue::Bytes(b) => query.bind(b.clone()),
+            };
+        }
+        let affected = query.execute(&mut connection).await.expect("tampering with the store").rows_affected();
+        let _ = connection.close().await;
+        affected
+    }
+
+    /// The signed checkpoints of a chain: (position, compact JWS), oldest first.
+    pub async fn checkpoint_rows(&self, chain: &str) -> Vec<(i64, String)> {
+        let mut connection = self.store_connection().await;
+        let rows = sqlx::query("SELECT chain_seq, signature FROM audit_checkpoints WHERE chain = $1 ORDER BY chain_seq")
+            .bind(chain.to_owned())
+            .fetch_all(&mut connection)
+            .await
+            .expect("reading checkpoints");
+        let _ = connection.close().await;
+        rows.iter()
+            .map(|row| (row.try_get("chain_seq").expect("chain_seq"), row.try_get("signature").expect("signature")))
+            .collect()
     }
 
     /// The number of rows in `table` (a fixed name from the test, never input).

@@ -22,7 +22,7 @@ use tokio::task::JoinHandle;
 pub use clock::ManualClock;
 pub use database::TestDatabase;
 pub use fixtures::{TestAgent, TestTenant};
-pub use inspect::AuditRow;
+pub use inspect::{AuditRow, TamperValue};
 
 /// A running server and what a test needs to talk to it.
 #[derive(Debug)]
