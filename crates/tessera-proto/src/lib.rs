@@ -2,11 +2,14 @@
 //! codes, and their OpenAPI schemas (utoipa). Serde and utoipa only: no behaviour lives here.
 
 pub mod agents;
+pub mod analytics;
 pub mod api_keys;
 pub mod audit;
+pub mod compliance;
 pub mod error;
 pub mod oauth2;
 pub mod ops;
 pub mod tenants;
+pub mod webhooks;
 
 pub use error::{ErrorBody, ErrorCode, OAuthErrorBody, OAuthErrorCode};

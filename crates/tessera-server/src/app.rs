@@ -40,12 +40,19 @@ impl App {
         let operator_key = bootstrap::ensure_operator(dyn_store.as_ref(), clock.as_ref()).await?;
         let keys = KeyService::load(
             Arc::clone(&dyn_store),
-            master,
+            master.clone(),
             Arc::clone(&clock),
             config.signing_alg,
         )
         .await?;
-        let state = AppState::new(config, dyn_store, clock, keys, telemetry::metrics_handle());
+        let state = AppState::new(
+            config,
+            dyn_store,
+            clock,
+            keys,
+            master,
+            telemetry::metrics_handle(),
+        );
         Ok(Started {
             app: App { state, store },
             operator_key,
@@ -69,6 +76,8 @@ impl App {
     ) -> anyhow::Result<()> {
         let refresher = tokio::spawn(refresh_keys(self.state.clone()));
         let maintainer = tokio::spawn(maintain_audit_log(self.state.clone()));
+        let usage = crate::usage::UsageConsumer::spawn(&self.state);
+        let events_out = crate::webhooks::Workers::start(&self.state);
         let service = self
             .router()
             .into_make_service_with_connect_info::<SocketAddr>();
@@ -79,6 +88,9 @@ impl App {
         // event, sign the chain heads, and only then close the store.
         refresher.abort();
         maintainer.abort();
+        usage.stop().await;
+        // Before the writer closes: attempts finishing now may record `webhook.disabled`.
+        events_out.stop().await;
         self.state.audit_writer.close().await;
         if let Err(error) = audit::checkpoint::checkpoint_all(&self.state).await {
             tracing::warn!(error = %error, "the final audit checkpoint failed");

@@ -87,6 +87,30 @@ pub struct Config {
     pub audit_checkpoint_secs: u64,
     /// Days to keep audit events; 0 keeps them forever. Only whole checkpointed segments go.
     pub audit_retention_days: u32,
+    /// How often the usage counters pick up events other instances wrote, in seconds (this
+    /// instance's own events are counted as soon as they are stored).
+    pub usage_poll_secs: u64,
+    /// Whether webhooks may target private, loopback, link-local or unspecified addresses
+    /// (checked after DNS resolution, when a subscription is made and at every attempt).
+    pub webhooks_allow_private_targets: bool,
+    /// Seconds between the attempts of a webhook delivery (each stretched by ±20 % jitter):
+    /// a delivery gets one attempt more than there are delays, then it is dead-lettered.
+    pub webhooks_retry_schedule_secs: Vec<u64>,
+    /// How long a webhook receiver has to answer, in seconds.
+    pub webhooks_timeout_secs: u64,
+    /// A subscription is disabled after this many of its deliveries in a row are dead-lettered.
+    pub webhooks_disable_after_dead_letters: u32,
+    /// A subscription is disabled when all its attempts have failed for this long, in seconds.
+    pub webhooks_disable_after_failing_secs: u64,
+    /// Days a delivered or dead-lettered delivery is kept (with its attempts) before it is
+    /// pruned; 0 keeps them forever.
+    pub webhooks_history_days: u32,
+    /// How often the event consumers (webhook fan-out and delivery, NATS) look for work, in
+    /// milliseconds.
+    pub events_poll_interval_ms: u64,
+    /// `nats://host:port` (or several, comma-separated): publish every event to NATS
+    /// JetStream. Unset: no NATS.
+    pub nats_url: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -98,7 +122,7 @@ pub enum LogFormat {
 
 /// The fields of [`Config`], the only `TESSERA_*` variables read as configuration (other tools
 /// use the prefix too, and an unknown key in the file is an error).
-const FIELDS: [&str; 20] = [
+const FIELDS: [&str; 29] = [
     "listen",
     "data_dir",
     "database_url",
@@ -119,6 +143,15 @@ const FIELDS: [&str; 20] = [
     "audit_queue_capacity",
     "audit_checkpoint_secs",
     "audit_retention_days",
+    "usage_poll_secs",
+    "webhooks_allow_private_targets",
+    "webhooks_retry_schedule_secs",
+    "webhooks_timeout_secs",
+    "webhooks_disable_after_dead_letters",
+    "webhooks_disable_after_failing_secs",
+    "webhooks_history_days",
+    "events_poll_interval_ms",
+    "nats_url",
 ];
 
 impl Default for Config {
@@ -144,6 +177,16 @@ impl Default for Config {
             audit_queue_capacity: 10_000,
             audit_checkpoint_secs: 60,
             audit_retention_days: 0,
+            usage_poll_secs: 1,
+            webhooks_allow_private_targets: false,
+            // 8 attempts over about 27 hours: now, 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h.
+            webhooks_retry_schedule_secs: vec![5, 300, 1800, 7200, 18_000, 36_000, 36_000],
+            webhooks_timeout_secs: 10,
+            webhooks_disable_after_dead_letters: 5,
+            webhooks_disable_after_failing_secs: 3 * 86_400,
+            webhooks_history_days: 30,
+            events_poll_interval_ms: 500,
+            nats_url: None,
         }
     }
 }
@@ -220,6 +263,38 @@ impl Config {
         }
         if self.audit_queue_capacity == 0 || self.audit_checkpoint_secs == 0 {
             return invalid("audit_queue_capacity and audit_checkpoint_secs must be > 0");
+        }
+        if self.usage_poll_secs == 0 {
+            return invalid("usage_poll_secs must be > 0");
+        }
+        if self.webhooks_retry_schedule_secs.len() > 30
+            || self
+                .webhooks_retry_schedule_secs
+                .iter()
+                .any(|&d| d > 7 * 86_400)
+        {
+            return invalid("webhooks_retry_schedule_secs: at most 30 delays of at most 7 days");
+        }
+        if !(1..=300).contains(&self.webhooks_timeout_secs)
+            || self.webhooks_disable_after_dead_letters == 0
+            || !(1..=3650 * 86_400).contains(&self.webhooks_disable_after_failing_secs)
+            || self.webhooks_history_days > 36_500
+        {
+            return invalid(
+                "webhooks_timeout_secs must be 1 to 300, webhooks_disable_after_dead_letters > 0, \
+                 webhooks_disable_after_failing_secs 1 s to 10 years, webhooks_history_days at most 36500",
+            );
+        }
+        if !(10..=60_000).contains(&self.events_poll_interval_ms) {
+            return invalid("events_poll_interval_ms must be between 10 and 60000");
+        }
+        if let Some(url) = &self.nats_url
+            && !url.expose().split(',').all(|u| {
+                let u = u.trim();
+                u.starts_with("nats://") || u.starts_with("tls://")
+            })
+        {
+            return invalid("nats_url must be nats:// or tls:// URLs, comma-separated");
         }
         if self.auth_cache_capacity == 0 || self.max_body_bytes < 1024 {
             return invalid("auth_cache_capacity must be > 0 and max_body_bytes >= 1024");

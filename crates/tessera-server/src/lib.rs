@@ -7,6 +7,9 @@
 //! - [`tokens`], [`revocation`]: issuing and validating access tokens, revoking them;
 //! - [`http`]: the routers (`/v1`, `/oauth2`, `/.well-known`, operations), the OpenAPI
 //!   document and the middleware;
+//! - [`usage`]: the consumer of the audit log that keeps the usage counters analytics read;
+//! - [`webhooks`]: the consumers that send events out: signed webhooks with retries and dead
+//!   letters, and NATS JetStream;
 //! - [`audit`], [`limits`], [`telemetry`]: the audit write path, abuse limits, logs and metrics;
 //! - [`App`]: all of it assembled, and [`App::serve`] with graceful shutdown.
 //!
@@ -26,6 +29,8 @@ pub mod revocation;
 pub mod state;
 pub mod telemetry;
 pub mod tokens;
+pub mod usage;
+pub mod webhooks;
 
 mod app;
 

@@ -8,10 +8,12 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use tessera_core::agent::AgentStatus;
 use tessera_core::tenant::TenantStatus;
 use tessera_core::{AgentId, Clock, Store, TenantId};
+use tessera_crypto::MasterKeys;
 
 use crate::audit::writer::AuditWriter;
 use crate::auth::{ApiKeyAuthenticator, StatusCache};
 use crate::config::Config;
+use crate::http::v1::compliance::ReportCache;
 use crate::keys::KeyService;
 use crate::limits::Limits;
 use crate::revocation::Revocations;
@@ -29,10 +31,14 @@ pub struct Inner {
     pub store: Arc<dyn Store>,
     pub clock: Arc<dyn Clock>,
     pub keys: KeyService,
+    /// Seals and opens secrets kept at rest that Tessera must use in clear (webhook secrets).
+    pub master: MasterKeys,
     pub api_keys: ApiKeyAuthenticator,
     pub tenants: Arc<StatusCache<TenantId, Option<TenantStatus>>>,
     pub agents: StatusCache<AgentId, Option<(TenantId, AgentStatus)>>,
     pub revocations: Revocations,
+    /// Compliance reports, each served for 5 minutes.
+    pub compliance_reports: ReportCache,
     pub audit_writer: AuditWriter,
     pub limits: Limits,
     pub metrics: PrometheusHandle,
@@ -52,6 +58,7 @@ impl AppState {
         store: Arc<dyn Store>,
         clock: Arc<dyn Clock>,
         keys: KeyService,
+        master: MasterKeys,
         metrics: PrometheusHandle,
     ) -> Self {
         let ttl = Duration::from_secs(config.auth_cache_ttl_secs);
@@ -72,11 +79,13 @@ impl AppState {
             audience: config.audience(),
             agents: StatusCache::new(config.auth_cache_capacity, ttl),
             revocations: Revocations::new(Arc::clone(&store)),
+            compliance_reports: ReportCache::new(10_000),
             audit_writer: AuditWriter::start(Arc::clone(&store), config.audit_queue_capacity),
             config,
             store,
             clock,
             keys,
+            master,
             api_keys,
             tenants,
             limits,

@@ -22,6 +22,22 @@ const RULES: &[(&str, &str)] = &[
     ("audit_events_id_key", "audit_events.id"),
     ("audit_events_chain_seq_key", "audit_events.chain"),
     ("audit_checkpoints_pkey", "audit_checkpoints.chain"),
+    ("webhooks_pkey", "webhooks.id"),
+    ("webhooks_tenant_id_fkey", "webhooks.tenant_id"),
+    ("webhook_deliveries_pkey", "webhook_deliveries.id"),
+    (
+        "webhook_deliveries_webhook_id_fkey",
+        "webhook_deliveries.webhook_id",
+    ),
+    (
+        "webhook_deliveries_webhook_id_event_id_key",
+        "webhook_deliveries.webhook_id",
+    ),
+    ("webhook_attempts_pkey", "webhook_attempts.delivery_id"),
+    (
+        "webhook_attempts_delivery_id_fkey",
+        "webhook_attempts.delivery_id",
+    ),
     ("usage_hourly_pkey", "usage_hourly.tenant_id"),
     ("usage_totals_pkey", "usage_totals.tenant_id"),
 ];

@@ -3,6 +3,7 @@
 #![allow(clippy::unwrap_used)]
 
 mod support;
+mod webhooks;
 
 support::store_tests!(
     ping_and_repeated_migration,

@@ -38,7 +38,10 @@ impl TestServer {
         let mode = if write { "rw" } else { "ro" };
         let url = match self.database() {
             Some(db) => db.url(),
-            None => format!("sqlite://{}?mode={mode}", self.config().sqlite_path().display()),
+            None => format!(
+                "sqlite://{}?mode={mode}",
+                self.config().sqlite_path().display()
+            ),
         };
         AnyConnection::connect(&url)
             .await
@@ -57,7 +60,11 @@ impl TestServer {
                 TamperValue::Bytes(b) => query.bind(b.clone()),
             };
         }
-        let affected = query.execute(&mut connection).await.expect("tampering with the store").rows_affected();
+        let affected = query
+            .execute(&mut connection)
+            .await
+            .expect("tampering with the store")
+            .rows_affected();
         let _ = connection.close().await;
         affected
     }
@@ -72,7 +79,12 @@ impl TestServer {
             .expect("reading checkpoints");
         let _ = connection.close().await;
         rows.iter()
-            .map(|row| (row.try_get("chain_seq").expect("chain_seq"), row.try_get("signature").expect("signature")))
+            .map(|row| {
+                (
+                    row.try_get("chain_seq").expect("chain_seq"),
+                    row.try_get("signature").expect("signature"),
+                )
+            })
             .collect()
     }
 

@@ -7,6 +7,7 @@ mod clock;
 mod database;
 mod fixtures;
 mod inspect;
+mod webhooks;
 
 use std::path::Path;
 use std::sync::Arc;
@@ -23,6 +24,7 @@ pub use clock::ManualClock;
 pub use database::TestDatabase;
 pub use fixtures::{TestAgent, TestTenant};
 pub use inspect::{AuditRow, TamperValue};
+pub use webhooks::{Received, Receiver};
 
 /// A running server and what a test needs to talk to it.
 #[derive(Debug)]
@@ -163,6 +165,14 @@ impl TestServer {
     /// Waits until every audit event recorded so far is stored.
     pub async fn flush_audit(&self) {
         self.state.audit_writer.flush().await;
+    }
+
+    /// Stores every queued audit event and signs the head of every chain.
+    pub async fn checkpoint_audit(&self) {
+        self.flush_audit().await;
+        tessera_server::audit::checkpoint::checkpoint_all(&self.state)
+            .await
+            .expect("signing audit checkpoints");
     }
 
     pub fn config(&self) -> &Config {

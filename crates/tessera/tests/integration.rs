@@ -11,14 +11,22 @@ mod support;
 
 #[path = "integration/agents.rs"]
 mod agents;
+#[path = "integration/analytics.rs"]
+mod analytics;
 #[path = "integration/api_keys.rs"]
 mod api_keys;
 #[path = "integration/audit.rs"]
 mod audit;
+#[path = "integration/audit_log.rs"]
+mod audit_log;
 #[path = "integration/cli.rs"]
 mod cli;
+#[path = "integration/compliance.rs"]
+mod compliance;
 #[path = "integration/discovery.rs"]
 mod discovery;
+#[path = "integration/events_nats.rs"]
+mod events_nats;
 #[path = "integration/fuzz.rs"]
 mod fuzz;
 #[path = "integration/oauth2.rs"]
@@ -31,3 +39,5 @@ mod restart;
 mod secrets_at_rest;
 #[path = "integration/tenants.rs"]
 mod tenants;
+#[path = "integration/webhooks.rs"]
+mod webhooks;

@@ -6,7 +6,6 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::{Deserialize, Serialize};
 use tessera_core::audit::Checkpoint;
-use tessera_crypto::Validity;
 
 use crate::state::AppState;
 
@@ -26,21 +25,6 @@ pub struct CheckpointClaims {
     pub seq: i64,
     /// The head's hash, base64url.
     pub hash: String,
-}
-
-impl Validity for CheckpointClaims {
-    fn issuer(&self) -> &str {
-        &self.iss
-    }
-
-    fn has_audience(&self, audience: &str) -> bool {
-        self.aud == audience
-    }
-
-    /// A checkpoint attests history; it does not expire.
-    fn expires_at(&self) -> i64 {
-        i64::MAX
-    }
 }
 
 /// Signs the head of every chain that moved since its last checkpoint; returns how many.

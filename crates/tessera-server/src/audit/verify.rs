@@ -7,7 +7,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use tessera_core::audit::{ChainedEvent, Checkpoint, GENESIS_HASH, link_input};
 use tessera_crypto::keyring::PublishedKey;
-use tessera_crypto::{Algorithm, Expectation, KeyRing};
+use tessera_crypto::{Algorithm, KeyRing};
 pub use tessera_proto::audit::{BrokenLink, VerifyReport};
 
 use super::checkpoint::{CHECKPOINT_AUDIENCE, CHECKPOINT_TYP, CheckpointClaims};
@@ -40,13 +40,19 @@ pub async fn verify_chain(state: &AppState, chain: &str) -> anyhow::Result<Verif
     // Every checkpoint must carry a valid signature over exactly what the row says.
     for checkpoint in &checkpoints {
         report.checkpoints_checked += 1;
-        if let Err(reason) = check_signature(state, &ring, checkpoint) {
+        if let Err(reason) = check_signature(&ring, checkpoint) {
             report.first_broken = broken(checkpoint.chain_seq, None, reason);
             report.ok = false;
             return Ok(report);
         }
     }
 
+    let now = state.clock.now();
+    let window = time::Duration::seconds(
+        2 * i64::try_from(state.config.audit_checkpoint_secs).unwrap_or(i64::MAX / 4) + 60,
+    );
+    // The newest event old enough that a checkpoint must cover it by now.
+    let mut newest_due: Option<i64> = None;
     let mut expected_prev = GENESIS_HASH;
     let mut position = 0;
     let mut first = true;
@@ -115,6 +121,9 @@ pub async fn verify_chain(state: &AppState, chain: &str) -> anyhow::Result<Verif
                 break;
             }
             report.events_checked += 1;
+            if event.event.occurred_at + window < now {
+                newest_due = Some(event.chain_seq);
+            }
             expected_prev = event.hash;
             position = event.chain_seq;
         }
@@ -123,6 +132,19 @@ pub async fn verify_chain(state: &AppState, chain: &str) -> anyhow::Result<Verif
         }
     }
     report.head = position;
+    // Checkpoints are signed every `audit_checkpoint_secs`: an event older than two intervals
+    // (plus slack) that no checkpoint covers means checkpoints were removed.
+    let covered_through = checkpoints.last().map_or(0, |c| c.chain_seq);
+    if report.first_broken.is_none()
+        && let Some(due) = newest_due
+        && covered_through < due
+    {
+        report.first_broken = broken(
+            covered_through + 1,
+            None,
+            "no signed checkpoint covers this event although it is old enough to be (checkpoints were removed)",
+        );
+    }
     // A checkpoint past the last event means the tail was deleted.
     if report.first_broken.is_none()
         && let Some(last) = checkpoints.last()
@@ -138,21 +160,12 @@ pub async fn verify_chain(state: &AppState, chain: &str) -> anyhow::Result<Verif
     Ok(report)
 }
 
-fn check_signature(
-    state: &AppState,
-    ring: &KeyRing,
-    checkpoint: &Checkpoint,
-) -> Result<(), String> {
-    let expect = Expectation {
-        typ: CHECKPOINT_TYP,
-        issuer: &state.issuer,
-        audience: CHECKPOINT_AUDIENCE,
-        now: 0,
-    };
+fn check_signature(ring: &KeyRing, checkpoint: &Checkpoint) -> Result<(), String> {
     let claims: CheckpointClaims = ring
-        .verify(&checkpoint.signature, &expect)
+        .verify_signature(&checkpoint.signature, CHECKPOINT_TYP)
         .map_err(|e| format!("the checkpoint signature is invalid: {e}"))?;
-    let matches = claims.chain == checkpoint.chain
+    let matches = claims.aud == CHECKPOINT_AUDIENCE
+        && claims.chain == checkpoint.chain
         && claims.seq == checkpoint.chain_seq
         && URL_SAFE_NO_PAD
             .decode(&claims.hash)

@@ -34,6 +34,7 @@ macro_rules! requirement {
 requirement!(Read, scope::READ);
 requirement!(AgentsWrite, scope::AGENTS_WRITE);
 requirement!(ApiKeysWrite, scope::API_KEYS_WRITE);
+requirement!(WebhooksWrite, scope::WEBHOOKS_WRITE);
 
 /// The credential presented: `X-API-Key`, else `Authorization: Bearer`.
 pub fn presented_credential(headers: &HeaderMap) -> Option<&str> {

@@ -30,6 +30,8 @@ struct Serving {
     child: Child,
     stdout_lines: Vec<String>,
     base: String,
+    /// Everything the server logs, read continuously: an unread pipe fills up and stalls it.
+    stderr: tokio::task::JoinHandle<String>,
 }
 
 /// Starts `tessera serve` on a free port and reads its stdout up to the "listening" line.
@@ -54,6 +56,12 @@ async fn serve(
         .kill_on_drop(true)
         .spawn()
         .expect("spawning tessera serve");
+    let mut err = child.stderr.take().expect("stderr");
+    let mut stderr = tokio::spawn(async move {
+        let mut text = String::new();
+        let _ = tokio::io::AsyncReadExt::read_to_string(&mut err, &mut text).await;
+        text
+    });
     let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
     let mut stdout_lines = Vec::new();
     let base = tokio::time::timeout(Duration::from_secs(60), async {
@@ -63,11 +71,11 @@ async fn serve(
                 return rest.split(' ').next().expect("address").to_owned();
             }
         }
-        let mut stderr = String::new();
-        if let Some(mut err) = child.stderr.take() {
-            let _ = tokio::io::AsyncReadExt::read_to_string(&mut err, &mut stderr).await;
-        }
-        panic!("tessera serve exited early: {stdout_lines:?} {stderr}");
+        let _ = child.wait().await;
+        panic!(
+            "tessera serve exited early: {stdout_lines:?} {}",
+            (&mut stderr).await.unwrap_or_default()
+        );
     })
     .await
     .expect("tessera serve did not start in time");
@@ -75,6 +83,7 @@ async fn serve(
         child,
         stdout_lines,
         base,
+        stderr,
     }
 }
 
@@ -86,17 +95,11 @@ async fn sigterm_and_wait(mut serving: Serving) -> (std::process::ExitStatus, St
         .await
         .expect("kill");
     assert!(killed.success());
-    let mut stderr = String::new();
-    if let Some(mut err) = serving.child.stderr.take() {
-        tokio::io::AsyncReadExt::read_to_string(&mut err, &mut stderr)
-            .await
-            .expect("stderr");
-    }
     let status = tokio::time::timeout(Duration::from_secs(30), serving.child.wait())
         .await
         .expect("shutdown in time")
         .expect("wait");
-    (status, stderr)
+    (status, serving.stderr.await.unwrap_or_default())
 }
 
 #[tokio::test]
@@ -245,4 +248,106 @@ async fn postgres_without_a_master_key_refuses_to_start() {
         .unwrap();
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("postgres://"));
+}
+
+#[tokio::test]
+async fn ten_thousand_events_under_load_survive_sigterm_and_verify() {
+    const TOKENS: usize = 10_000;
+    let data_dir = tempfile::tempdir().unwrap();
+    let database = TestDatabase::from_env().await.unwrap();
+    let master_key = database.as_ref().map(|_| {
+        tessera_crypto::MasterKey::generate(1)
+            .to_base64()
+            .to_string()
+    });
+    let http = reqwest::Client::new();
+
+    let first = serve(data_dir.path(), database.as_ref(), master_key.as_deref()).await;
+    let operator_key = first
+        .stdout_lines
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("tso_").map(|k| format!("tso_{k}")))
+        .unwrap();
+    let base = first.base.clone();
+    let created: serde_json::Value = http
+        .post(format!("{base}/v1/tenants"))
+        .header("x-api-key", &operator_key)
+        .json(&json!({"name": "load", "email": "a@b.io", "kind": "consumer"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let tenant_id = created["tenant"]["id"].as_str().unwrap().to_owned();
+    let tenant_key = created["api_key"].as_str().unwrap().to_owned();
+    let agent: serde_json::Value = http
+        .post(format!("{base}/v1/tenants/{tenant_id}/agents"))
+        .header("x-api-key", &tenant_key)
+        .json(&json!({"name": "busy"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let (client_id, secret) = (
+        agent["client_id"].as_str().unwrap().to_owned(),
+        agent["client_secret"].as_str().unwrap().to_owned(),
+    );
+
+    // 32 clients issue tokens as fast as the server answers; each issuance is one audit event.
+    let mut workers = Vec::new();
+    for worker in 0..32 {
+        let (http, base, client_id, secret) = (
+            http.clone(),
+            base.clone(),
+            client_id.clone(),
+            secret.clone(),
+        );
+        workers.push(tokio::spawn(async move {
+            for _ in (worker..TOKENS).step_by(32) {
+                let response = http
+                    .post(format!("{base}/oauth2/token"))
+                    .basic_auth(&client_id, Some(&secret))
+                    .form(&[("grant_type", "client_credentials")])
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(response.status(), 200);
+            }
+        }));
+    }
+    for worker in workers {
+        worker.await.unwrap();
+    }
+    // SIGTERM the moment the last response arrived: the writer may still hold queued events.
+    let (status, _) = sigterm_and_wait(first).await;
+    assert!(status.success());
+
+    let second = serve(data_dir.path(), database.as_ref(), master_key.as_deref()).await;
+    let report: serde_json::Value = http
+        .get(format!(
+            "{}/v1/tenants/{tenant_id}/audit/verify",
+            second.base
+        ))
+        .header("x-api-key", &tenant_key)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(report["ok"], true, "{report}");
+    assert_eq!(
+        report["events_checked"],
+        TOKENS + 2,
+        "tenant.create, agent.create and every token.issue: {report}"
+    );
+    assert!(
+        report["checkpoints_checked"].as_u64().unwrap() >= 1,
+        "the head was signed at shutdown: {report}"
+    );
+    let (status, _) = sigterm_and_wait(second).await;
+    assert!(status.success());
 }

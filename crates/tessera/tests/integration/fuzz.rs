@@ -12,8 +12,9 @@ async fn schemathesis_finds_no_server_error_or_undocumented_response() {
         .arg(server.url("/openapi.json"))
         .args(["--header", &format!("X-API-Key: {}", server.operator_key)])
         .args(["--checks", "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance"])
-        // A fixed seed keeps CI repeatable; run `st` by hand with other seeds to explore.
-        .args(["--max-examples", "15", "--seed", "20261123", "--workers", "2"])
+        // A fixed seed keeps CI repeatable; run `st` by hand with other seeds to explore. One
+        // worker: CPython 3.11 can crash parsing in several threads (python/cpython#106905).
+        .args(["--max-examples", "15", "--seed", "20261123", "--workers", "1"])
         .env("SCHEMATHESIS_TELEMETRY", "false")
         .output()
         .await
