@@ -200,6 +200,8 @@ pub struct Overrides {
     pub data_dir: Option<PathBuf>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub database_url: Option<Secret>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub nats_url: Option<Secret>,
 }
 
 #[derive(Debug, thiserror::Error)]

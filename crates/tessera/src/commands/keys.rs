@@ -51,7 +51,7 @@ fn rfc3339(at: Option<time::OffsetDateTime>) -> String {
 }
 
 async fn list(args: StoreArgs) -> anyhow::Result<()> {
-    let config = args.load(None)?;
+    let config = args.load(None, None)?;
     let store = bootstrap::open_store(&config).await?;
     let records = store.signing_keys().await?;
     store.close().await;
@@ -78,7 +78,7 @@ async fn list(args: StoreArgs) -> anyhow::Result<()> {
 }
 
 async fn rotate(args: RotateArgs) -> anyhow::Result<()> {
-    let config = args.store.load(None)?;
+    let config = args.store.load(None, None)?;
     let alg = match &args.alg {
         Some(name) => tessera_crypto::Algorithm::parse(name).ok_or_else(|| {
             anyhow::anyhow!("unknown algorithm {name}; use ES256, EdDSA or RS256")

@@ -3,7 +3,7 @@
 use super::StoreArgs;
 
 pub async fn exec(args: StoreArgs) -> anyhow::Result<()> {
-    let config = args.load(None)?;
+    let config = args.load(None, None)?;
     let store = tessera_server::bootstrap::open_store(&config).await?;
     store.close().await;
     eprintln!("migrations applied");

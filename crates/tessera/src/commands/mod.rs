@@ -50,9 +50,10 @@ pub struct StoreArgs {
 
 impl StoreArgs {
     /// The configuration: defaults < file < `TESSERA_*` environment < these flags.
-    fn load(&self, listen: Option<SocketAddr>) -> anyhow::Result<Config> {
+    fn load(&self, listen: Option<SocketAddr>, nats_url: Option<Secret>) -> anyhow::Result<Config> {
         let overrides = Overrides {
             listen,
+            nats_url,
             data_dir: self.data_dir.clone(),
             database_url: self.database_url.clone().map(Secret::new),
         };

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use tessera_server::{App, SystemClock, shutdown_signal, telemetry};
+use tessera_server::{App, Secret, SystemClock, shutdown_signal, telemetry};
 
 use super::StoreArgs;
 
@@ -15,12 +15,17 @@ pub struct ServeArgs {
     /// Address to listen on (default 127.0.0.1:8080).
     #[arg(long)]
     listen: Option<SocketAddr>,
+    /// Publish every event to NATS JetStream at this URL (`nats://…`).
+    #[arg(long)]
+    nats_url: Option<String>,
     #[command(flatten)]
     store: StoreArgs,
 }
 
 pub async fn exec(args: ServeArgs) -> anyhow::Result<()> {
-    let mut config = args.store.load(args.listen)?;
+    let mut config = args
+        .store
+        .load(args.listen, args.nats_url.map(Secret::new))?;
     telemetry::init_logging(config.log_format);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
