@@ -62,14 +62,14 @@ pub(crate) fn capabilities_json(capabilities: &[String]) -> String {
     serde_json::Value::from(capabilities).to_string()
 }
 
-fn get<'r, T>(row: &'r AnyRow, column: &str) -> Result<T, StoreError>
+pub(crate) fn get<'r, T>(row: &'r AnyRow, column: &str) -> Result<T, StoreError>
 where
     T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
 {
     row.try_get(column).map_err(db_error)
 }
 
-fn parsed<T, E: std::fmt::Display>(
+pub(crate) fn parsed<T, E: std::fmt::Display>(
     row: &AnyRow,
     column: &'static str,
     parse: impl FnOnce(&str) -> Result<T, E>,
@@ -78,7 +78,7 @@ fn parsed<T, E: std::fmt::Display>(
     parse(&text).map_err(|e| corrupt(column, e))
 }
 
-fn parsed_opt<T, E: std::fmt::Display>(
+pub(crate) fn parsed_opt<T, E: std::fmt::Display>(
     row: &AnyRow,
     column: &'static str,
     parse: impl FnOnce(&str) -> Result<T, E>,
@@ -90,7 +90,7 @@ fn parsed_opt<T, E: std::fmt::Display>(
         .map_err(|e| corrupt(column, e))
 }
 
-fn word<T>(
+pub(crate) fn word<T>(
     row: &AnyRow,
     column: &'static str,
     parse: fn(&str) -> Option<T>,
@@ -100,19 +100,22 @@ fn word<T>(
     })
 }
 
-fn time(row: &AnyRow, column: &'static str) -> Result<OffsetDateTime, StoreError> {
+pub(crate) fn time(row: &AnyRow, column: &'static str) -> Result<OffsetDateTime, StoreError> {
     let secs: i64 = get(row, column)?;
     OffsetDateTime::from_unix_timestamp(secs).map_err(|e| corrupt(column, e))
 }
 
-fn opt_time(row: &AnyRow, column: &'static str) -> Result<Option<OffsetDateTime>, StoreError> {
+pub(crate) fn opt_time(
+    row: &AnyRow,
+    column: &'static str,
+) -> Result<Option<OffsetDateTime>, StoreError> {
     let secs: Option<i64> = get(row, column)?;
     secs.map(OffsetDateTime::from_unix_timestamp)
         .transpose()
         .map_err(|e| corrupt(column, e))
 }
 
-fn hash(row: &AnyRow, column: &'static str) -> Result<[u8; 32], StoreError> {
+pub(crate) fn hash(row: &AnyRow, column: &'static str) -> Result<[u8; 32], StoreError> {
     let bytes: Vec<u8> = get(row, column)?;
     <[u8; 32]>::try_from(bytes.as_slice())
         .map_err(|_| corrupt(column, format_args!("{} bytes, not 32", bytes.len())))

@@ -7,8 +7,8 @@
 //! writer at a time in) and adds nothing, and a crash before commit leaves both unchanged.
 
 use async_trait::async_trait;
+use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
 use tessera_core::store::StoreResult;
 use tessera_core::usage::{AgentUsage, Bucket, HourlyUsage, UsageCount, UsageKind, UsageStore};
 use tessera_core::{AgentId, StoreError, TenantId};
@@ -16,7 +16,7 @@ use time::OffsetDateTime;
 
 use crate::SqlStore;
 use crate::error::{corrupt, db_error, write_error};
-use crate::rows::secs;
+use crate::rows::{get, secs, time};
 
 impl SqlStore {
     /// Adds counts on a connection inside the caller's transaction, in the order given (callers
@@ -129,7 +129,7 @@ impl UsageStore for SqlStore {
         .await
         .map_err(db_error)?;
         rows.iter()
-            .map(|row| Ok((time_of(row, "bucket")?, get(row, "n")?)))
+            .map(|row| Ok((time(row, "bucket")?, get(row, "n")?)))
             .collect()
     }
 
@@ -158,7 +158,7 @@ impl UsageStore for SqlStore {
             .map(|row| {
                 Ok(HourlyUsage {
                     agent_id: agent_of(row)?,
-                    hour: time_of(row, "hour")?,
+                    hour: time(row, "hour")?,
                     kind: kind_of(row)?,
                     n: get(row, "n")?,
                 })
@@ -191,22 +191,11 @@ impl UsageStore for SqlStore {
                     agent_id: agent_of(row)?,
                     kind: kind_of(row)?,
                     n: get(row, "n")?,
-                    last_at: time_of(row, "last_at")?,
+                    last_at: time(row, "last_at")?,
                 })
             })
             .collect()
     }
-}
-
-fn get<'r, T>(row: &'r AnyRow, column: &str) -> Result<T, StoreError>
-where
-    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
-{
-    row.try_get(column).map_err(db_error)
-}
-
-fn time_of(row: &AnyRow, column: &'static str) -> Result<OffsetDateTime, StoreError> {
-    OffsetDateTime::from_unix_timestamp(get(row, column)?).map_err(|e| corrupt(column, e))
 }
 
 fn agent_of(row: &AnyRow) -> Result<AgentId, StoreError> {

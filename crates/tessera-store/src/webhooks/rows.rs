@@ -1,14 +1,13 @@
 //! Stored rows of the webhook tables read back into domain objects, and their column lists.
 
-use sqlx::Row;
 use sqlx::any::AnyRow;
 use tessera_core::StoreError;
 use tessera_core::webhook::{
     Attempt, Delivery, DeliveryStatus, DisabledReason, EventTypes, Webhook, WebhookStatus,
 };
-use time::OffsetDateTime;
 
-use crate::error::{corrupt, db_error};
+use crate::error::corrupt;
+use crate::rows::{get, opt_time, parsed, time, word};
 
 macro_rules! webhook_columns {
     () => {
@@ -33,44 +32,6 @@ pub(crate) use {attempt_columns, delivery_columns, webhook_columns};
 /// The stored form of a subscription's event types: a JSON array of strings.
 pub(crate) fn event_types_json(types: &EventTypes) -> String {
     serde_json::Value::from(types.iter().collect::<Vec<_>>()).to_string()
-}
-
-fn get<'r, T>(row: &'r AnyRow, column: &str) -> Result<T, StoreError>
-where
-    T: sqlx::Decode<'r, sqlx::Any> + sqlx::Type<sqlx::Any>,
-{
-    row.try_get(column).map_err(db_error)
-}
-
-fn parsed<T, E: std::fmt::Display>(
-    row: &AnyRow,
-    column: &'static str,
-    parse: impl FnOnce(&str) -> Result<T, E>,
-) -> Result<T, StoreError> {
-    let text: String = get(row, column)?;
-    parse(&text).map_err(|e| corrupt(column, e))
-}
-
-fn word<T>(
-    row: &AnyRow,
-    column: &'static str,
-    parse: fn(&str) -> Option<T>,
-) -> Result<T, StoreError> {
-    parsed(row, column, |text| {
-        parse(text).ok_or_else(|| format!("unknown value `{text}`"))
-    })
-}
-
-fn time(row: &AnyRow, column: &'static str) -> Result<OffsetDateTime, StoreError> {
-    let secs: i64 = get(row, column)?;
-    OffsetDateTime::from_unix_timestamp(secs).map_err(|e| corrupt(column, e))
-}
-
-fn opt_time(row: &AnyRow, column: &'static str) -> Result<Option<OffsetDateTime>, StoreError> {
-    let secs: Option<i64> = get(row, column)?;
-    secs.map(OffsetDateTime::from_unix_timestamp)
-        .transpose()
-        .map_err(|e| corrupt(column, e))
 }
 
 fn count<T: TryFrom<i64>>(row: &AnyRow, column: &'static str) -> Result<T, StoreError>
