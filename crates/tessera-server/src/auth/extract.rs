@@ -149,6 +149,13 @@ pub struct TenantAccess<R> {
     _requirement: PhantomData<R>,
 }
 
+impl<R> TenantAccess<R> {
+    /// The audit fact "this caller did `action` to `target` in this tenant".
+    pub fn fact(&self, action: &'static str, target: impl ToString) -> Fact<'static> {
+        Fact::success(Some(self.tenant_id), self.principal.actor(), action, target)
+    }
+}
+
 impl<R: Requirement> FromRequestParts<AppState> for TenantAccess<R> {
     type Rejection = Response;
 

@@ -13,7 +13,6 @@ use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::Fact;
 use crate::auth::extract::{AgentsWrite, Read, TenantAccess};
 use crate::context::RequestContext;
 use crate::error::ApiError;
@@ -118,15 +117,7 @@ async fn create_agent(
     let (generated, secret) = new_secret(agent.id, None, now)?;
     state.store.create_agent(&agent, &secret).await?;
     state
-        .audit(
-            &ctx,
-            Fact::success(
-                Some(agent.tenant_id),
-                access.principal.actor(),
-                "agent.create",
-                agent.id,
-            ),
-        )
+        .audit(&ctx, access.fact("agent.create", agent.id))
         .await;
     let created = wire::CreatedAgent {
         agent: view(&agent),
@@ -219,17 +210,7 @@ async fn update_agent(
         .await?
         .ok_or_else(|| ApiError::not_found("agent"))?;
     state.agents.invalidate(&id);
-    state
-        .audit(
-            &ctx,
-            Fact::success(
-                Some(access.tenant_id),
-                access.principal.actor(),
-                "agent.update",
-                id,
-            ),
-        )
-        .await;
+    state.audit(&ctx, access.fact("agent.update", id)).await;
     Ok(Json(view(&agent)))
 }
 
@@ -249,17 +230,7 @@ async fn delete_agent(
         return Err(ApiError::not_found("agent"));
     }
     state.agents.invalidate(&id);
-    state
-        .audit(
-            &ctx,
-            Fact::success(
-                Some(access.tenant_id),
-                access.principal.actor(),
-                "agent.delete",
-                id,
-            ),
-        )
-        .await;
+    state.audit(&ctx, access.fact("agent.delete", id)).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -287,15 +258,7 @@ async fn create_secret(
     let (generated, secret) = new_secret(agent.id, body.expires_at, now)?;
     state.store.insert_client_secret(&secret).await?;
     state
-        .audit(
-            &ctx,
-            Fact::success(
-                Some(access.tenant_id),
-                access.principal.actor(),
-                "agent.secret.create",
-                secret.id,
-            ),
-        )
+        .audit(&ctx, access.fact("agent.secret.create", secret.id))
         .await;
     let created = wire::CreatedClientSecret {
         id: secret.id.to_string(),
@@ -351,15 +314,7 @@ async fn delete_secret(
         return Err(ApiError::not_found("client secret"));
     }
     state
-        .audit(
-            &ctx,
-            Fact::success(
-                Some(access.tenant_id),
-                access.principal.actor(),
-                "agent.secret.delete",
-                secret_id,
-            ),
-        )
+        .audit(&ctx, access.fact("agent.secret.delete", secret_id))
         .await;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -11,7 +11,6 @@ use time::OffsetDateTime;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::Fact;
 use crate::auth::extract::{ApiKeysWrite, Read, TenantAccess};
 use crate::context::RequestContext;
 use crate::error::ApiError;
@@ -90,15 +89,7 @@ async fn create_api_key(
     };
     state.store.insert_api_key(&key).await?;
     state
-        .audit(
-            &ctx,
-            Fact::success(
-                Some(access.tenant_id),
-                access.principal.actor(),
-                "api_key.create",
-                key.id,
-            ),
-        )
+        .audit(&ctx, access.fact("api_key.create", key.id))
         .await;
     let created = wire::CreatedApiKey {
         id: key.id.to_string(),
@@ -146,15 +137,7 @@ async fn revoke_api_key(
         .ok_or_else(|| ApiError::not_found("API key"))?;
     state.api_keys.forget(&revoked.secret_hash);
     state
-        .audit(
-            &ctx,
-            Fact::success(
-                Some(access.tenant_id),
-                access.principal.actor(),
-                "api_key.revoke",
-                key_id,
-            ),
-        )
+        .audit(&ctx, access.fact("api_key.revoke", key_id))
         .await;
     Ok(StatusCode::NO_CONTENT)
 }

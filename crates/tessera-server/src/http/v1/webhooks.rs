@@ -15,7 +15,6 @@ use tessera_proto::{ErrorBody, ErrorCode};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::audit::Fact;
 use crate::auth::extract::{Read, TenantAccess, WebhooksWrite};
 use crate::context::RequestContext;
 use crate::error::ApiError;
@@ -138,19 +137,6 @@ async fn find_webhook(
         .ok_or_else(|| ApiError::not_found("webhook"))
 }
 
-fn fact(
-    access: &TenantAccess<WebhooksWrite>,
-    action: &'static str,
-    target: impl ToString,
-) -> Fact<'static> {
-    Fact::success(
-        Some(access.tenant_id),
-        access.principal.actor(),
-        action,
-        target,
-    )
-}
-
 /// Subscribe a URL to events. The response shows the signing secret, once.
 #[utoipa::path(post, path = "/v1/tenants/{tenant_id}/webhooks", tag = "webhooks",
     params(("tenant_id" = String, Path)),
@@ -186,7 +172,7 @@ async fn create_webhook(
         updated_at: now,
     };
     state.store.insert_webhook(&webhook).await?;
-    state.audit(&ctx, fact(&access, "webhook.create", id)).await;
+    state.audit(&ctx, access.fact("webhook.create", id)).await;
     let created = wire::CreatedWebhook {
         webhook: view(&webhook),
         secret: secret.expose().to_owned(),
@@ -256,7 +242,7 @@ async fn update_webhook(
         .update_webhook(access.tenant_id, id, &patch, state.clock.now())
         .await?
         .ok_or_else(|| ApiError::not_found("webhook"))?;
-    state.audit(&ctx, fact(&access, "webhook.update", id)).await;
+    state.audit(&ctx, access.fact("webhook.update", id)).await;
     Ok(Json(view(&webhook)))
 }
 
@@ -275,7 +261,7 @@ async fn delete_webhook(
     if !state.store.delete_webhook(access.tenant_id, id).await? {
         return Err(ApiError::not_found("webhook"));
     }
-    state.audit(&ctx, fact(&access, "webhook.delete", id)).await;
+    state.audit(&ctx, access.fact("webhook.delete", id)).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -300,7 +286,7 @@ async fn rotate_secret(
         .await?
         .ok_or_else(|| ApiError::not_found("webhook"))?;
     state
-        .audit(&ctx, fact(&access, "webhook.secret.rotate", id))
+        .audit(&ctx, access.fact("webhook.secret.rotate", id))
         .await;
     Ok(Json(wire::RotatedSecret {
         secret: secret.expose().to_owned(),
@@ -422,7 +408,7 @@ async fn redeliver(
     {
         Redelivery::Queued(delivery) => {
             state
-                .audit(&ctx, fact(&access, "webhook.delivery.redeliver", id))
+                .audit(&ctx, access.fact("webhook.delivery.redeliver", id))
                 .await;
             Ok((StatusCode::ACCEPTED, Json(delivery_view(&delivery))))
         }
