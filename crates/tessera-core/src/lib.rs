@@ -31,6 +31,7 @@ pub mod api_key;
 pub mod audit;
 pub mod clock;
 pub mod id;
+pub mod plan;
 pub mod scope;
 pub mod signing_key;
 pub mod store;
@@ -44,5 +45,6 @@ pub use id::{
     AgentId, ApiKeyId, AuditEventId, ClientSecretId, DeliveryId, IdError, OperatorId, TenantId,
     WebhookId,
 };
+pub use plan::{PlanLimits, PlanTable};
 pub use scope::{ScopeError, Scopes};
 pub use store::{Page, Store, StoreError};

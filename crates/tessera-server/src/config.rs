@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
+use tessera_core::PlanTable;
 use tessera_crypto::Algorithm;
 use url::Url;
 
@@ -111,6 +112,8 @@ pub struct Config {
     /// `nats://host:port` (or several, comma-separated): publish every event to NATS
     /// JetStream. Unset: no NATS.
     pub nats_url: Option<Secret>,
+    /// What each plan allows (`[plans.explorer]` … in the file).
+    pub plans: PlanTable,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -122,7 +125,7 @@ pub enum LogFormat {
 
 /// The fields of [`Config`], the only `TESSERA_*` variables read as configuration (other tools
 /// use the prefix too, and an unknown key in the file is an error).
-const FIELDS: [&str; 29] = [
+const FIELDS: [&str; 30] = [
     "listen",
     "data_dir",
     "database_url",
@@ -152,6 +155,7 @@ const FIELDS: [&str; 29] = [
     "webhooks_history_days",
     "events_poll_interval_ms",
     "nats_url",
+    "plans",
 ];
 
 impl Default for Config {
@@ -187,6 +191,7 @@ impl Default for Config {
             webhooks_history_days: 30,
             events_poll_interval_ms: 500,
             nats_url: None,
+            plans: PlanTable::default(),
         }
     }
 }
@@ -298,6 +303,7 @@ impl Config {
         {
             return invalid("nats_url must be nats:// or tls:// URLs, comma-separated");
         }
+        self.plans.validate().map_err(ConfigError::Invalid)?;
         if self.auth_cache_capacity == 0 || self.max_body_bytes < 1024 {
             return invalid("auth_cache_capacity must be > 0 and max_body_bytes >= 1024");
         }
