@@ -10,7 +10,7 @@
 //! - `GET /api/ws` → a WebSocket that echoes every message;
 //! - `POST /api/upload` → `{bytes, sha256}` of the body, read as a stream;
 //! - `GET /api/slow?ms=N` → answers after N ms;
-//! - `GET /hello` → a fixed small body (the benchmark's target).
+//! - `GET /hello`, `GET /api/hello` → a fixed small body (the benchmark's target).
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
@@ -73,6 +73,7 @@ async fn main() -> std::io::Result<()> {
         .route("/api/upload", post(upload))
         .route("/api/slow", get(slow))
         .route("/hello", get(|| async { "hello" }))
+        .route("/api/hello", get(|| async { "hello" }))
         .with_state(runtime);
     let listener = tokio::net::TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], port))).await?;
     axum::serve(listener, app).await
