@@ -77,6 +77,31 @@ impl Upstream {
     pub fn authority(&self) -> &str {
         self.authority.as_str()
     }
+
+    /// Whether this is the address `listener` is bound to (by IP, `localhost`, or any local
+    /// address when the listener is bound to the unspecified address).
+    pub fn is(&self, listener: std::net::SocketAddr) -> bool {
+        if self.authority.port_u16().unwrap_or(80) != listener.port() {
+            return false;
+        }
+        let host = self
+            .authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']');
+        let ip = match host.parse::<std::net::IpAddr>() {
+            Ok(ip) => ip,
+            Err(_) if host.eq_ignore_ascii_case("localhost") => {
+                std::net::IpAddr::from([127, 0, 0, 1])
+            }
+            // Another name: resolving it here would be a lookup per request; the operator
+            // configures names, and names are not where the internal listener is bound.
+            Err(_) => return false,
+        };
+        listener.ip().is_unspecified()
+            || ip == listener.ip()
+            || ip.is_loopback() && listener.ip().is_loopback()
+    }
 }
 
 impl Proxy {
@@ -155,5 +180,32 @@ async fn splice(client: hyper::upgrade::OnUpgrade, upstream: hyper::upgrade::OnU
     let mut upstream = TokioIo::new(upstream);
     if let Err(error) = tokio::io::copy_bidirectional(&mut client, &mut upstream).await {
         tracing::debug!(error = %error, "an upgraded connection ended with an error");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn upstream(url: &str) -> Upstream {
+        Upstream::parse(&url.parse().unwrap()).unwrap()
+    }
+
+    #[test]
+    fn recognises_a_listener_by_address_loopback_or_wildcard() {
+        let internal: std::net::SocketAddr = "127.0.0.1:8090".parse().unwrap();
+        assert!(upstream("http://127.0.0.1:8090").is(internal));
+        assert!(upstream("http://localhost:8090").is(internal));
+        assert!(upstream("http://127.0.0.2:8090").is(internal));
+        assert!(!upstream("http://127.0.0.1:8091").is(internal));
+        assert!(!upstream("http://10.0.0.1:8090").is(internal));
+        let wildcard: std::net::SocketAddr = "0.0.0.0:8090".parse().unwrap();
+        assert!(upstream("http://10.0.0.1:8090").is(wildcard));
+        assert!(upstream("http://[::1]:8090").is("[::1]:8090".parse().unwrap()));
+    }
+
+    #[test]
+    fn only_http_upstreams() {
+        assert!(Upstream::parse(&"https://a:1".parse().unwrap()).is_err());
     }
 }

@@ -22,6 +22,28 @@ pub struct App {
     store: Arc<tessera_store::SqlStore>,
 }
 
+/// The two listeners: the public one (every client) and the internal one (the operator's
+/// network and the runtimes; see `http::internal`).
+#[derive(Debug)]
+pub struct Listeners {
+    pub public: TcpListener,
+    pub internal: TcpListener,
+}
+
+impl Listeners {
+    /// Binds `config.listen` and `config.internal_listen`.
+    pub async fn bind(config: &Config) -> anyhow::Result<Self> {
+        use anyhow::Context as _;
+        let public = TcpListener::bind(config.listen)
+            .await
+            .with_context(|| format!("binding {}", config.listen))?;
+        let internal = TcpListener::bind(config.internal_listen)
+            .await
+            .with_context(|| format!("binding the internal listener {}", config.internal_listen))?;
+        Ok(Self { public, internal })
+    }
+}
+
 /// What the first start of an installation has to tell its operator, once.
 #[derive(Debug)]
 pub struct Started {
@@ -67,23 +89,39 @@ impl App {
         crate::http::router(self.state.clone()).0
     }
 
-    /// Serves on `listener` until `shutdown` resolves, then drains in-flight requests, stops
+    /// Serves both listeners until `shutdown` resolves, then drains in-flight requests, stops
     /// background work and closes the store's connections.
     pub async fn serve(
         self,
-        listener: TcpListener,
+        listeners: Listeners,
         shutdown: impl Future<Output = ()> + Send + 'static,
     ) -> anyhow::Result<()> {
         let refresher = tokio::spawn(refresh_keys(self.state.clone()));
         let maintainer = tokio::spawn(maintain_audit_log(self.state.clone()));
         let usage = crate::usage::UsageConsumer::spawn(&self.state);
         let events_out = crate::webhooks::Workers::start(&self.state);
-        let service = self
-            .router()
-            .into_make_service_with_connect_info::<SocketAddr>();
-        let result = axum::serve(listener, service)
-            .with_graceful_shutdown(shutdown)
-            .await;
+        let (stop, stopping) = tokio::sync::watch::channel(false);
+        tokio::spawn(async move {
+            shutdown.await;
+            let _ = stop.send(true);
+        });
+        let stopped = |mut stopping: tokio::sync::watch::Receiver<bool>| async move {
+            let _ = stopping.wait_for(|stop| *stop).await;
+        };
+        let public = axum::serve(
+            listeners.public,
+            self.router()
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stopped(stopping.clone()));
+        let internal = axum::serve(
+            listeners.internal,
+            crate::http::internal::router(self.state.clone())
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(stopped(stopping));
+        let (public, internal) = tokio::join!(public.into_future(), internal.into_future());
+        let result = public.and(internal);
         // In-flight requests are done: stop the background work, store every queued audit
         // event, sign the chain heads, and only then close the store.
         refresher.abort();

@@ -241,6 +241,8 @@ pub struct Overrides {
     pub database_url: Option<Secret>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nats_url: Option<Secret>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub internal_listen: Option<SocketAddr>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -357,7 +359,7 @@ impl Config {
                 "gateway_cors_origins: {origin:?} is not an origin (scheme://host[:port])"
             )));
         }
-        if self.internal_listen == self.listen {
+        if self.internal_listen == self.listen && self.listen.port() != 0 {
             return invalid("internal_listen must differ from listen");
         }
         if self.auth_cache_capacity == 0 || self.max_body_bytes < 1024 {

@@ -37,6 +37,6 @@ pub mod webhooks;
 
 mod app;
 
-pub use app::{App, Started, shutdown_signal};
+pub use app::{App, Listeners, Started, shutdown_signal};
 pub use config::{Config, Overrides, Secret};
 pub use tessera_core::{Clock, SystemClock};

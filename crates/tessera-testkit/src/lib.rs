@@ -9,13 +9,14 @@ mod fixtures;
 mod inspect;
 mod webhooks;
 
+use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
 use tessera_crypto::MasterKey;
 use tessera_server::state::AppState;
-use tessera_server::{App, Config, Secret, telemetry};
+use tessera_server::{App, Config, Listeners, Secret, telemetry};
 use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
@@ -31,6 +32,8 @@ pub use webhooks::{Received, Receiver};
 pub struct TestServer {
     /// `http://127.0.0.1:<port>`: also the issuer.
     pub base: String,
+    /// `http://127.0.0.1:<port>` of the internal listener.
+    pub internal_base: String,
     /// The operator key printed at first start.
     pub operator_key: String,
     pub http: reqwest::Client,
@@ -73,11 +76,14 @@ impl TestServer {
             key_publish_lead_secs: 0,
             key_refresh_secs: 1,
             log_format: tessera_server::config::LogFormat::Json,
+            // Free ports, unless `adjust` names some.
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            internal_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             ..Config::default()
         };
         adjust(&mut config);
         let clock = Arc::new(ManualClock::starting_now());
-        Self::launch(config, data_dir, database, clock, None, None).await
+        Self::launch(config, data_dir, database, clock, None).await
     }
 
     async fn launch(
@@ -85,14 +91,18 @@ impl TestServer {
         data_dir: Arc<tempfile::TempDir>,
         database: Option<Arc<TestDatabase>>,
         clock: Arc<ManualClock>,
-        port: Option<u16>,
         operator_key: Option<String>,
     ) -> Self {
-        let listener = TcpListener::bind(("127.0.0.1", port.unwrap_or(0)))
+        let public = TcpListener::bind(config.listen)
             .await
             .expect("binding a loopback port");
-        let address = listener.local_addr().expect("local address");
+        let internal = TcpListener::bind(config.internal_listen)
+            .await
+            .expect("binding a loopback port for the internal listener");
+        let address = public.local_addr().expect("local address");
         config.listen = address;
+        config.internal_listen = internal.local_addr().expect("local address");
+        let internal_base = format!("http://{}", config.internal_listen);
         let started = App::open(config.clone(), clock.clone())
             .await
             .expect("opening the server");
@@ -101,11 +111,13 @@ impl TestServer {
             .expect("a fresh store prints an operator key");
         let state = started.app.state().clone();
         let (shutdown, signal) = oneshot::channel::<()>();
-        let task = tokio::spawn(started.app.serve(listener, async move {
+        let listeners = Listeners { public, internal };
+        let task = tokio::spawn(started.app.serve(listeners, async move {
             let _ = signal.await;
         }));
         Self {
             base: format!("http://{address}"),
+            internal_base,
             operator_key,
             http: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
@@ -125,13 +137,11 @@ impl TestServer {
     /// Stops the server gracefully and starts a new one on the same store, port and clock.
     pub async fn restart(mut self) -> Self {
         self.stop().await.expect("graceful shutdown");
-        let port = self.config.listen.port();
         Self::launch(
             self.config.clone(),
             Arc::clone(&self.data_dir),
             self.database.clone(),
             Arc::clone(&self.clock),
-            Some(port),
             Some(std::mem::take(&mut self.operator_key)),
         )
         .await
@@ -155,6 +165,11 @@ impl TestServer {
 
     pub fn url(&self, path: &str) -> String {
         format!("{}{}", self.base, path)
+    }
+
+    /// A URL on the internal listener.
+    pub fn internal_url(&self, path: &str) -> String {
+        format!("{}{}", self.internal_base, path)
     }
 
     /// The server's shared state, for tests and benchmarks that call Tessera directly.

@@ -34,7 +34,7 @@ pub async fn authorize(
     let request_id = context(&request).request_id.unwrap_or_default();
     let route = state.gateway.routes.find(request.uri().path()).cloned();
     if let Some(route) = route.as_ref().filter(|route| route.public) {
-        return match Upstream::parse(&route.upstream) {
+        return match state.gateway.upstream(&route.upstream) {
             Ok(upstream) => {
                 request.extensions_mut().insert(Destination {
                     upstream,
@@ -43,7 +43,7 @@ pub async fn authorize(
                 });
                 next.run(request).await
             }
-            Err(error) => failure(ErrorCode::NoRoute, error.to_string(), &request_id),
+            Err(error) => failure(ErrorCode::NoRoute, error, &request_id),
         };
     }
     let caller = match authentication(&state, &mut request).await {
@@ -67,6 +67,10 @@ pub async fn authorize(
             &request_id,
         );
     };
+    let upstream = match state.gateway.upstream(&route.upstream) {
+        Ok(upstream) => upstream,
+        Err(error) => return failure(ErrorCode::NoRoute, error, &request_id),
+    };
     if let Some(missing) = route
         .scopes
         .iter()
@@ -79,10 +83,6 @@ pub async fn authorize(
         let message =
             "the operator's key reaches a tenant's runtime only by naming it (`X-Entity`)";
         return failure(ErrorCode::TenantMismatch, message, &request_id);
-    };
-    let upstream = match Upstream::parse(&route.upstream) {
-        Ok(upstream) => upstream,
-        Err(error) => return failure(ErrorCode::NoRoute, error.to_string(), &request_id),
     };
     request.extensions_mut().insert(Destination {
         upstream,

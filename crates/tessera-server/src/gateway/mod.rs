@@ -12,6 +12,7 @@ mod cors;
 mod deadline;
 mod forward;
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
@@ -20,7 +21,7 @@ use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde_json::json;
-use tessera_gateway::proxy::Proxy;
+use tessera_gateway::proxy::{Proxy, Upstream};
 use tessera_gateway::routes::RouteTable;
 use tessera_proto::ErrorCode;
 
@@ -38,6 +39,9 @@ pub struct Gateway {
     pub idle_timeout: Duration,
     /// `https` when clients reach Tessera over TLS (its public URL says so), else `http`.
     pub client_proto: &'static str,
+    /// Tessera's own listeners: never an upstream (the internal endpoints must stay out of
+    /// reach of `/api`, and forwarding to itself would loop).
+    own_listeners: [SocketAddr; 2],
 }
 
 impl Gateway {
@@ -52,7 +56,19 @@ impl Gateway {
                 Some(url) if url.scheme() == "https" => "https",
                 _ => "http",
             },
+            own_listeners: [config.listen, config.internal_listen],
         }
+    }
+
+    /// The upstream at `url`, unless it is unusable or one of Tessera's own listeners.
+    pub fn upstream(&self, url: &url::Url) -> Result<Upstream, String> {
+        let upstream = Upstream::parse(url).map_err(|e| e.to_string())?;
+        if self.own_listeners.iter().any(|&own| upstream.is(own)) {
+            return Err(format!(
+                "{url} is one of Tessera's own listeners; the gateway does not forward there"
+            ));
+        }
+        Ok(upstream)
     }
 }
 

@@ -1,5 +1,6 @@
 //! The HTTP surface: every router, the OpenAPI document, and the middleware stack.
 
+pub(crate) mod internal;
 mod json;
 mod middleware;
 pub mod oauth2;

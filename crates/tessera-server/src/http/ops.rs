@@ -1,4 +1,5 @@
-//! Operations: liveness, readiness, Prometheus metrics.
+//! Operations: liveness and readiness (on both listeners), Prometheus metrics (on the internal
+//! listener only).
 
 use axum::Json;
 use axum::extract::State;
@@ -16,12 +17,11 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(health))
         .routes(routes!(ready))
-        .routes(routes!(metrics))
 }
 
 /// The process is up.
 #[utoipa::path(get, path = "/health", tag = "operations", responses((status = 200, body = Health)))]
-async fn health() -> Json<Health> {
+pub(super) async fn health() -> Json<Health> {
     Json(Health {
         status: "ok".to_owned(),
     })
@@ -30,17 +30,15 @@ async fn health() -> Json<Health> {
 /// The store answers; take traffic.
 #[utoipa::path(get, path = "/ready", tag = "operations",
     responses((status = 200, body = Health), (status = 503, body = ErrorBody)))]
-async fn ready(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
+pub(super) async fn ready(State(state): State<AppState>) -> Result<Json<Health>, ApiError> {
     state.store.ping().await?;
     Ok(Json(Health {
         status: "ready".to_owned(),
     }))
 }
 
-/// Prometheus text exposition.
-#[utoipa::path(get, path = "/metrics", tag = "operations",
-    responses((status = 200, content_type = "text/plain; version=0.0.4", body = String)))]
-async fn metrics(State(state): State<AppState>) -> Response {
+/// Prometheus text exposition (internal listener).
+pub(super) async fn metrics(State(state): State<AppState>) -> Response {
     let mut response = (StatusCode::OK, state.metrics.render()).into_response();
     response.headers_mut().insert(
         header::CONTENT_TYPE,

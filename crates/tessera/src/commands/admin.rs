@@ -3,7 +3,7 @@
 use std::io::Write;
 
 use clap::{Args, Subcommand};
-use tessera_server::{SystemClock, bootstrap};
+use tessera_server::{Overrides, SystemClock, bootstrap};
 
 use super::StoreArgs;
 
@@ -22,7 +22,7 @@ enum AdminCommand {
 pub async fn exec(args: AdminArgs) -> anyhow::Result<()> {
     match args.command {
         AdminCommand::IssueOperatorKey(store_args) => {
-            let config = store_args.load(None, None)?;
+            let config = store_args.load(Overrides::default())?;
             let store = bootstrap::open_store(&config).await?;
             let key = bootstrap::issue_operator_key(store.as_ref(), &SystemClock).await?;
             store.close().await;

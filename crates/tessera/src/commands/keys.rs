@@ -2,6 +2,7 @@
 //! running server picks the change up within `key_refresh_secs`.
 
 use std::io::Write;
+use tessera_server::Overrides;
 
 use clap::{Args, Subcommand};
 use tessera_core::Store;
@@ -51,7 +52,7 @@ fn rfc3339(at: Option<time::OffsetDateTime>) -> String {
 }
 
 async fn list(args: StoreArgs) -> anyhow::Result<()> {
-    let config = args.load(None, None)?;
+    let config = args.load(Overrides::default())?;
     let store = bootstrap::open_store(&config).await?;
     let records = store.signing_keys().await?;
     store.close().await;
@@ -78,7 +79,7 @@ async fn list(args: StoreArgs) -> anyhow::Result<()> {
 }
 
 async fn rotate(args: RotateArgs) -> anyhow::Result<()> {
-    let config = args.store.load(None, None)?;
+    let config = args.store.load(Overrides::default())?;
     let alg = match &args.alg {
         Some(name) => tessera_crypto::Algorithm::parse(name).ok_or_else(|| {
             anyhow::anyhow!("unknown algorithm {name}; use ES256, EdDSA or RS256")

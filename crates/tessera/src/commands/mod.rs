@@ -5,7 +5,6 @@ mod keys;
 mod migrate;
 mod serve;
 
-use std::net::SocketAddr;
 use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand};
@@ -49,13 +48,13 @@ pub struct StoreArgs {
 }
 
 impl StoreArgs {
-    /// The configuration: defaults < file < `TESSERA_*` environment < these flags.
-    fn load(&self, listen: Option<SocketAddr>, nats_url: Option<Secret>) -> anyhow::Result<Config> {
+    /// The configuration: defaults < file < `TESSERA_*` environment < these flags and the
+    /// command's own (`overrides`).
+    fn load(&self, overrides: Overrides) -> anyhow::Result<Config> {
         let overrides = Overrides {
-            listen,
-            nats_url,
             data_dir: self.data_dir.clone(),
             database_url: self.database_url.clone().map(Secret::new),
+            ..overrides
         };
         Ok(Config::load(self.config.as_deref(), &overrides)?)
     }

@@ -4,9 +4,8 @@ use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use anyhow::Context;
 use clap::Args;
-use tessera_server::{App, Secret, SystemClock, shutdown_signal, telemetry};
+use tessera_server::{App, Listeners, Overrides, Secret, SystemClock, shutdown_signal, telemetry};
 
 use super::StoreArgs;
 
@@ -15,6 +14,10 @@ pub struct ServeArgs {
     /// Address to listen on (default 127.0.0.1:8080).
     #[arg(long)]
     listen: Option<SocketAddr>,
+    /// Address of the internal listener (default 127.0.0.1:8090): metrics and the endpoints
+    /// for the operator's network and the runtimes.
+    #[arg(long)]
+    internal_listen: Option<SocketAddr>,
     /// Publish every event to NATS JetStream at this URL (`nats://…`).
     #[arg(long)]
     nats_url: Option<String>,
@@ -23,16 +26,19 @@ pub struct ServeArgs {
 }
 
 pub async fn exec(args: ServeArgs) -> anyhow::Result<()> {
-    let mut config = args
-        .store
-        .load(args.listen, args.nats_url.map(Secret::new))?;
+    let mut config = args.store.load(Overrides {
+        listen: args.listen,
+        internal_listen: args.internal_listen,
+        nats_url: args.nats_url.map(Secret::new),
+        ..Overrides::default()
+    })?;
     telemetry::init_logging(config.log_format);
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .with_context(|| format!("binding {}", config.listen))?;
-    let address = listener.local_addr()?;
+    let listeners = Listeners::bind(&config).await?;
+    let address = listeners.public.local_addr()?;
+    let internal = listeners.internal.local_addr()?;
     // With port 0 the issuer must name the port actually bound.
     config.listen = address;
+    config.internal_listen = internal;
     let started = App::open(config, Arc::new(SystemClock)).await?;
 
     // Stdout carries only what a person or a script must read once; logs go to stderr.
@@ -46,11 +52,11 @@ pub async fn exec(args: ServeArgs) -> anyhow::Result<()> {
     }
     writeln!(
         out,
-        "Tessera listening on http://{address} (issuer {})",
+        "Tessera listening on http://{address} (issuer {}), internal listener on http://{internal}",
         started.app.state().issuer
     )?;
     out.flush()?;
     drop(out);
 
-    started.app.serve(listener, shutdown_signal()).await
+    started.app.serve(listeners, shutdown_signal()).await
 }

@@ -42,7 +42,14 @@ async fn serve(
 ) -> Serving {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
     command
-        .args(["serve", "--listen", "127.0.0.1:0", "--data-dir"])
+        .args([
+            "serve",
+            "--listen",
+            "127.0.0.1:0",
+            "--internal-listen",
+            "127.0.0.1:0",
+        ])
+        .arg("--data-dir")
         .arg(data_dir);
     if let Some(db) = database {
         command.arg("--database-url").arg(db.url());
@@ -226,6 +233,8 @@ async fn postgres_without_a_master_key_refuses_to_start() {
         .args([
             "serve",
             "--listen",
+            "127.0.0.1:0",
+            "--internal-listen",
             "127.0.0.1:0",
             "--database-url",
             "postgres://postgres@127.0.0.1:1/none",

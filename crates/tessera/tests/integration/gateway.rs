@@ -431,3 +431,50 @@ async fn a_path_without_route_or_entity_is_404() {
         404
     );
 }
+
+#[tokio::test]
+async fn internal_endpoints_are_out_of_reach_of_the_public_listener_and_api() {
+    let internal_port = free_port();
+    let internal = format!("http://127.0.0.1:{internal_port}");
+    let server = TestServer::start_with(move |config| {
+        config.internal_listen = ([127, 0, 0, 1], internal_port).into();
+        // A misconfiguration the gateway must not honour: a route onto the internal listener.
+        config.gateway_routes = vec![route("/api/metrics", &internal)];
+    })
+    .await;
+    let a = server.register_tenant("A").await;
+
+    let on_internal = server
+        .http
+        .get(server.internal_url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(on_internal.status(), 200);
+    assert!(
+        on_internal
+            .text()
+            .await
+            .unwrap()
+            .contains("tessera_http_requests_total")
+    );
+
+    let on_public = server
+        .http
+        .get(server.url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    expect_error(on_public, 404, "not_found").await;
+    let through_api = call(&server, Method::GET, "/api/metrics", Some(&a.api_key), None).await;
+    expect_error(through_api, 404, "no_route").await;
+    let operator = call(
+        &server,
+        Method::GET,
+        "/api/metrics",
+        Some(&server.operator_key),
+        None,
+    )
+    .await;
+    assert_eq!(operator.status(), 404);
+}

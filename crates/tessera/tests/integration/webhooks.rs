@@ -189,7 +189,7 @@ async fn permanent_failure_is_dead_lettered_and_redelivered_on_request() {
     assert_eq!(letters["deliveries"][0]["id"], dead["id"]);
     let metrics = server
         .http
-        .get(server.url("/metrics"))
+        .get(server.internal_url("/metrics"))
         .send()
         .await
         .unwrap()
