@@ -114,6 +114,9 @@ pub struct Config {
     pub nats_url: Option<Secret>,
     /// What each plan allows (`[plans.explorer]` … in the file).
     pub plans: PlanTable,
+    /// `redis://…` or `rediss://…`: rate-limit counters shared by every instance. Unset: each
+    /// instance counts in process. While Redis is unreachable, instances count in process.
+    pub redis_url: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -125,7 +128,7 @@ pub enum LogFormat {
 
 /// The fields of [`Config`], the only `TESSERA_*` variables read as configuration (other tools
 /// use the prefix too, and an unknown key in the file is an error).
-const FIELDS: [&str; 30] = [
+const FIELDS: [&str; 31] = [
     "listen",
     "data_dir",
     "database_url",
@@ -156,6 +159,7 @@ const FIELDS: [&str; 30] = [
     "events_poll_interval_ms",
     "nats_url",
     "plans",
+    "redis_url",
 ];
 
 impl Default for Config {
@@ -192,6 +196,7 @@ impl Default for Config {
             events_poll_interval_ms: 500,
             nats_url: None,
             plans: PlanTable::default(),
+            redis_url: None,
         }
     }
 }
@@ -207,6 +212,8 @@ pub struct Overrides {
     pub database_url: Option<Secret>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub nats_url: Option<Secret>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<Secret>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -304,6 +311,11 @@ impl Config {
             return invalid("nats_url must be nats:// or tls:// URLs, comma-separated");
         }
         self.plans.validate().map_err(ConfigError::Invalid)?;
+        if let Some(url) = &self.redis_url
+            && !(url.expose().starts_with("redis://") || url.expose().starts_with("rediss://"))
+        {
+            return invalid("redis_url must be a redis:// or rediss:// URL");
+        }
         if self.auth_cache_capacity == 0 || self.max_body_bytes < 1024 {
             return invalid("auth_cache_capacity must be > 0 and max_body_bytes >= 1024");
         }
@@ -356,6 +368,22 @@ mod tests {
         keys.sort();
         fields.sort();
         assert_eq!(keys, fields);
+    }
+
+    #[test]
+    fn refuses_a_redis_url_of_another_scheme() {
+        for (url, valid) in [
+            ("redis://127.0.0.1:6379", true),
+            ("rediss://user:pw@cache.example:6380/0", true),
+            ("http://127.0.0.1:6379", false),
+            ("127.0.0.1:6379", false),
+        ] {
+            let config = Config {
+                redis_url: Some(Secret::new(url)),
+                ..Config::default()
+            };
+            assert_eq!(config.validate().is_ok(), valid, "{url}");
+        }
     }
 
     #[test]

@@ -13,6 +13,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use tessera_core::{PlanLimits, PlanTable};
 use tessera_crypto::MasterKey;
 use tessera_server::state::AppState;
 use tessera_server::{App, Config, Secret, telemetry};
@@ -73,6 +74,15 @@ impl TestServer {
             key_publish_lead_secs: 0,
             key_refresh_secs: 1,
             log_format: tessera_server::config::LogFormat::Json,
+            // New tenants are on Explorer (one agent); most tests make several agents in one.
+            // Tests of the plan limits put the published table back.
+            plans: PlanTable {
+                explorer: PlanLimits {
+                    max_agents: None,
+                    ..PlanTable::default().explorer
+                },
+                ..PlanTable::default()
+            },
             ..Config::default()
         };
         adjust(&mut config);

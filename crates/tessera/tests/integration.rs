@@ -33,6 +33,8 @@ mod fuzz;
 mod oauth2;
 #[path = "integration/ops.rs"]
 mod ops;
+#[path = "integration/plans.rs"]
+mod plans;
 #[path = "integration/restart.rs"]
 mod restart;
 #[path = "integration/secrets_at_rest.rs"]

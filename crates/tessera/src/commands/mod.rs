@@ -51,11 +51,19 @@ pub struct StoreArgs {
 impl StoreArgs {
     /// The configuration: defaults < file < `TESSERA_*` environment < these flags.
     fn load(&self, listen: Option<SocketAddr>, nats_url: Option<Secret>) -> anyhow::Result<Config> {
-        let overrides = Overrides {
+        self.load_with(Overrides {
             listen,
             nats_url,
+            ..Overrides::default()
+        })
+    }
+
+    /// The same, with a command's own flags in `overrides` (these flags fill in the store's).
+    fn load_with(&self, overrides: Overrides) -> anyhow::Result<Config> {
+        let overrides = Overrides {
             data_dir: self.data_dir.clone(),
             database_url: self.database_url.clone().map(Secret::new),
+            ..overrides
         };
         Ok(Config::load(self.config.as_deref(), &overrides)?)
     }

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::Args;
-use tessera_server::{App, Secret, SystemClock, shutdown_signal, telemetry};
+use tessera_server::{App, Overrides, Secret, SystemClock, shutdown_signal, telemetry};
 
 use super::StoreArgs;
 
@@ -18,14 +18,21 @@ pub struct ServeArgs {
     /// Publish every event to NATS JetStream at this URL (`nats://…`).
     #[arg(long)]
     nats_url: Option<String>,
+    /// Keep rate-limit counters in this Redis (`redis://…` or `rediss://…`), shared by every
+    /// instance using it; without it they are counted in this process.
+    #[arg(long)]
+    redis_url: Option<String>,
     #[command(flatten)]
     store: StoreArgs,
 }
 
 pub async fn exec(args: ServeArgs) -> anyhow::Result<()> {
-    let mut config = args
-        .store
-        .load(args.listen, args.nats_url.map(Secret::new))?;
+    let mut config = args.store.load_with(Overrides {
+        listen: args.listen,
+        nats_url: args.nats_url.map(Secret::new),
+        redis_url: args.redis_url.map(Secret::new),
+        ..Overrides::default()
+    })?;
     telemetry::init_logging(config.log_format);
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
