@@ -214,7 +214,9 @@ mod cases {
         assert_eq!(store.agent(tenant.id, bare.id).await.unwrap(), Some(bare));
 
         assert_conflict(
-            store.create_agent(&agent, &client_secret(&agent), None).await,
+            store
+                .create_agent(&agent, &client_secret(&agent), None)
+                .await,
             "agents.id",
         );
     }

@@ -162,7 +162,11 @@ async fn agents_stop_at_the_plans_maximum_until_the_plan_grows() {
     )
     .await;
     for _ in 2..=5 {
-        expect_json(create_agent(&server, &tenant.id, &tenant.api_key).await, 201).await;
+        expect_json(
+            create_agent(&server, &tenant.id, &tenant.api_key).await,
+            201,
+        )
+        .await;
     }
     let sixth = create_agent(&server, &tenant.id, &tenant.api_key).await;
     let error = expect_error(sixth, 403, "plan_limit_reached").await;
@@ -190,7 +194,11 @@ async fn agents_stop_at_the_plans_maximum_until_the_plan_grows() {
     )
     .await;
     assert_eq!(deleted.status(), 204);
-    expect_json(create_agent(&server, &tenant.id, &tenant.api_key).await, 201).await;
+    expect_json(
+        create_agent(&server, &tenant.id, &tenant.api_key).await,
+        201,
+    )
+    .await;
 
     // The other tenant's agent never counted here, and its own limit still holds.
     expect_error(

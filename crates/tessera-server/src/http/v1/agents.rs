@@ -123,7 +123,11 @@ async fn create_agent(
         .ok_or_else(|| ApiError::not_found("tenant"))?
         .plan;
     let max_agents = state.config.plans.limits(plan).max_agents;
-    if !state.store.create_agent(&agent, &secret, max_agents).await? {
+    if !state
+        .store
+        .create_agent(&agent, &secret, max_agents)
+        .await?
+    {
         let max = max_agents.unwrap_or_default();
         let message = format!(
             "the {} plan allows at most {max} agent{}; delete one, or ask the operator to change the plan",
