@@ -51,6 +51,7 @@ error_codes!(
         TenantSuspended => ("tenant_suspended", 401, "The credential's tenant is suspended."),
         InsufficientScope => ("insufficient_scope", 403, "The credential is valid but lacks the scope this call needs."),
         RegistrationClosed => ("registration_closed", 403, "Open registration is switched off; an operator must create tenants."),
+        PlanLimitReached => ("plan_limit_reached", 403, "The tenant's plan allows no more of this (agents); an operator can change the plan."),
         NotFound => ("not_found", 404, "No such object, or it belongs to another tenant."),
         MethodNotAllowed => ("method_not_allowed", 405, "The path exists but not with this method."),
         Conflict => ("conflict", 409, "The request conflicts with the current state."),

@@ -74,7 +74,7 @@ impl App {
             keys,
             master,
             telemetry::metrics_handle(),
-        );
+        )?;
         Ok(Started {
             app: App { state, store },
             operator_key,

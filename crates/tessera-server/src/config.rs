@@ -134,6 +134,9 @@ pub struct Config {
     /// Where the internal listener binds (endpoints for the operator's network and the
     /// runtimes, never reachable through the public listener or `/api`).
     pub internal_listen: SocketAddr,
+    /// `redis://…` or `rediss://…`: rate-limit counters shared by every instance. Unset: each
+    /// instance counts in process. While Redis is unreachable, instances count in process.
+    pub redis_url: Option<Secret>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,7 +148,7 @@ pub enum LogFormat {
 
 /// The fields of [`Config`], the only `TESSERA_*` variables read as configuration (other tools
 /// use the prefix too, and an unknown key in the file is an error).
-const FIELDS: [&str; 37] = [
+const FIELDS: [&str; 38] = [
     "listen",
     "data_dir",
     "database_url",
@@ -183,6 +186,7 @@ const FIELDS: [&str; 37] = [
     "gateway_cors_origins",
     "gateway_trust_forwarded",
     "internal_listen",
+    "redis_url",
 ];
 
 impl Default for Config {
@@ -226,6 +230,7 @@ impl Default for Config {
             gateway_cors_origins: Vec::new(),
             gateway_trust_forwarded: false,
             internal_listen: SocketAddr::from(([127, 0, 0, 1], 8090)),
+            redis_url: None,
         }
     }
 }
@@ -243,6 +248,8 @@ pub struct Overrides {
     pub nats_url: Option<Secret>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub internal_listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<Secret>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -362,6 +369,11 @@ impl Config {
         if self.internal_listen == self.listen && self.listen.port() != 0 {
             return invalid("internal_listen must differ from listen");
         }
+        if let Some(url) = &self.redis_url
+            && !(url.expose().starts_with("redis://") || url.expose().starts_with("rediss://"))
+        {
+            return invalid("redis_url must be a redis:// or rediss:// URL");
+        }
         if self.auth_cache_capacity == 0 || self.max_body_bytes < 1024 {
             return invalid("auth_cache_capacity must be > 0 and max_body_bytes >= 1024");
         }
@@ -414,6 +426,22 @@ mod tests {
         keys.sort();
         fields.sort();
         assert_eq!(keys, fields);
+    }
+
+    #[test]
+    fn refuses_a_redis_url_of_another_scheme() {
+        for (url, valid) in [
+            ("redis://127.0.0.1:6379", true),
+            ("rediss://user:pw@cache.example:6380/0", true),
+            ("http://127.0.0.1:6379", false),
+            ("127.0.0.1:6379", false),
+        ] {
+            let config = Config {
+                redis_url: Some(Secret::new(url)),
+                ..Config::default()
+            };
+            assert_eq!(config.validate().is_ok(), valid, "{url}");
+        }
     }
 
     #[test]

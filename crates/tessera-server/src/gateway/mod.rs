@@ -11,6 +11,7 @@ mod authorize;
 mod cors;
 mod deadline;
 mod forward;
+mod limit;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -77,6 +78,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/api", any(forward::forward))
         .route("/api/{*path}", any(forward::forward))
         .layer(from_fn_with_state(state.clone(), authorize::authorize))
+        .layer(from_fn_with_state(state.clone(), limit::limit))
         .layer(from_fn_with_state(state.clone(), deadline::deadline))
         .layer(cors::layer(&state.config))
 }

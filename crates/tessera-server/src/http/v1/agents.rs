@@ -115,7 +115,27 @@ async fn create_agent(
         updated_at: now,
     };
     let (generated, secret) = new_secret(agent.id, None, now)?;
-    state.store.create_agent(&agent, &secret).await?;
+    // Read from the store, not the cache: a plan just changed on another instance counts.
+    let plan = state
+        .store
+        .tenant(access.tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?
+        .plan;
+    let max_agents = state.config.plans.limits(plan).max_agents;
+    if !state
+        .store
+        .create_agent(&agent, &secret, max_agents)
+        .await?
+    {
+        let max = max_agents.unwrap_or_default();
+        let message = format!(
+            "the {} plan allows at most {max} agent{}; delete one, or ask the operator to change the plan",
+            plan.as_str(),
+            if max == 1 { "" } else { "s" },
+        );
+        return Err(ApiError::new(ErrorCode::PlanLimitReached, message));
+    }
     state
         .audit(&ctx, access.fact("agent.create", agent.id))
         .await;
