@@ -55,6 +55,10 @@ error_codes!(
         MethodNotAllowed => ("method_not_allowed", 405, "The path exists but not with this method."),
         Conflict => ("conflict", 409, "The request conflicts with the current state."),
         RateLimited => ("rate_limited", 429, "Too many requests; retry after the time in `Retry-After`."),
+        PlanLimitExceeded => ("plan_limit_exceeded", 403, "The tenant's plan does not allow this (more agents than `max_agents`)."),
+        RuntimeFailed => ("runtime_failed", 502, "An entity's runtime did not start, did not become healthy, or refused its blueprint or an edge; what was started was stopped."),
+        ProvisioningNotConfigured => ("provisioning_not_configured", 503, "Provisioning is not set up on this server (`provisioning_command`, or `provisioning_backend = \"static\"` with an address)."),
+        PortsExhausted => ("ports_exhausted", 503, "Every port in `provisioning_ports` is taken; nothing was started."),
         Internal => ("internal", 500, "Tessera failed; the request id in the logs says why."),
         Unavailable => ("unavailable", 503, "A dependency (the database) is unreachable; retry later."),
     }

@@ -78,14 +78,21 @@ impl App {
         let maintainer = tokio::spawn(maintain_audit_log(self.state.clone()));
         let usage = crate::usage::UsageConsumer::spawn(&self.state);
         let events_out = crate::webhooks::Workers::start(&self.state);
+        let recovery = tokio::spawn({
+            let state = self.state.clone();
+            async move { state.provisioning.recover().await }
+        });
         let service = self
             .router()
             .into_make_service_with_connect_info::<SocketAddr>();
         let result = axum::serve(listener, service)
             .with_graceful_shutdown(shutdown)
             .await;
-        // In-flight requests are done: stop the background work, store every queued audit
-        // event, sign the chain heads, and only then close the store.
+        // In-flight requests are done: stop the background work and the runtimes this process
+        // runs (their placements stay as they are, so the next start restarts them), store
+        // every queued audit event, sign the chain heads, and only then close the store.
+        recovery.abort();
+        self.state.provisioning.shutdown().await;
         refresher.abort();
         maintainer.abort();
         usage.stop().await;

@@ -7,6 +7,8 @@
 //! - [`tokens`], [`revocation`]: issuing and validating access tokens, revoking them;
 //! - [`http`]: the routers (`/v1`, `/oauth2`, `/.well-known`, operations), the OpenAPI
 //!   document and the middleware;
+//! - [`provision`]: starting entities' runtimes (process, systemd, static), supervising them,
+//!   and their placements;
 //! - [`usage`]: the consumer of the audit log that keeps the usage counters analytics read;
 //! - [`webhooks`]: the consumers that send events out: signed webhooks with retries and dead
 //!   letters, and NATS JetStream;
@@ -25,6 +27,7 @@ pub mod error;
 pub mod http;
 pub mod keys;
 pub mod limits;
+pub mod provision;
 pub mod revocation;
 pub mod state;
 pub mod telemetry;

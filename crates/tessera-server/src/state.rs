@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::http::v1::compliance::ReportCache;
 use crate::keys::KeyService;
 use crate::limits::Limits;
+use crate::provision::Provisioning;
 use crate::revocation::Revocations;
 
 #[derive(Clone, Debug)]
@@ -42,6 +43,8 @@ pub struct Inner {
     pub audit_writer: AuditWriter,
     pub limits: Limits,
     pub metrics: PrometheusHandle,
+    /// Starts, supervises and stops entities' runtimes.
+    pub provisioning: Provisioning,
 }
 
 impl Deref for AppState {
@@ -81,6 +84,7 @@ impl AppState {
             revocations: Revocations::new(Arc::clone(&store)),
             compliance_reports: ReportCache::new(10_000),
             audit_writer: AuditWriter::start(Arc::clone(&store), config.audit_queue_capacity),
+            provisioning: Provisioning::new(&config, Arc::clone(&store), Arc::clone(&clock)),
             config,
             store,
             clock,
