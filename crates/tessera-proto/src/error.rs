@@ -61,6 +61,12 @@ error_codes!(
         PortsExhausted => ("ports_exhausted", 503, "Every port in `provisioning_ports` is taken; nothing was started."),
         Internal => ("internal", 500, "Tessera failed; the request id in the logs says why."),
         Unavailable => ("unavailable", 503, "A dependency (the database) is unreachable; retry later."),
+        NoRoute => ("no_route", 404, "The gateway has no route or placement for this path."),
+        UnknownEntity => ("unknown_entity", 404, "The entity named by `X-Entity` (or `entity`) has no placement."),
+        TenantMismatch => ("tenant_mismatch", 403, "The credential belongs to another tenant than the one the request is for."),
+        PlacementNotRunning => ("placement_not_running", 503, "The entity's runtime is not running; retry later."),
+        UpstreamUnavailable => ("upstream_unavailable", 502, "The upstream refused the connection or broke the exchange."),
+        UpstreamTimeout => ("upstream_timeout", 504, "The upstream did not answer in time."),
     }
 );
 

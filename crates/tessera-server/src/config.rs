@@ -10,6 +10,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use tessera_core::PlanTable;
 use tessera_crypto::Algorithm;
+use tessera_gateway::routes::{Route, RouteTable};
 use url::Url;
 
 /// A configuration value that must never appear in logs or `Debug` output.
@@ -114,6 +115,25 @@ pub struct Config {
     pub nats_url: Option<Secret>,
     /// What each plan allows (`[plans.explorer]` … in the file).
     pub plans: PlanTable,
+    /// Services behind the gateway by path prefix (`[[gateway_routes]]`: prefix, upstream,
+    /// public, scopes, timeout_secs); the longest prefix wins. Requests naming an entity
+    /// (`X-Entity`) go to its placement instead.
+    pub gateway_routes: Vec<Route>,
+    /// How long the gateway waits for an upstream's response head, in seconds (a route may
+    /// set its own).
+    pub gateway_timeout_secs: u64,
+    /// How long a streamed response body may stall before the gateway cuts it, in seconds.
+    pub gateway_idle_timeout_secs: u64,
+    /// How long connecting to an upstream may take, in milliseconds.
+    pub gateway_connect_timeout_ms: u64,
+    /// Browser origins allowed to call `/api` cross-origin (CORS); empty allows none.
+    pub gateway_cors_origins: Vec<String>,
+    /// Whether Tessera sits behind a proxy whose `X-Forwarded-For`/`Forwarded` it extends
+    /// (otherwise the gateway replaces what clients send).
+    pub gateway_trust_forwarded: bool,
+    /// Where the internal listener binds (endpoints for the operator's network and the
+    /// runtimes, never reachable through the public listener or `/api`).
+    pub internal_listen: SocketAddr,
     /// How `POST /v1/start` starts an entity's runtime: `process` (a supervised child process),
     /// `systemd` (a transient unit) or `static` (the request names an existing address).
     pub provisioning_backend: ProvisioningBackend,
@@ -156,7 +176,7 @@ pub enum LogFormat {
 
 /// The fields of [`Config`], the only `TESSERA_*` variables read as configuration (other tools
 /// use the prefix too, and an unknown key in the file is an error).
-const FIELDS: [&str; 40] = [
+const FIELDS: [&str; 47] = [
     "listen",
     "data_dir",
     "database_url",
@@ -187,6 +207,13 @@ const FIELDS: [&str; 40] = [
     "events_poll_interval_ms",
     "nats_url",
     "plans",
+    "gateway_routes",
+    "gateway_timeout_secs",
+    "gateway_idle_timeout_secs",
+    "gateway_connect_timeout_ms",
+    "gateway_cors_origins",
+    "gateway_trust_forwarded",
+    "internal_listen",
     "provisioning_backend",
     "provisioning_command",
     "provisioning_ports",
@@ -233,6 +260,13 @@ impl Default for Config {
             events_poll_interval_ms: 500,
             nats_url: None,
             plans: PlanTable::default(),
+            gateway_routes: Vec::new(),
+            gateway_timeout_secs: 30,
+            gateway_idle_timeout_secs: 300,
+            gateway_connect_timeout_ms: 2_000,
+            gateway_cors_origins: Vec::new(),
+            gateway_trust_forwarded: false,
+            internal_listen: SocketAddr::from(([127, 0, 0, 1], 8090)),
             provisioning_backend: ProvisioningBackend::Process,
             provisioning_command: Vec::new(),
             provisioning_ports: [20_000, 20_999],
@@ -355,6 +389,28 @@ impl Config {
             return invalid("nats_url must be nats:// or tls:// URLs, comma-separated");
         }
         self.plans.validate().map_err(ConfigError::Invalid)?;
+        RouteTable::new(&self.gateway_routes).map_err(ConfigError::Invalid)?;
+        if !(1..=3600).contains(&self.gateway_timeout_secs)
+            || !(1..=86_400).contains(&self.gateway_idle_timeout_secs)
+            || !(10..=60_000).contains(&self.gateway_connect_timeout_ms)
+        {
+            return invalid(
+                "gateway_timeout_secs must be 1 to 3600, gateway_idle_timeout_secs 1 to 86400, \
+                 gateway_connect_timeout_ms 10 to 60000",
+            );
+        }
+        if let Some(origin) = self
+            .gateway_cors_origins
+            .iter()
+            .find(|origin| http::HeaderValue::from_str(origin).is_err() || origin.ends_with('/'))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "gateway_cors_origins: {origin:?} is not an origin (scheme://host[:port])"
+            )));
+        }
+        if self.internal_listen == self.listen {
+            return invalid("internal_listen must differ from listen");
+        }
         if self.auth_cache_capacity == 0 || self.max_body_bytes < 1024 {
             return invalid("auth_cache_capacity must be > 0 and max_body_bytes >= 1024");
         }

@@ -7,6 +7,8 @@
 //! - [`tokens`], [`revocation`]: issuing and validating access tokens, revoking them;
 //! - [`http`]: the routers (`/v1`, `/oauth2`, `/.well-known`, operations), the OpenAPI
 //!   document and the middleware;
+//! - [`gateway`]: `/api/*`, authenticated, rate-limited by plan and forwarded to the tenant's
+//!   runtime or a configured service;
 //! - [`provision`]: starting entities' runtimes (process, systemd, static), supervising them,
 //!   and their placements;
 //! - [`usage`]: the consumer of the audit log that keeps the usage counters analytics read;
@@ -24,6 +26,7 @@ pub mod bootstrap;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod gateway;
 pub mod http;
 pub mod keys;
 pub mod limits;

@@ -13,6 +13,7 @@ use tessera_crypto::MasterKeys;
 use crate::audit::writer::AuditWriter;
 use crate::auth::{ApiKeyAuthenticator, StatusCache};
 use crate::config::Config;
+use crate::gateway::Gateway;
 use crate::http::v1::compliance::ReportCache;
 use crate::keys::KeyService;
 use crate::limits::Limits;
@@ -43,6 +44,7 @@ pub struct Inner {
     pub audit_writer: AuditWriter,
     pub limits: Limits,
     pub metrics: PrometheusHandle,
+    pub gateway: Gateway,
     /// Starts, supervises and stops entities' runtimes.
     pub provisioning: Provisioning,
 }
@@ -84,6 +86,7 @@ impl AppState {
             revocations: Revocations::new(Arc::clone(&store)),
             compliance_reports: ReportCache::new(10_000),
             audit_writer: AuditWriter::start(Arc::clone(&store), config.audit_queue_capacity),
+            gateway: Gateway::new(&config),
             provisioning: Provisioning::new(&config, Arc::clone(&store), Arc::clone(&clock)),
             config,
             store,

@@ -29,6 +29,8 @@ mod discovery;
 mod events_nats;
 #[path = "integration/fuzz.rs"]
 mod fuzz;
+#[path = "integration/gateway.rs"]
+mod gateway;
 #[path = "integration/oauth2.rs"]
 mod oauth2;
 #[path = "integration/ops.rs"]

@@ -12,6 +12,7 @@ use tessera_proto::ErrorCode;
 
 use crate::context::{RequestContext, RequestId};
 use crate::error::ApiError;
+use crate::gateway::GatewayLog;
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -58,6 +59,9 @@ pub async fn access_log(request: Request, next: Next) -> Response {
     let response = next.run(Request::from_parts(parts, body)).await;
     let elapsed = started.elapsed();
     let status = response.status().as_u16();
+    let gateway = response.extensions().get::<GatewayLog>();
+    let tenant = gateway.and_then(|g| g.tenant.as_deref()).unwrap_or("");
+    let upstream = gateway.and_then(|g| g.upstream.as_deref()).unwrap_or("");
     metrics::counter!("tessera_http_requests_total", "route" => route.clone(), "method" => method.to_string(), "status" => status.to_string())
         .increment(1);
     metrics::histogram!("tessera_http_request_duration_seconds", "route" => route.clone(), "method" => method.to_string())
@@ -70,6 +74,8 @@ pub async fn access_log(request: Request, next: Next) -> Response {
         route,
         status,
         latency_ms = elapsed.as_secs_f64() * 1000.0,
+        tenant,
+        upstream,
         "request"
     );
     response

@@ -51,6 +51,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
                     .into_response()
             }),
         )
+        .merge(crate::gateway::router(&state))
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .with_state(state)

@@ -57,3 +57,46 @@ pub fn jwt_parts(token: &str) -> (Value, Value) {
     let claims = decode(parts.next().expect("claims"));
     (header, claims)
 }
+
+/// The workspace's test runtime (`tessera-test-runtime`), started on a free loopback port and
+/// killed when dropped.
+pub struct TestRuntime {
+    pub port: u16,
+    /// Held for `kill_on_drop`.
+    _child: tokio::process::Child,
+}
+
+impl TestRuntime {
+    pub async fn start() -> Self {
+        let port = free_port();
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_tessera-test-runtime"))
+            .env("PORT", port.to_string())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the test runtime starts");
+        let runtime = Self {
+            port,
+            _child: child,
+        };
+        let health = format!("{}/health", runtime.url());
+        for _ in 0..200 {
+            if reqwest::get(&health).await.is_ok_and(|r| r.status() == 200) {
+                return runtime;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
+        panic!("the test runtime did not answer on port {port}");
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
+    }
+}
+
+/// A port nothing listens on right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|address| address.port())
+        .expect("a free port")
+}

@@ -1,0 +1,153 @@
+//! Who is calling through the gateway: an API key (`X-API-Key`, or `Authorization: Bearer`
+//! with a key), or an agent's access token (`Authorization: Bearer <JWT>`). Resolved once per
+//! request and kept in its extensions, for the limiter and for the authorization step.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::extract::Request;
+use axum::http::HeaderMap;
+use tessera_core::{AgentId, Scopes, TenantId};
+use tessera_crypto::SecretKind;
+use tessera_proto::ErrorCode;
+
+use crate::audit::Fact;
+use crate::auth::extract::presented_credential;
+use crate::auth::{AuthFailure, Principal};
+use crate::context::RequestContext;
+use crate::state::AppState;
+
+/// A verified caller of the gateway.
+#[derive(Debug, Clone)]
+pub struct GatewayCaller {
+    /// The caller's tenant; `None` for the operator, who may reach any entity.
+    pub tenant_id: Option<TenantId>,
+    pub agent_id: Option<AgentId>,
+    pub scopes: Scopes,
+}
+
+/// The outcome of looking at the request's credential.
+#[derive(Debug, Clone)]
+pub enum Authentication {
+    Caller(Arc<GatewayCaller>),
+    /// No credential at all.
+    Missing,
+    /// A credential that is not good (unknown, expired, revoked, suspended tenant …).
+    Refused {
+        code: ErrorCode,
+        message: String,
+    },
+    /// The client address failed too often; refused before any lookup.
+    Blocked(Duration),
+    /// The store could not be asked.
+    Unavailable,
+}
+
+/// The request's [`Authentication`], computed on first use and then read from the request.
+pub async fn authentication(state: &AppState, request: &mut Request) -> Authentication {
+    if let Some(known) = request.extensions().get::<Authentication>() {
+        return known.clone();
+    }
+    let ctx = context(request);
+    let outcome = authenticate(state, request.headers(), &ctx).await;
+    request.extensions_mut().insert(outcome.clone());
+    outcome
+}
+
+pub fn context(request: &Request) -> RequestContext {
+    let (client_ip, request_id) = (
+        request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |info| info.0.ip()),
+        request
+            .extensions()
+            .get::<crate::context::RequestId>()
+            .map(|id| id.0.clone()),
+    );
+    RequestContext {
+        client_ip,
+        request_id,
+    }
+}
+
+async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    ctx: &RequestContext,
+) -> Authentication {
+    if let Err(wait) = state.limits.auth_allowed(ctx.client_ip) {
+        return Authentication::Blocked(wait);
+    }
+    let Some(credential) = presented_credential(headers) else {
+        return Authentication::Missing;
+    };
+    let refused = if SecretKind::of(credential).is_some() {
+        match state.api_keys.authenticate(credential).await {
+            Ok(principal) => return Authentication::Caller(Arc::new(from_key(principal))),
+            Err(AuthFailure::Store(_)) => return Authentication::Unavailable,
+            Err(failure) => {
+                let code = match failure {
+                    AuthFailure::TenantSuspended => ErrorCode::TenantSuspended,
+                    _ => ErrorCode::Unauthenticated,
+                };
+                (code, failure.reason(), failure.to_string())
+            }
+        }
+    } else {
+        match state.validate_access_token(credential).await {
+            Ok(claims) => {
+                let caller = (|| {
+                    Some(GatewayCaller {
+                        tenant_id: Some(claims.tenant_id.parse().ok()?),
+                        agent_id: Some(claims.sub.parse().ok()?),
+                        scopes: Scopes::parse(&claims.scope).ok()?,
+                    })
+                })();
+                match caller {
+                    Some(caller) => return Authentication::Caller(Arc::new(caller)),
+                    None => (
+                        ErrorCode::Unauthenticated,
+                        "malformed",
+                        "the token's claims are not Tessera's".to_owned(),
+                    ),
+                }
+            }
+            Err(crate::tokens::Inactive::Store(_)) => return Authentication::Unavailable,
+            Err(inactive) => (
+                ErrorCode::Unauthenticated,
+                inactive.reason(),
+                format!("the access token is not active: {inactive}"),
+            ),
+        }
+    };
+    let (code, reason, message) = refused;
+    metrics::counter!("tessera_auth_failures_total", "reason" => reason).increment(1);
+    state.limits.auth_failed(ctx.client_ip);
+    let fact = Fact::failure(
+        None,
+        "anonymous".to_owned(),
+        "gateway.authenticate",
+        "",
+        reason,
+    );
+    state.audit(ctx, fact).await;
+    Authentication::Refused { code, message }
+}
+
+fn from_key(principal: Principal) -> GatewayCaller {
+    match principal {
+        Principal::Operator { .. } => GatewayCaller {
+            tenant_id: None,
+            agent_id: None,
+            scopes: Scopes::one(tessera_core::scope::ADMIN),
+        },
+        Principal::TenantKey {
+            tenant_id, scopes, ..
+        } => GatewayCaller {
+            tenant_id: Some(tenant_id),
+            agent_id: None,
+            scopes,
+        },
+    }
+}

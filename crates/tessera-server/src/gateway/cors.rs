@@ -1,0 +1,28 @@
+//! CORS for `/api`: the configured origins may call cross-origin, with credentials. Preflight
+//! requests are answered here, so they never need credentials of their own.
+
+use axum::http::{HeaderName, HeaderValue};
+use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
+
+use crate::config::Config;
+
+pub fn layer(config: &Config) -> CorsLayer {
+    let origins: Vec<HeaderValue> = config
+        .gateway_cors_origins
+        .iter()
+        .filter_map(|origin| HeaderValue::from_str(origin).ok())
+        .collect();
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::list(origins))
+        .allow_methods(AllowMethods::mirror_request())
+        .allow_headers(AllowHeaders::mirror_request())
+        .allow_credentials(true)
+        .expose_headers([
+            HeaderName::from_static("x-request-id"),
+            HeaderName::from_static("x-ratelimit-limit"),
+            HeaderName::from_static("x-ratelimit-remaining"),
+            HeaderName::from_static("x-ratelimit-reset"),
+            HeaderName::from_static("retry-after"),
+        ])
+        .max_age(std::time::Duration::from_secs(600))
+}

@@ -1,0 +1,35 @@
+//! The deadline for the response head: the route's own timeout, else the gateway's (30 s by
+//! default). A streamed body that follows is bounded by the idle timeout instead, per chunk.
+
+use axum::extract::{Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use tessera_proto::ErrorCode;
+
+use crate::context::RequestId;
+use crate::state::AppState;
+
+pub async fn deadline(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let timeout = state
+        .gateway
+        .routes
+        .find(request.uri().path())
+        .and_then(|route| route.timeout())
+        .unwrap_or(state.gateway.timeout);
+    let request_id = request
+        .extensions()
+        .get::<RequestId>()
+        .map(|id| id.0.clone())
+        .unwrap_or_default();
+    match tokio::time::timeout(timeout, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => {
+            metrics::counter!("tessera_gateway_timeouts_total").increment(1);
+            super::failure(
+                ErrorCode::UpstreamTimeout,
+                format!("no response within {} s", timeout.as_secs_f64()),
+                &request_id,
+            )
+        }
+    }
+}

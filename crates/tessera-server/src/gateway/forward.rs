@@ -1,0 +1,80 @@
+//! The last step: the request, its headers made fit to forward, goes to the upstream; the
+//! response streams back. Metrics per upstream: requests by status, time to the response
+//! head, failures by kind.
+
+use std::time::Instant;
+
+use axum::extract::{Request, State};
+use axum::response::Response;
+use tessera_gateway::headers::{self, Client, VerifiedIdentity};
+use tessera_proto::ErrorCode;
+
+use super::authenticate::context;
+use super::authorize::Destination;
+use super::{GatewayLog, failure};
+use crate::state::AppState;
+
+pub async fn forward(State(state): State<AppState>, request: Request) -> Response {
+    let ctx = context(&request);
+    let request_id = ctx.request_id.clone().unwrap_or_default();
+    let Some(destination) = request.extensions().get::<Destination>().cloned() else {
+        return failure(
+            ErrorCode::Internal,
+            "no destination was resolved",
+            &request_id,
+        );
+    };
+    let (mut parts, body) = request.into_parts();
+    let identity =
+        destination
+            .caller
+            .as_ref()
+            .zip(destination.tenant_id)
+            .map(|(caller, tenant)| VerifiedIdentity {
+                tenant_id: tenant.to_string(),
+                user_id: None,
+                agent_id: caller.agent_id.map(|agent| agent.to_string()),
+                scopes: caller.scopes.to_string(),
+            });
+    let client = Client {
+        ip: ctx.client_ip,
+        proto: state.gateway.client_proto,
+        trust_forwarded: state.config.gateway_trust_forwarded,
+    };
+    headers::prepare_request(&mut parts.headers, identity.as_ref(), &request_id, client);
+    let upstream = destination.upstream.authority().to_owned();
+    let started = Instant::now();
+    let outcome = state
+        .gateway
+        .proxy
+        .forward(
+            Request::from_parts(parts, body),
+            &destination.upstream,
+            state.gateway.idle_timeout,
+        )
+        .await;
+    let mut response = match outcome {
+        Ok(response) => {
+            metrics::histogram!("tessera_gateway_upstream_duration_seconds", "upstream" => upstream.clone())
+                .record(started.elapsed().as_secs_f64());
+            metrics::counter!("tessera_gateway_upstream_requests_total", "upstream" => upstream.clone(), "status" => response.status().as_str().to_owned())
+                .increment(1);
+            response
+        }
+        Err(error) => {
+            metrics::counter!("tessera_gateway_upstream_errors_total", "upstream" => upstream.clone(), "kind" => error.kind())
+                .increment(1);
+            tracing::warn!(request_id, upstream, error = %error, "forwarding failed");
+            failure(
+                ErrorCode::UpstreamUnavailable,
+                error.to_string(),
+                &request_id,
+            )
+        }
+    };
+    response.extensions_mut().insert(GatewayLog {
+        tenant: destination.tenant_id.map(|t| t.to_string()),
+        upstream: Some(upstream),
+    });
+    response
+}

@@ -1,0 +1,88 @@
+//! The gateway: `/api/*` is never handled here, it is forwarded. Layers, outermost first —
+//! request id → access log → panic recovery (the stack every route shares) → [`cors`] →
+//! [`deadline`] → [`limit`] (plan rate limits) → [`authorize`] → [`forward`] (the proxy).
+//!
+//! The limiter counts per tenant, so it must know the caller before the authorization step
+//! decides: [`authenticate::authentication`] resolves the credential once (from the caches)
+//! and leaves the outcome in the request's extensions for both.
+
+mod authenticate;
+mod authorize;
+mod cors;
+mod deadline;
+mod forward;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::from_fn_with_state;
+use axum::response::{IntoResponse, Response};
+use axum::routing::any;
+use serde_json::json;
+use tessera_gateway::proxy::Proxy;
+use tessera_gateway::routes::RouteTable;
+use tessera_proto::ErrorCode;
+
+use crate::config::Config;
+use crate::state::AppState;
+
+/// The gateway's configuration and connection pool, built once.
+#[derive(Debug)]
+pub struct Gateway {
+    pub routes: RouteTable,
+    pub proxy: Proxy,
+    /// For the response head, unless the route sets its own.
+    pub timeout: Duration,
+    /// For each chunk of a streamed response body.
+    pub idle_timeout: Duration,
+    /// `https` when clients reach Tessera over TLS (its public URL says so), else `http`.
+    pub client_proto: &'static str,
+}
+
+impl Gateway {
+    pub fn new(config: &Config) -> Self {
+        Self {
+            // Validated with the rest of the configuration.
+            routes: RouteTable::new(&config.gateway_routes).unwrap_or_default(),
+            proxy: Proxy::new(Duration::from_millis(config.gateway_connect_timeout_ms), 64),
+            timeout: Duration::from_secs(config.gateway_timeout_secs),
+            idle_timeout: Duration::from_secs(config.gateway_idle_timeout_secs),
+            client_proto: match &config.public_url {
+                Some(url) if url.scheme() == "https" => "https",
+                _ => "http",
+            },
+        }
+    }
+}
+
+pub fn router(state: &AppState) -> Router<AppState> {
+    Router::new()
+        .route("/api", any(forward::forward))
+        .route("/api/{*path}", any(forward::forward))
+        .layer(from_fn_with_state(state.clone(), authorize::authorize))
+        .layer(from_fn_with_state(state.clone(), deadline::deadline))
+        .layer(cors::layer(&state.config))
+}
+
+/// What the access log adds for a gateway request: the tenant served and the upstream used.
+#[derive(Debug, Clone, Default)]
+pub struct GatewayLog {
+    pub tenant: Option<String>,
+    pub upstream: Option<String>,
+}
+
+/// A gateway error: the usual `{error, message}` plus the request id, so that a client can
+/// quote it when an upstream fails.
+pub(crate) fn failure(code: ErrorCode, message: impl Into<String>, request_id: &str) -> Response {
+    let status = StatusCode::from_u16(code.status()).unwrap_or(StatusCode::BAD_GATEWAY);
+    let body = json!({"error": code.code(), "message": message.into(), "request_id": request_id});
+    let mut response = (status, axum::Json(body)).into_response();
+    if status == StatusCode::UNAUTHORIZED {
+        response.headers_mut().insert(
+            axum::http::header::WWW_AUTHENTICATE,
+            HeaderValue::from_static("Bearer realm=\"tessera\""),
+        );
+    }
+    response
+}
