@@ -35,6 +35,8 @@ mod gateway;
 mod oauth2;
 #[path = "integration/ops.rs"]
 mod ops;
+#[path = "integration/provisioning.rs"]
+mod provisioning;
 #[path = "integration/restart.rs"]
 mod restart;
 #[path = "integration/secrets_at_rest.rs"]
