@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use crate::agent::{Agent, AgentPatch, ClientSecret};
 use crate::api_key::ApiKey;
 use crate::audit::{AuditEvent, AuditFilter, ChainedEvent, Checkpoint, LinkHash};
+use crate::placement::PlacementStore;
 use crate::signing_key::SigningKeyRecord;
 use crate::tenant::{Plan, Tenant, TenantStatus};
 use crate::usage::UsageStore;
@@ -37,7 +38,9 @@ pub struct Page<T, C> {
 }
 
 #[async_trait]
-pub trait Store: WebhookStore + UsageStore + Send + Sync + std::fmt::Debug + 'static {
+pub trait Store:
+    WebhookStore + UsageStore + PlacementStore + Send + Sync + std::fmt::Debug + 'static
+{
     /// Whether the database answers.
     async fn ping(&self) -> StoreResult<()>;
 

@@ -137,6 +137,37 @@ pub struct Config {
     /// `redis://…` or `rediss://…`: rate-limit counters shared by every instance. Unset: each
     /// instance counts in process. While Redis is unreachable, instances count in process.
     pub redis_url: Option<Secret>,
+    /// How `POST /v1/start` starts an entity's runtime: `process` (a supervised child process),
+    /// `systemd` (a transient unit) or `static` (the request names an existing address).
+    pub provisioning_backend: ProvisioningBackend,
+    /// The runtime's argv (`process`, `systemd`); it gets `PORT`, `TESSERA_ENTITY_ID` and
+    /// `TESSERA_URL` in its environment. Empty: provisioning answers 503 until it is set.
+    pub provisioning_command: Vec<String>,
+    /// The ports runtimes may listen on, first and last (inclusive).
+    pub provisioning_ports: [u16; 2],
+    /// Where a runtime accepts its blueprint (`POST`, JSON).
+    pub provisioning_init_path: String,
+    /// Where a runtime accepts a stack's edges (`POST`, JSON, one edge per call).
+    pub provisioning_edges_path: String,
+    /// Where a runtime answers 2xx once it is ready.
+    pub provisioning_health_path: String,
+    /// How long a runtime has to answer its health path after a start, in seconds.
+    pub provisioning_start_timeout_secs: u64,
+    /// How long a runtime has to exit after SIGTERM before it is killed, in seconds.
+    pub provisioning_stop_grace_secs: u64,
+    /// Failed restarts in a row after which a runtime is left `failed`.
+    pub provisioning_max_restarts: u32,
+    /// Names this instance as the supervisor of the runtimes it starts (it restarts them when
+    /// it starts again). Defaults to the host name; give each instance on a host its own.
+    pub provisioning_owner: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProvisioningBackend {
+    Process,
+    Systemd,
+    Static,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,7 +179,7 @@ pub enum LogFormat {
 
 /// The fields of [`Config`], the only `TESSERA_*` variables read as configuration (other tools
 /// use the prefix too, and an unknown key in the file is an error).
-const FIELDS: [&str; 38] = [
+const FIELDS: [&str; 48] = [
     "listen",
     "data_dir",
     "database_url",
@@ -187,6 +218,16 @@ const FIELDS: [&str; 38] = [
     "gateway_trust_forwarded",
     "internal_listen",
     "redis_url",
+    "provisioning_backend",
+    "provisioning_command",
+    "provisioning_ports",
+    "provisioning_init_path",
+    "provisioning_edges_path",
+    "provisioning_health_path",
+    "provisioning_start_timeout_secs",
+    "provisioning_stop_grace_secs",
+    "provisioning_max_restarts",
+    "provisioning_owner",
 ];
 
 impl Default for Config {
@@ -231,6 +272,16 @@ impl Default for Config {
             gateway_trust_forwarded: false,
             internal_listen: SocketAddr::from(([127, 0, 0, 1], 8090)),
             redis_url: None,
+            provisioning_backend: ProvisioningBackend::Process,
+            provisioning_command: Vec::new(),
+            provisioning_ports: [20_000, 20_999],
+            provisioning_init_path: "/init".to_owned(),
+            provisioning_edges_path: "/edges".to_owned(),
+            provisioning_health_path: "/health".to_owned(),
+            provisioning_start_timeout_secs: 30,
+            provisioning_stop_grace_secs: 10,
+            provisioning_max_restarts: 5,
+            provisioning_owner: None,
         }
     }
 }
@@ -377,7 +428,42 @@ impl Config {
         if self.auth_cache_capacity == 0 || self.max_body_bytes < 1024 {
             return invalid("auth_cache_capacity must be > 0 and max_body_bytes >= 1024");
         }
+        self.validate_provisioning()?;
         Ok(self)
+    }
+
+    fn validate_provisioning(&self) -> Result<(), ConfigError> {
+        let invalid = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        let [first, last] = self.provisioning_ports;
+        if first == 0 || first > last {
+            return invalid("provisioning_ports must be [first, last] with 0 < first <= last");
+        }
+        let paths = [
+            &self.provisioning_init_path,
+            &self.provisioning_edges_path,
+            &self.provisioning_health_path,
+        ];
+        if paths
+            .iter()
+            .any(|p| !p.starts_with('/') || p.contains(['?', '#', ' ']))
+        {
+            return invalid("provisioning_*_path must be paths starting with `/`");
+        }
+        if !(1..=600).contains(&self.provisioning_start_timeout_secs)
+            || !(1..=600).contains(&self.provisioning_stop_grace_secs)
+        {
+            return invalid(
+                "provisioning_start_timeout_secs and provisioning_stop_grace_secs must be 1 to 600",
+            );
+        }
+        if self
+            .provisioning_owner
+            .as_deref()
+            .is_some_and(str::is_empty)
+        {
+            return invalid("provisioning_owner must not be empty");
+        }
+        Ok(())
     }
 
     /// The issuer identifier: the public URL without a trailing slash.

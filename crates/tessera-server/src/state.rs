@@ -18,6 +18,7 @@ use crate::gateway::Gateway;
 use crate::http::v1::compliance::ReportCache;
 use crate::keys::KeyService;
 use crate::limits::Limits;
+use crate::provision::Provisioning;
 use crate::revocation::Revocations;
 
 #[derive(Clone, Debug)]
@@ -51,6 +52,8 @@ pub struct Inner {
     pub concurrency: ConcurrencyLimiter,
     /// Each tenant's plan, cached like its status (changes on this instance apply at once).
     pub plans: StatusCache<TenantId, Option<Plan>>,
+    /// Starts, supervises and stops entities' runtimes.
+    pub provisioning: Provisioning,
 }
 
 impl Deref for AppState {
@@ -100,6 +103,7 @@ impl AppState {
             compliance_reports: ReportCache::new(10_000),
             audit_writer: AuditWriter::start(Arc::clone(&store), config.audit_queue_capacity),
             gateway: Gateway::new(&config),
+            provisioning: Provisioning::new(&config, Arc::clone(&store), Arc::clone(&clock)),
             config,
             store,
             clock,

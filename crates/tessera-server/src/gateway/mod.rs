@@ -12,6 +12,7 @@ mod cors;
 mod deadline;
 mod forward;
 mod limit;
+mod placements;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -40,6 +41,8 @@ pub struct Gateway {
     pub idle_timeout: Duration,
     /// `https` when clients reach Tessera over TLS (its public URL says so), else `http`.
     pub client_proto: &'static str,
+    /// Running placements, briefly (see [`placements`]).
+    pub(crate) placements: placements::PlacementCache,
     /// Tessera's own listeners: never an upstream (the internal endpoints must stay out of
     /// reach of `/api`, and forwarding to itself would loop).
     own_listeners: [SocketAddr; 2],
@@ -57,6 +60,7 @@ impl Gateway {
                 Some(url) if url.scheme() == "https" => "https",
                 _ => "http",
             },
+            placements: placements::PlacementCache::new(10_000),
             own_listeners: [config.listen, config.internal_listen],
         }
     }

@@ -89,7 +89,6 @@ async fn create_tenant(
         state.limits.register(ctx.client_ip).map_err(rate_limited)?;
     }
 
-    let now = state.clock.now();
     let tenant = Tenant {
         id: TenantId::generate(),
         name,
@@ -100,8 +99,25 @@ async fn create_tenant(
         },
         plan: Plan::Explorer,
         status: TenantStatus::Active,
-        created_at: now,
+        created_at: state.clock.now(),
     };
+    let secret = register(&state, &ctx, actor, &tenant)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let body = wire::CreatedTenant {
+        tenant: view(&tenant),
+        api_key: secret.secret.expose().to_owned(),
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// Stores a new tenant with its first API key (scope `*`) and audits it; returns the key.
+pub(crate) async fn register(
+    state: &AppState,
+    ctx: &RequestContext,
+    actor: String,
+    tenant: &Tenant,
+) -> Result<GeneratedSecret, ApiError> {
     let secret = GeneratedSecret::new(SecretKind::TenantApiKey);
     let key = ApiKey {
         id: ApiKeyId::generate(),
@@ -112,24 +128,16 @@ async fn create_tenant(
         expires_at: None,
         revoked_at: None,
         last_used_at: None,
-        created_at: now,
+        created_at: tenant.created_at,
     };
-    state
-        .store
-        .create_tenant(&tenant, &key)
-        .await
-        .map_err(|e| ApiError::from(e).into_response())?;
+    state.store.create_tenant(tenant, &key).await?;
     state
         .audit(
-            &ctx,
+            ctx,
             Fact::success(Some(tenant.id), actor, "tenant.create", tenant.id),
         )
         .await;
-    let body = wire::CreatedTenant {
-        tenant: view(&tenant),
-        api_key: secret.secret.expose().to_owned(),
-    };
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok(secret)
 }
 
 /// Read a tenant.
