@@ -6,14 +6,49 @@ use serde::{Deserialize, Serialize};
 
 use crate::tenant::Plan;
 
-/// One plan's limits. `None` is unlimited.
+/// One plan's limits. `None` is unlimited, written `"unlimited"` in configuration (TOML has
+/// no null, and leaving a field out keeps its default).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct PlanLimits {
     pub requests_per_minute: u64,
+    #[serde(with = "unlimited")]
     pub requests_per_day: Option<u64>,
+    #[serde(with = "unlimited")]
     pub max_agents: Option<u64>,
     pub concurrent_tasks: u64,
+}
+
+/// A limit that is a number or the word `unlimited`.
+mod unlimited {
+    use serde::{Deserialize, Deserializer, Serializer, de};
+
+    const WORD: &str = "unlimited";
+
+    pub fn serialize<S: Serializer>(limit: &Option<u64>, serializer: S) -> Result<S::Ok, S::Error> {
+        match limit {
+            Some(n) => serializer.serialize_u64(*n),
+            None => serializer.serialize_str(WORD),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(
+        deserializer: D,
+    ) -> Result<Option<u64>, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Limit {
+            Number(u64),
+            Word(String),
+        }
+        match Limit::deserialize(deserializer)? {
+            Limit::Number(n) => Ok(Some(n)),
+            Limit::Word(word) if word == WORD => Ok(None),
+            Limit::Word(word) => Err(de::Error::custom(format!(
+                "expected a number or \"{WORD}\", found {word:?}"
+            ))),
+        }
+    }
 }
 
 /// The limits of every plan.
@@ -84,6 +119,24 @@ mod tests {
         assert_eq!(table.limits(Plan::Explorer).requests_per_day, Some(1_000));
         assert_eq!(table.limits(Plan::Business).max_agents, None);
         assert_eq!(table.limits(Plan::Enterprise).concurrent_tasks, 100);
+    }
+
+    #[test]
+    fn unlimited_is_a_word_in_configuration() {
+        let limits: PlanLimits = serde_json::from_value(serde_json::json!({
+            "requests_per_minute": 5,
+            "requests_per_day": "unlimited",
+            "max_agents": 3,
+            "concurrent_tasks": 1,
+        }))
+        .unwrap();
+        assert_eq!(limits.requests_per_day, None);
+        assert_eq!(limits.max_agents, Some(3));
+        let back = serde_json::to_value(limits).unwrap();
+        assert_eq!(back["requests_per_day"], "unlimited");
+        let wrong = serde_json::json!({"requests_per_minute": 5, "requests_per_day": "lots",
+            "max_agents": 3, "concurrent_tasks": 1});
+        assert!(serde_json::from_value::<PlanLimits>(wrong).is_err());
     }
 
     #[test]
