@@ -7,6 +7,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 use url::Url;
 
+use crate::proxy::Upstream;
+
 /// One `[[gateway_routes]]` entry of the configuration.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -34,8 +36,9 @@ impl Route {
 
 #[derive(Debug, Clone, Default)]
 pub struct RouteTable {
-    /// Longest prefix first, so the first match is the answer.
-    routes: Vec<Route>,
+    /// Longest prefix first, so the first match is the answer; each with its upstream parsed
+    /// once, here, rather than per request.
+    routes: Vec<(Route, Upstream)>,
 }
 
 impl RouteTable {
@@ -74,15 +77,26 @@ impl RouteTable {
                 pair[0].prefix
             ));
         }
+        let routes = routes
+            .into_iter()
+            .map(|route| {
+                let upstream = Upstream::parse(&route.upstream)
+                    .map_err(|e| format!("gateway route {:?}: {e}", route.prefix))?;
+                Ok((route, upstream))
+            })
+            .collect::<Result<_, String>>()?;
         Ok(Self { routes })
     }
 
-    /// The route serving `path`, if any.
-    pub fn find(&self, path: &str) -> Option<&Route> {
-        self.routes.iter().find(|route| {
-            path.strip_prefix(route.prefix.as_str())
-                .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
-        })
+    /// The route serving `path`, if any, and its upstream.
+    pub fn find(&self, path: &str) -> Option<(&Route, &Upstream)> {
+        self.routes
+            .iter()
+            .find(|(route, _)| {
+                path.strip_prefix(route.prefix.as_str())
+                    .is_some_and(|rest| rest.is_empty() || rest.starts_with('/'))
+            })
+            .map(|(route, upstream)| (route, upstream))
     }
 }
 
@@ -108,7 +122,7 @@ mod tests {
             route("/api/work/x", 3),
         ])
         .unwrap();
-        let port = |path| table.find(path).and_then(|r| r.upstream.port());
+        let port = |path| table.find(path).and_then(|(r, _)| r.upstream.port());
         assert_eq!(port("/api/work"), Some(2));
         assert_eq!(port("/api/work/y"), Some(2));
         assert_eq!(port("/api/work/x/1"), Some(3));

@@ -82,7 +82,11 @@ async fn authenticate(
     let Some(credential) = presented_credential(headers) else {
         return Authentication::Missing;
     };
-    let refused = if SecretKind::of(credential).is_some() {
+    // By its prefix only: the key check decodes and verifies the checksum itself.
+    let is_key = credential
+        .split_once('_')
+        .is_some_and(|(prefix, _)| SecretKind::ALL.iter().any(|kind| kind.prefix() == prefix));
+    let refused = if is_key {
         match state.api_keys.authenticate(credential).await {
             Ok(principal) => return Authentication::Caller(Arc::new(from_key(principal))),
             Err(AuthFailure::Store(_)) => return Authentication::Unavailable,

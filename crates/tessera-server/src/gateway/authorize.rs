@@ -4,8 +4,7 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::Response;
 use tessera_core::TenantId;
 use tessera_core::placement::PlacementStatus;
@@ -18,6 +17,9 @@ use super::failure;
 use super::placements::Lookup;
 use crate::auth::extract::rate_limited;
 use crate::state::AppState;
+
+const OWN_LISTENER: &str =
+    "that upstream is one of Tessera's own listeners; the gateway does not forward there";
 
 /// Where an authorized request goes, and as whom.
 #[derive(Debug, Clone)]
@@ -79,8 +81,12 @@ async fn to_entity(
         .address
         .parse::<url::Url>()
         .map_err(|e| e.to_string())
-        .and_then(|url| state.gateway.upstream(&url))
+        .and_then(|url| Upstream::parse(&url).map_err(|e| e.to_string()))
         .map_err(|error| failure(ErrorCode::PlacementNotRunning, error, request_id))?;
+    let Some(upstream) = state.gateway.usable(&upstream) else {
+        return Err(failure(ErrorCode::NoRoute, OWN_LISTENER, request_id));
+    };
+    let upstream = upstream.clone();
     Ok(Destination {
         upstream,
         tenant_id: Some(placement.entity_id),
@@ -88,27 +94,25 @@ async fn to_entity(
     })
 }
 
-pub async fn authorize(
-    State(state): State<AppState>,
-    mut request: Request,
-    next: Next,
-) -> Response {
+pub async fn decide<F, Fut>(state: &AppState, mut request: Request, next: F) -> Response
+where
+    F: FnOnce(Request, Destination) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let request_id = context(&request).request_id.unwrap_or_default();
-    let route = state.gateway.routes.find(request.uri().path()).cloned();
-    if let Some(route) = route.as_ref().filter(|route| route.public) {
-        return match state.gateway.upstream(&route.upstream) {
-            Ok(upstream) => {
-                request.extensions_mut().insert(Destination {
-                    upstream,
-                    tenant_id: None,
-                    caller: None,
-                });
-                next.run(request).await
-            }
-            Err(error) => failure(ErrorCode::NoRoute, error, &request_id),
+    let route = state.gateway.routes.find(request.uri().path());
+    if let Some((_, upstream)) = route.filter(|(route, _)| route.public) {
+        let Some(upstream) = state.gateway.usable(upstream) else {
+            return failure(ErrorCode::NoRoute, OWN_LISTENER, &request_id);
         };
+        let destination = Destination {
+            upstream: upstream.clone(),
+            tenant_id: None,
+            caller: None,
+        };
+        return next(request, destination).await;
     }
-    let caller = match authentication(&state, &mut request).await {
+    let caller = match authentication(state, &mut request).await {
         Authentication::Caller(caller) => caller,
         Authentication::Missing => {
             let message =
@@ -123,24 +127,20 @@ pub async fn authorize(
         }
     };
     if let Some(entity) = named_entity(&request) {
-        return match to_entity(&state, &caller, &entity, &request_id).await {
-            Ok(destination) => {
-                request.extensions_mut().insert(destination);
-                next.run(request).await
-            }
+        return match to_entity(state, &caller, &entity, &request_id).await {
+            Ok(destination) => next(request, destination).await,
             Err(response) => response,
         };
     }
-    let Some(route) = route else {
+    let Some((route, upstream)) = route else {
         return failure(
             ErrorCode::NoRoute,
             "no route serves this path; name an entity with `X-Entity` or `entity=`",
             &request_id,
         );
     };
-    let upstream = match state.gateway.upstream(&route.upstream) {
-        Ok(upstream) => upstream,
-        Err(error) => return failure(ErrorCode::NoRoute, error, &request_id),
+    let Some(upstream) = state.gateway.usable(upstream) else {
+        return failure(ErrorCode::NoRoute, OWN_LISTENER, &request_id);
     };
     if let Some(missing) = route
         .scopes
@@ -155,10 +155,10 @@ pub async fn authorize(
             "the operator's key reaches a tenant's runtime only by naming it (`X-Entity`)";
         return failure(ErrorCode::TenantMismatch, message, &request_id);
     };
-    request.extensions_mut().insert(Destination {
-        upstream,
+    let destination = Destination {
+        upstream: upstream.clone(),
         tenant_id: Some(tenant_id),
         caller: Some(caller),
-    });
-    next.run(request).await
+    };
+    next(request, destination).await
 }

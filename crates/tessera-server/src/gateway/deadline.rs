@@ -1,27 +1,26 @@
 //! The deadline for the response head: the route's own timeout, else the gateway's (30 s by
 //! default). A streamed body that follows is bounded by the idle timeout instead, per chunk.
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::Response;
 use tessera_proto::ErrorCode;
 
-use crate::context::RequestId;
+use super::authenticate::context;
 use crate::state::AppState;
 
-pub async fn deadline(State(state): State<AppState>, request: Request, next: Next) -> Response {
+pub async fn within<F, Fut>(state: &AppState, request: Request, next: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let timeout = state
         .gateway
         .routes
         .find(request.uri().path())
-        .and_then(|route| route.timeout())
+        .and_then(|(route, _)| route.timeout())
         .unwrap_or(state.gateway.timeout);
-    let request_id = request
-        .extensions()
-        .get::<RequestId>()
-        .map(|id| id.0.clone())
-        .unwrap_or_default();
-    match tokio::time::timeout(timeout, next.run(request)).await {
+    let request_id = context(&request).request_id.unwrap_or_default();
+    match tokio::time::timeout(timeout, next(request)).await {
         Ok(response) => response,
         Err(_) => {
             metrics::counter!("tessera_gateway_timeouts_total").increment(1);

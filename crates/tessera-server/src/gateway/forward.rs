@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use axum::extract::{Request, State};
+use axum::extract::Request;
 use axum::response::Response;
 use tessera_gateway::headers::{self, Client, VerifiedIdentity};
 use tessera_proto::ErrorCode;
@@ -14,16 +14,9 @@ use super::authorize::Destination;
 use super::{GatewayLog, failure};
 use crate::state::AppState;
 
-pub async fn forward(State(state): State<AppState>, request: Request) -> Response {
+pub async fn forward(state: &AppState, request: Request, destination: Destination) -> Response {
     let ctx = context(&request);
     let request_id = ctx.request_id.clone().unwrap_or_default();
-    let Some(destination) = request.extensions().get::<Destination>().cloned() else {
-        return failure(
-            ErrorCode::Internal,
-            "no destination was resolved",
-            &request_id,
-        );
-    };
     let (mut parts, body) = request.into_parts();
     let identity =
         destination

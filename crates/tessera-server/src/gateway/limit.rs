@@ -8,8 +8,7 @@
 //! credentials are limited per client address). The operator's key is not counted.
 
 use axum::body::Body;
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use axum::extract::Request;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use tessera_proto::ErrorCode;
@@ -19,25 +18,29 @@ use super::failure;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub async fn limit(State(state): State<AppState>, mut request: Request, next: Next) -> Response {
+pub async fn admit<F, Fut>(state: &AppState, mut request: Request, next: F) -> Response
+where
+    F: FnOnce(Request) -> Fut,
+    Fut: Future<Output = Response>,
+{
     let public = state
         .gateway
         .routes
         .find(request.uri().path())
-        .is_some_and(|route| route.public);
+        .is_some_and(|(route, _)| route.public);
     if public {
-        return next.run(request).await;
+        return next(request).await;
     }
-    let Authentication::Caller(caller) = authentication(&state, &mut request).await else {
-        return next.run(request).await;
+    let Authentication::Caller(caller) = authentication(state, &mut request).await else {
+        return next(request).await;
     };
     let Some(tenant) = caller.tenant_id else {
-        return next.run(request).await;
+        return next(request).await;
     };
     let plan = match state.tenant_plan(tenant).await {
         Ok(Some(plan)) => plan,
         // A credential of a tenant that no longer exists: refused by the next step.
-        Ok(None) => return next.run(request).await,
+        Ok(None) => return next(request).await,
         Err(error) => return ApiError::from(error).into_response(),
     };
     let limits = state.config.plans.limits(plan);
@@ -74,7 +77,7 @@ pub async fn limit(State(state): State<AppState>, mut request: Request, next: Ne
             return response;
         }
     };
-    let mut response = next.run(request).await;
+    let mut response = next(request).await;
     decision.write_headers(response.headers_mut());
     // The task lasts until its response body is done (a stream may run for minutes): the
     // permit goes with the body and is released when the body is dropped.

@@ -1,6 +1,10 @@
 //! The gateway: `/api/*` is never handled here, it is forwarded. Layers, outermost first —
-//! request id → access log → panic recovery (the stack every route shares) → [`cors`] →
-//! [`deadline`] → [`limit`] (plan rate limits) → [`authorize`] → [`forward`] (the proxy).
+//! request id → access log → panic recovery (the stack every route shares) → [`cors`] (a
+//! tower layer) → then the gateway's own phases, each a module and each able to answer in
+//! place of the next: [`deadline`] → [`limit`] (plan rate limits) → [`authorize`] →
+//! [`forward`] (the proxy). The phases are plain async functions called in order, not tower
+//! layers, because a layer costs a boxed future and a service clone per request, which showed
+//! in the gateway benchmark.
 //!
 //! The limiter counts per tenant, so it must know the caller before the authorization step
 //! decides: [`authenticate::authentication`] resolves the credential once (from the caches)
@@ -18,8 +22,8 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode};
-use axum::middleware::from_fn_with_state;
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde_json::json;
@@ -65,26 +69,30 @@ impl Gateway {
         }
     }
 
-    /// The upstream at `url`, unless it is unusable or one of Tessera's own listeners.
-    pub fn upstream(&self, url: &url::Url) -> Result<Upstream, String> {
-        let upstream = Upstream::parse(url).map_err(|e| e.to_string())?;
-        if self.own_listeners.iter().any(|&own| upstream.is(own)) {
-            return Err(format!(
-                "{url} is one of Tessera's own listeners; the gateway does not forward there"
-            ));
-        }
-        Ok(upstream)
+    /// `upstream`, unless it is one of Tessera's own listeners.
+    pub fn usable<'u>(&self, upstream: &'u Upstream) -> Option<&'u Upstream> {
+        (!self.own_listeners.iter().any(|&own| upstream.is(own))).then_some(upstream)
     }
 }
 
 pub fn router(state: &AppState) -> Router<AppState> {
     Router::new()
-        .route("/api", any(forward::forward))
-        .route("/api/{*path}", any(forward::forward))
-        .layer(from_fn_with_state(state.clone(), authorize::authorize))
-        .layer(from_fn_with_state(state.clone(), limit::limit))
-        .layer(from_fn_with_state(state.clone(), deadline::deadline))
+        .route("/api", any(handle))
+        .route("/api/{*path}", any(handle))
         .layer(cors::layer(&state.config))
+}
+
+/// Every `/api` request, through the phases in order.
+async fn handle(State(state): State<AppState>, request: Request) -> Response {
+    let state = &state;
+    deadline::within(state, request, |request| {
+        limit::admit(state, request, |request| {
+            authorize::decide(state, request, |request, destination| {
+                forward::forward(state, request, destination)
+            })
+        })
+    })
+    .await
 }
 
 /// What the access log adds for a gateway request: the tenant served and the upstream used.
