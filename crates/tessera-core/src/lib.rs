@@ -1,5 +1,6 @@
 //! The domain of Tessera: typed identifiers, the objects of DESIGN.md §1 that exist so far
-//! (tenants, API keys, agents and their client secrets, signing keys, revoked tokens, audit events),
+//! (tenants, API keys, agents and their client secrets, signing keys, revoked tokens, audit events,
+//! placements),
 //! the scope vocabulary, and the ports the rest of the system is written against:
 //!
 //! - [`Store`]: durable state; `tessera-store` implements it over SQLite and PostgreSQL.
@@ -31,6 +32,7 @@ pub mod api_key;
 pub mod audit;
 pub mod clock;
 pub mod id;
+pub mod placement;
 pub mod plan;
 pub mod scope;
 pub mod signing_key;

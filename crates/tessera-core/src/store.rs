@@ -8,8 +8,9 @@ use time::OffsetDateTime;
 use crate::agent::{Agent, AgentPatch, ClientSecret};
 use crate::api_key::ApiKey;
 use crate::audit::{AuditEvent, AuditFilter, ChainedEvent, Checkpoint, LinkHash};
+use crate::placement::PlacementStore;
 use crate::signing_key::SigningKeyRecord;
-use crate::tenant::{Tenant, TenantStatus};
+use crate::tenant::{Plan, Tenant, TenantStatus};
 use crate::usage::UsageStore;
 use crate::webhook::WebhookStore;
 use crate::{AgentId, ApiKeyId, ClientSecretId, OperatorId, TenantId};
@@ -37,7 +38,9 @@ pub struct Page<T, C> {
 }
 
 #[async_trait]
-pub trait Store: WebhookStore + UsageStore + Send + Sync + std::fmt::Debug + 'static {
+pub trait Store:
+    WebhookStore + UsageStore + PlacementStore + Send + Sync + std::fmt::Debug + 'static
+{
     /// Whether the database answers.
     async fn ping(&self) -> StoreResult<()>;
 
@@ -56,6 +59,8 @@ pub trait Store: WebhookStore + UsageStore + Send + Sync + std::fmt::Debug + 'st
     async fn tenant(&self, id: TenantId) -> StoreResult<Option<Tenant>>;
     /// Sets the status; false when there is no such tenant.
     async fn set_tenant_status(&self, id: TenantId, status: TenantStatus) -> StoreResult<bool>;
+    /// Sets the plan; returns the plan it had, or None when there is no such tenant.
+    async fn set_tenant_plan(&self, id: TenantId, plan: Plan) -> StoreResult<Option<Plan>>;
 
     // API keys.
     async fn insert_api_key(&self, key: &ApiKey) -> StoreResult<()>;
@@ -72,8 +77,15 @@ pub trait Store: WebhookStore + UsageStore + Send + Sync + std::fmt::Debug + 'st
     async fn touch_api_key(&self, id: ApiKeyId, at: OffsetDateTime) -> StoreResult<()>;
 
     // Agents and their client secrets.
-    /// Creates an agent and its first client secret in one transaction.
-    async fn create_agent(&self, agent: &Agent, secret: &ClientSecret) -> StoreResult<()>;
+    /// Creates an agent and its first client secret in one transaction, unless the tenant
+    /// already has `max_agents` agents (None: no limit): then nothing is written and the answer
+    /// is false. Concurrent creations in one tenant cannot both pass the last free place.
+    async fn create_agent(
+        &self,
+        agent: &Agent,
+        secret: &ClientSecret,
+        max_agents: Option<u64>,
+    ) -> StoreResult<bool>;
     async fn agent(&self, tenant: TenantId, id: AgentId) -> StoreResult<Option<Agent>>;
     /// An agent found by its id alone: for client authentication, where the tenant is not yet known.
     async fn agent_by_client_id(&self, id: AgentId) -> StoreResult<Option<Agent>>;

@@ -58,3 +58,12 @@ pub struct CreatedTenant {
     #[schema(example = "tsk_2NEpo7TZRRrLZSi2U…")]
     pub api_key: String,
 }
+
+/// The body of `PUT /v1/tenants/{tenant_id}/plan`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetPlanRequest {
+    /// The new plan. Read as text so that an unknown plan is a 400 naming the plans.
+    #[schema(value_type = Plan, example = "business")]
+    pub plan: String,
+}

@@ -74,7 +74,7 @@ impl App {
             keys,
             master,
             telemetry::metrics_handle(),
-        );
+        )?;
         Ok(Started {
             app: App { state, store },
             operator_key,
@@ -100,6 +100,10 @@ impl App {
         let maintainer = tokio::spawn(maintain_audit_log(self.state.clone()));
         let usage = crate::usage::UsageConsumer::spawn(&self.state);
         let events_out = crate::webhooks::Workers::start(&self.state);
+        let recovery = tokio::spawn({
+            let state = self.state.clone();
+            async move { state.provisioning.recover().await }
+        });
         let (stop, stopping) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {
             shutdown.await;
@@ -122,8 +126,11 @@ impl App {
         .with_graceful_shutdown(stopped(stopping));
         let (public, internal) = tokio::join!(public.into_future(), internal.into_future());
         let result = public.and(internal);
-        // In-flight requests are done: stop the background work, store every queued audit
-        // event, sign the chain heads, and only then close the store.
+        // In-flight requests are done: stop the background work and the runtimes this process
+        // runs (their placements stay as they are, so the next start restarts them), store
+        // every queued audit event, sign the chain heads, and only then close the store.
+        recovery.abort();
+        self.state.provisioning.shutdown().await;
         refresher.abort();
         maintainer.abort();
         usage.stop().await;

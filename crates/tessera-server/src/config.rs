@@ -134,6 +134,40 @@ pub struct Config {
     /// Where the internal listener binds (endpoints for the operator's network and the
     /// runtimes, never reachable through the public listener or `/api`).
     pub internal_listen: SocketAddr,
+    /// `redis://…` or `rediss://…`: rate-limit counters shared by every instance. Unset: each
+    /// instance counts in process. While Redis is unreachable, instances count in process.
+    pub redis_url: Option<Secret>,
+    /// How `POST /v1/start` starts an entity's runtime: `process` (a supervised child process),
+    /// `systemd` (a transient unit) or `static` (the request names an existing address).
+    pub provisioning_backend: ProvisioningBackend,
+    /// The runtime's argv (`process`, `systemd`); it gets `PORT`, `TESSERA_ENTITY_ID` and
+    /// `TESSERA_URL` in its environment. Empty: provisioning answers 503 until it is set.
+    pub provisioning_command: Vec<String>,
+    /// The ports runtimes may listen on, first and last (inclusive).
+    pub provisioning_ports: [u16; 2],
+    /// Where a runtime accepts its blueprint (`POST`, JSON).
+    pub provisioning_init_path: String,
+    /// Where a runtime accepts a stack's edges (`POST`, JSON, one edge per call).
+    pub provisioning_edges_path: String,
+    /// Where a runtime answers 2xx once it is ready.
+    pub provisioning_health_path: String,
+    /// How long a runtime has to answer its health path after a start, in seconds.
+    pub provisioning_start_timeout_secs: u64,
+    /// How long a runtime has to exit after SIGTERM before it is killed, in seconds.
+    pub provisioning_stop_grace_secs: u64,
+    /// Failed restarts in a row after which a runtime is left `failed`.
+    pub provisioning_max_restarts: u32,
+    /// Names this instance as the supervisor of the runtimes it starts (it restarts them when
+    /// it starts again). Defaults to the host name; give each instance on a host its own.
+    pub provisioning_owner: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProvisioningBackend {
+    Process,
+    Systemd,
+    Static,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -145,7 +179,7 @@ pub enum LogFormat {
 
 /// The fields of [`Config`], the only `TESSERA_*` variables read as configuration (other tools
 /// use the prefix too, and an unknown key in the file is an error).
-const FIELDS: [&str; 37] = [
+const FIELDS: [&str; 48] = [
     "listen",
     "data_dir",
     "database_url",
@@ -183,6 +217,17 @@ const FIELDS: [&str; 37] = [
     "gateway_cors_origins",
     "gateway_trust_forwarded",
     "internal_listen",
+    "redis_url",
+    "provisioning_backend",
+    "provisioning_command",
+    "provisioning_ports",
+    "provisioning_init_path",
+    "provisioning_edges_path",
+    "provisioning_health_path",
+    "provisioning_start_timeout_secs",
+    "provisioning_stop_grace_secs",
+    "provisioning_max_restarts",
+    "provisioning_owner",
 ];
 
 impl Default for Config {
@@ -226,6 +271,17 @@ impl Default for Config {
             gateway_cors_origins: Vec::new(),
             gateway_trust_forwarded: false,
             internal_listen: SocketAddr::from(([127, 0, 0, 1], 8090)),
+            redis_url: None,
+            provisioning_backend: ProvisioningBackend::Process,
+            provisioning_command: Vec::new(),
+            provisioning_ports: [20_000, 20_999],
+            provisioning_init_path: "/init".to_owned(),
+            provisioning_edges_path: "/edges".to_owned(),
+            provisioning_health_path: "/health".to_owned(),
+            provisioning_start_timeout_secs: 30,
+            provisioning_stop_grace_secs: 10,
+            provisioning_max_restarts: 5,
+            provisioning_owner: None,
         }
     }
 }
@@ -243,6 +299,8 @@ pub struct Overrides {
     pub nats_url: Option<Secret>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub internal_listen: Option<SocketAddr>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis_url: Option<Secret>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -362,10 +420,50 @@ impl Config {
         if self.internal_listen == self.listen && self.listen.port() != 0 {
             return invalid("internal_listen must differ from listen");
         }
+        if let Some(url) = &self.redis_url
+            && !(url.expose().starts_with("redis://") || url.expose().starts_with("rediss://"))
+        {
+            return invalid("redis_url must be a redis:// or rediss:// URL");
+        }
         if self.auth_cache_capacity == 0 || self.max_body_bytes < 1024 {
             return invalid("auth_cache_capacity must be > 0 and max_body_bytes >= 1024");
         }
+        self.validate_provisioning()?;
         Ok(self)
+    }
+
+    fn validate_provisioning(&self) -> Result<(), ConfigError> {
+        let invalid = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        let [first, last] = self.provisioning_ports;
+        if first == 0 || first > last {
+            return invalid("provisioning_ports must be [first, last] with 0 < first <= last");
+        }
+        let paths = [
+            &self.provisioning_init_path,
+            &self.provisioning_edges_path,
+            &self.provisioning_health_path,
+        ];
+        if paths
+            .iter()
+            .any(|p| !p.starts_with('/') || p.contains(['?', '#', ' ']))
+        {
+            return invalid("provisioning_*_path must be paths starting with `/`");
+        }
+        if !(1..=600).contains(&self.provisioning_start_timeout_secs)
+            || !(1..=600).contains(&self.provisioning_stop_grace_secs)
+        {
+            return invalid(
+                "provisioning_start_timeout_secs and provisioning_stop_grace_secs must be 1 to 600",
+            );
+        }
+        if self
+            .provisioning_owner
+            .as_deref()
+            .is_some_and(str::is_empty)
+        {
+            return invalid("provisioning_owner must not be empty");
+        }
+        Ok(())
     }
 
     /// The issuer identifier: the public URL without a trailing slash.
@@ -414,6 +512,22 @@ mod tests {
         keys.sort();
         fields.sort();
         assert_eq!(keys, fields);
+    }
+
+    #[test]
+    fn refuses_a_redis_url_of_another_scheme() {
+        for (url, valid) in [
+            ("redis://127.0.0.1:6379", true),
+            ("rediss://user:pw@cache.example:6380/0", true),
+            ("http://127.0.0.1:6379", false),
+            ("127.0.0.1:6379", false),
+        ] {
+            let config = Config {
+                redis_url: Some(Secret::new(url)),
+                ..Config::default()
+            };
+            assert_eq!(config.validate().is_ok(), valid, "{url}");
+        }
     }
 
     #[test]

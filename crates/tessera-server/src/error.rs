@@ -31,6 +31,14 @@ impl ApiError {
         Self::new(ErrorCode::InvalidParameter, message)
     }
 
+    /// The same error with `context` (which part of the request) before its message.
+    pub fn prefixed(self, context: &str) -> Self {
+        Self {
+            code: self.code,
+            message: format!("{context}: {}", self.message),
+        }
+    }
+
     /// A failure of Tessera itself; `cause` goes to the log, never to the client.
     pub fn internal(cause: impl std::fmt::Display) -> Self {
         tracing::error!(error = %cause, "internal error");

@@ -9,6 +9,8 @@
 //!   document and the middleware;
 //! - [`gateway`]: `/api/*`, authenticated, rate-limited by plan and forwarded to the tenant's
 //!   runtime or a configured service;
+//! - [`provision`]: starting entities' runtimes (process, systemd, static), supervising them,
+//!   and their placements;
 //! - [`usage`]: the consumer of the audit log that keeps the usage counters analytics read;
 //! - [`webhooks`]: the consumers that send events out: signed webhooks with retries and dead
 //!   letters, and NATS JetStream;
@@ -28,6 +30,7 @@ pub mod gateway;
 pub mod http;
 pub mod keys;
 pub mod limits;
+pub mod provision;
 pub mod revocation;
 pub mod state;
 pub mod telemetry;

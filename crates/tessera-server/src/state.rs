@@ -6,9 +6,10 @@ use std::time::Duration;
 
 use metrics_exporter_prometheus::PrometheusHandle;
 use tessera_core::agent::AgentStatus;
-use tessera_core::tenant::TenantStatus;
+use tessera_core::tenant::{Plan, TenantStatus};
 use tessera_core::{AgentId, Clock, Store, TenantId};
 use tessera_crypto::MasterKeys;
+use tessera_gateway::ratelimit::{ConcurrencyLimiter, InvalidRedisUrl, RateLimiter};
 
 use crate::audit::writer::AuditWriter;
 use crate::auth::{ApiKeyAuthenticator, StatusCache};
@@ -17,6 +18,7 @@ use crate::gateway::Gateway;
 use crate::http::v1::compliance::ReportCache;
 use crate::keys::KeyService;
 use crate::limits::Limits;
+use crate::provision::Provisioning;
 use crate::revocation::Revocations;
 
 #[derive(Clone, Debug)]
@@ -44,6 +46,14 @@ pub struct Inner {
     pub limits: Limits,
     pub metrics: PrometheusHandle,
     pub gateway: Gateway,
+    /// Requests per tenant per minute and day (in Redis when `redis_url` is set).
+    pub rate_limits: RateLimiter,
+    /// Requests in flight per tenant (per instance).
+    pub concurrency: ConcurrencyLimiter,
+    /// Each tenant's plan, cached like its status (changes on this instance apply at once).
+    pub plans: StatusCache<TenantId, Option<Plan>>,
+    /// Starts, supervises and stops entities' runtimes.
+    pub provisioning: Provisioning,
 }
 
 impl Deref for AppState {
@@ -62,7 +72,7 @@ impl AppState {
         keys: KeyService,
         master: MasterKeys,
         metrics: PrometheusHandle,
-    ) -> Self {
+    ) -> Result<Self, InvalidRedisUrl> {
         let ttl = Duration::from_secs(config.auth_cache_ttl_secs);
         let tenants = Arc::new(StatusCache::new(10_000, ttl));
         let api_keys = ApiKeyAuthenticator::new(
@@ -76,7 +86,16 @@ impl AppState {
             config.registrations_per_hour,
             config.auth_failures_per_minute,
         );
-        Self(Arc::new(Inner {
+        // Nothing connects to Redis here: the first request does, and while Redis is
+        // unreachable requests are counted in process.
+        let rate_limits = match &config.redis_url {
+            Some(url) => RateLimiter::with_redis(url.expose(), Arc::clone(&clock))?,
+            None => RateLimiter::in_process(Arc::clone(&clock)),
+        };
+        Ok(Self(Arc::new(Inner {
+            rate_limits,
+            concurrency: ConcurrencyLimiter::new(),
+            plans: StatusCache::new(10_000, ttl),
             issuer: config.issuer(),
             audience: config.audience(),
             agents: StatusCache::new(config.auth_cache_capacity, ttl),
@@ -84,6 +103,7 @@ impl AppState {
             compliance_reports: ReportCache::new(10_000),
             audit_writer: AuditWriter::start(Arc::clone(&store), config.audit_queue_capacity),
             gateway: Gateway::new(&config),
+            provisioning: Provisioning::new(&config, Arc::clone(&store), Arc::clone(&clock)),
             config,
             store,
             clock,
@@ -93,7 +113,7 @@ impl AppState {
             tenants,
             limits,
             metrics,
-        }))
+        })))
     }
 
     /// Whether a tenant exists and is active (cached).
@@ -104,6 +124,18 @@ impl AppState {
         self.tenants
             .get_or_load(&tenant, async {
                 Ok(self.store.tenant(tenant).await?.map(|t| t.status))
+            })
+            .await
+    }
+
+    /// A tenant's plan, None when there is no such tenant (cached).
+    pub async fn tenant_plan(
+        &self,
+        tenant: TenantId,
+    ) -> Result<Option<Plan>, tessera_core::StoreError> {
+        self.plans
+            .get_or_load(&tenant, async {
+                Ok(self.store.tenant(tenant).await?.map(|t| t.plan))
             })
             .await
     }

@@ -14,8 +14,28 @@ impl SqlStore {
         &self,
         agent: &Agent,
         secret: &ClientSecret,
-    ) -> Result<(), StoreError> {
+        max_agents: Option<u64>,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
+        if let Some(max) = max_agents {
+            // Writing the tenant row first serializes agent creation in the tenant (a row lock
+            // on PostgreSQL, the database write lock on SQLite) until this transaction ends,
+            // so the count below cannot be raced past the limit.
+            sqlx::query("UPDATE tenants SET plan = plan WHERE id = $1")
+                .bind(agent.tenant_id.to_string())
+                .execute(&mut *tx)
+                .await
+                .map_err(db_error)?;
+            let (count,): (i64,) =
+                sqlx::query_as("SELECT COUNT(*) FROM agents WHERE tenant_id = $1")
+                    .bind(agent.tenant_id.to_string())
+                    .fetch_one(&mut *tx)
+                    .await
+                    .map_err(db_error)?;
+            if u64::try_from(count).unwrap_or(0) >= max {
+                return Ok(false);
+            }
+        }
         sqlx::query(concat!(
             "INSERT INTO agents (",
             agent_columns!(),
@@ -34,7 +54,8 @@ impl SqlStore {
         .await
         .map_err(|e| write_error(e, "agents.tenant_id"))?;
         Self::write_client_secret(&mut tx, secret).await?;
-        tx.commit().await.map_err(db_error)
+        tx.commit().await.map_err(db_error)?;
+        Ok(true)
     }
 
     pub(crate) async fn read_agent(

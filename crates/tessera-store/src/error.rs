@@ -40,6 +40,10 @@ const RULES: &[(&str, &str)] = &[
     ),
     ("usage_hourly_pkey", "usage_hourly.tenant_id"),
     ("usage_totals_pkey", "usage_totals.tenant_id"),
+    ("placements_pkey", "placements.entity_id"),
+    ("placements_entity_id_fkey", "placements.entity_id"),
+    ("placements_agent_id_key", "placements.agent_id"),
+    ("placements_agent_id_fkey", "placements.agent_id"),
 ];
 
 /// Maps an error of a statement that writes; `fallback` names the conflict when the database

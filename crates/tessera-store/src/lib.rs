@@ -11,6 +11,7 @@ mod agents;
 mod api_keys;
 mod audit;
 mod error;
+mod placements;
 mod rows;
 mod signing_keys;
 mod store_impl;

@@ -6,7 +6,7 @@ use tessera_core::api_key::ApiKey;
 use tessera_core::audit::{AuditEvent, AuditFilter, ChainedEvent, Checkpoint, LinkHash};
 use tessera_core::signing_key::SigningKeyRecord;
 use tessera_core::store::StoreResult;
-use tessera_core::tenant::{Tenant, TenantStatus};
+use tessera_core::tenant::{Plan, Tenant, TenantStatus};
 use tessera_core::{AgentId, ApiKeyId, ClientSecretId, OperatorId, Page, Store, TenantId};
 use time::OffsetDateTime;
 
@@ -47,6 +47,10 @@ impl Store for SqlStore {
         self.update_tenant_status(id, status).await
     }
 
+    async fn set_tenant_plan(&self, id: TenantId, plan: Plan) -> StoreResult<Option<Plan>> {
+        self.update_tenant_plan(id, plan).await
+    }
+
     async fn insert_api_key(&self, key: &ApiKey) -> StoreResult<()> {
         self.insert_api_key_row(key).await
     }
@@ -72,8 +76,14 @@ impl Store for SqlStore {
         self.mark_api_key_used(id, at).await
     }
 
-    async fn create_agent(&self, agent: &Agent, secret: &ClientSecret) -> StoreResult<()> {
-        self.insert_agent_with_secret(agent, secret).await
+    async fn create_agent(
+        &self,
+        agent: &Agent,
+        secret: &ClientSecret,
+        max_agents: Option<u64>,
+    ) -> StoreResult<bool> {
+        self.insert_agent_with_secret(agent, secret, max_agents)
+            .await
     }
 
     async fn agent(&self, tenant: TenantId, id: AgentId) -> StoreResult<Option<Agent>> {

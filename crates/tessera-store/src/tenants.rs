@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 use tessera_core::api_key::ApiKey;
-use tessera_core::tenant::{Tenant, TenantStatus};
+use tessera_core::tenant::{Plan, Tenant, TenantStatus};
 use tessera_core::{OperatorId, StoreError, TenantId};
 use time::OffsetDateTime;
 
@@ -99,5 +99,37 @@ impl SqlStore {
             .await
             .map_err(db_error)?;
         Ok(result.rows_affected() > 0)
+    }
+
+    pub(crate) async fn update_tenant_plan(
+        &self,
+        id: TenantId,
+        plan: Plan,
+    ) -> Result<Option<Plan>, StoreError> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        // The update comes first so that it locks the row: a concurrent change waits, and the
+        // plan read back below is the one this change replaces.
+        let updated = sqlx::query("UPDATE tenants SET plan = plan WHERE id = $1")
+            .bind(id.to_string())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        if updated.rows_affected() == 0 {
+            return Ok(None);
+        }
+        let (old,): (String,) = sqlx::query_as("SELECT plan FROM tenants WHERE id = $1")
+            .bind(id.to_string())
+            .fetch_one(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        let old = Plan::parse(&old).ok_or_else(|| corrupt("tenants.plan", old))?;
+        sqlx::query("UPDATE tenants SET plan = $2 WHERE id = $1")
+            .bind(id.to_string())
+            .bind(plan.as_str())
+            .execute(&mut *tx)
+            .await
+            .map_err(db_error)?;
+        tx.commit().await.map_err(db_error)?;
+        Ok(Some(old))
     }
 }

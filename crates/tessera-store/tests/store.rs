@@ -2,6 +2,7 @@
 //! `TESSERA_TEST_DATABASE_URL` names a server (each test then gets a database of its own).
 #![allow(clippy::unwrap_used)]
 
+mod placements;
 mod support;
 mod webhooks;
 
@@ -17,6 +18,8 @@ support::store_tests!(
     agent_pages,
     client_secrets_and_cascade,
     agent_creation_is_atomic,
+    agent_creation_stops_at_the_maximum,
+    tenant_plan_changes,
     tenants_cannot_see_each_other,
     signing_key_rotation,
     token_revocation_is_idempotent,
@@ -28,7 +31,7 @@ mod cases {
     use tessera_core::agent::{AgentPatch, AgentStatus};
     use tessera_core::api_key::KeyOwner;
     use tessera_core::audit::Outcome;
-    use tessera_core::tenant::TenantStatus;
+    use tessera_core::tenant::{Plan, TenantStatus};
     use tessera_core::{AgentId, ApiKeyId, OperatorId, Scopes, Store, StoreError, TenantId};
     use tessera_store::SqlStore;
 
@@ -206,13 +209,15 @@ mod cases {
         bare.capabilities = Vec::new();
         bare.scopes = Scopes::default();
         store
-            .create_agent(&bare, &client_secret(&bare))
+            .create_agent(&bare, &client_secret(&bare), None)
             .await
             .unwrap();
         assert_eq!(store.agent(tenant.id, bare.id).await.unwrap(), Some(bare));
 
         assert_conflict(
-            store.create_agent(&agent, &client_secret(&agent)).await,
+            store
+                .create_agent(&agent, &client_secret(&agent), None)
+                .await,
             "agents.id",
         );
     }
@@ -369,7 +374,7 @@ mod cases {
         let mut stray = client_secret(&agent);
         stray.agent_id = AgentId::generate();
         assert_conflict(
-            store.create_agent(&agent, &stray).await,
+            store.create_agent(&agent, &stray, Some(5)).await,
             "client_secrets.agent_id",
         );
         assert_eq!(store.agent(tenant.id, agent.id).await.unwrap(), None);
@@ -378,9 +383,77 @@ mod cases {
         let homeless = crate::support::agent(&never_stored);
         assert_conflict(
             store
-                .create_agent(&homeless, &client_secret(&homeless))
+                .create_agent(&homeless, &client_secret(&homeless), Some(5))
                 .await,
             "agents.tenant_id",
+        );
+    }
+
+    pub async fn agent_creation_stops_at_the_maximum(store: &SqlStore) {
+        let (tenant, _) = stored_tenant(store).await;
+        let (other, _) = stored_tenant(store).await;
+        stored_agent(store, &other).await;
+        let first = crate::support::agent(&tenant);
+        assert!(
+            store
+                .create_agent(&first, &client_secret(&first), Some(2))
+                .await
+                .unwrap()
+        );
+        // Two racing for the last place: exactly one gets it.
+        let (a, b) = (
+            crate::support::agent(&tenant),
+            crate::support::agent(&tenant),
+        );
+        let (a_secret, b_secret) = (client_secret(&a), client_secret(&b));
+        let (a_created, b_created) = tokio::join!(
+            store.create_agent(&a, &a_secret, Some(2)),
+            store.create_agent(&b, &b_secret, Some(2)),
+        );
+        assert!(a_created.unwrap() ^ b_created.unwrap());
+        let refused = if store.agent(tenant.id, a.id).await.unwrap().is_some() {
+            &b
+        } else {
+            &a
+        };
+        assert_eq!(store.agent(tenant.id, refused.id).await.unwrap(), None);
+        assert!(store.client_secrets(refused.id).await.unwrap().is_empty());
+        let page = store.agents(tenant.id, None, 10).await.unwrap();
+        assert_eq!(page.items.len(), 2, "nothing written past the limit");
+        let third = crate::support::agent(&tenant);
+        assert!(
+            store
+                .create_agent(&third, &client_secret(&third), None)
+                .await
+                .unwrap(),
+            "no limit"
+        );
+    }
+
+    pub async fn tenant_plan_changes(store: &SqlStore) {
+        let (tenant, _) = stored_tenant(store).await;
+        assert_eq!(
+            store
+                .set_tenant_plan(tenant.id, Plan::Business)
+                .await
+                .unwrap(),
+            Some(tenant.plan)
+        );
+        assert_eq!(
+            store
+                .set_tenant_plan(tenant.id, Plan::Enterprise)
+                .await
+                .unwrap(),
+            Some(Plan::Business)
+        );
+        let changed = store.tenant(tenant.id).await.unwrap().unwrap();
+        assert_eq!(changed.plan, Plan::Enterprise);
+        assert_eq!(
+            store
+                .set_tenant_plan(TenantId::generate(), Plan::Business)
+                .await
+                .unwrap(),
+            None
         );
     }
 

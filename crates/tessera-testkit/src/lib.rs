@@ -14,6 +14,7 @@ use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context;
+use tessera_core::{PlanLimits, PlanTable};
 use tessera_crypto::MasterKey;
 use tessera_server::state::AppState;
 use tessera_server::{App, Config, Listeners, Secret, telemetry};
@@ -79,6 +80,15 @@ impl TestServer {
             // Free ports, unless `adjust` names some.
             listen: SocketAddr::from(([127, 0, 0, 1], 0)),
             internal_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            // New tenants are on Explorer (one agent); most tests make several agents in one.
+            // Tests of the plan limits put the published table back.
+            plans: PlanTable {
+                explorer: PlanLimits {
+                    max_agents: None,
+                    ..PlanTable::default().explorer
+                },
+                ..PlanTable::default()
+            },
             ..Config::default()
         };
         adjust(&mut config);
@@ -132,6 +142,25 @@ impl TestServer {
             shutdown: Some(shutdown),
             task: Some(task),
         }
+    }
+
+    /// A second instance on the same store and clock (another node of a cluster), on ports of
+    /// its own; `adjust` may change its configuration first.
+    pub async fn sibling_with(&self, adjust: impl FnOnce(&mut Config)) -> Self {
+        let mut config = Config {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            internal_listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            ..self.config.clone()
+        };
+        adjust(&mut config);
+        Self::launch(
+            config,
+            Arc::clone(&self.data_dir),
+            self.database.clone(),
+            Arc::clone(&self.clock),
+            Some(self.operator_key.clone()),
+        )
+        .await
     }
 
     /// Stops the server gracefully and starts a new one on the same store, port and clock.

@@ -31,10 +31,18 @@ mod events_nats;
 mod fuzz;
 #[path = "integration/gateway.rs"]
 mod gateway;
+#[path = "integration/gateway_entities.rs"]
+mod gateway_entities;
+#[path = "integration/gateway_limits.rs"]
+mod gateway_limits;
 #[path = "integration/oauth2.rs"]
 mod oauth2;
 #[path = "integration/ops.rs"]
 mod ops;
+#[path = "integration/plans.rs"]
+mod plans;
+#[path = "integration/provisioning.rs"]
+mod provisioning;
 #[path = "integration/restart.rs"]
 mod restart;
 #[path = "integration/secrets_at_rest.rs"]

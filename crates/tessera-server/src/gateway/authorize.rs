@@ -1,6 +1,6 @@
-//! The authorization step: find where the request goes (the entity's placement, else the
-//! longest configured route), then let it through only for a caller who belongs there. Public
-//! routes need no credential.
+//! The authorization step: find where the request goes (the placement of the entity named by
+//! `X-Entity` or `entity=`, else the longest configured route), then let it through only for
+//! a caller who belongs there. Public routes need no credential.
 
 use std::sync::Arc;
 
@@ -8,11 +8,14 @@ use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::Response;
 use tessera_core::TenantId;
+use tessera_core::placement::PlacementStatus;
+use tessera_gateway::headers;
 use tessera_gateway::proxy::Upstream;
 use tessera_proto::ErrorCode;
 
 use super::authenticate::{Authentication, GatewayCaller, authentication, context};
 use super::failure;
+use super::placements::Lookup;
 use crate::auth::extract::rate_limited;
 use crate::state::AppState;
 
@@ -24,6 +27,65 @@ pub struct Destination {
     pub tenant_id: Option<TenantId>,
     /// `None` on a public route: nothing identifying is injected.
     pub caller: Option<Arc<GatewayCaller>>,
+}
+
+/// The entity named by `X-Entity`, else by the `entity` query parameter.
+fn named_entity(request: &Request) -> Option<String> {
+    if let Some(value) = request.headers().get(&headers::X_ENTITY) {
+        return Some(String::from_utf8_lossy(value.as_bytes()).trim().to_owned());
+    }
+    url::form_urlencoded::parse(request.uri().query()?.as_bytes())
+        .find(|(name, _)| name == "entity")
+        .map(|(_, value)| value.into_owned())
+}
+
+/// The destination of a request for `entity`: its running placement, for a caller of that
+/// entity (or the operator).
+async fn to_entity(
+    state: &AppState,
+    caller: &Arc<GatewayCaller>,
+    entity: &str,
+    request_id: &str,
+) -> Result<Destination, Response> {
+    let placement = match state.gateway.placements.find(state, entity).await {
+        Ok(Lookup::Found(placement)) => placement,
+        Ok(Lookup::Unknown) => {
+            let message = format!("no entity {entity:?} has a placement");
+            return Err(failure(ErrorCode::UnknownEntity, message, request_id));
+        }
+        Ok(Lookup::Malformed) => {
+            let message = "`X-Entity` must be an entity id (`ten_…`) or an agent id (`agt_…`)";
+            return Err(failure(ErrorCode::InvalidId, message, request_id));
+        }
+        Err(error) => {
+            tracing::error!(request_id, error = %error, "reading a placement failed");
+            let code = ErrorCode::Unavailable;
+            return Err(failure(code, code.description(), request_id));
+        }
+    };
+    // Checked before the status: a caller of another tenant learns nothing about the runtime.
+    if caller
+        .tenant_id
+        .is_some_and(|own| own != placement.entity_id)
+    {
+        let message = "the credential belongs to another tenant than this entity";
+        return Err(failure(ErrorCode::TenantMismatch, message, request_id));
+    }
+    if placement.status != PlacementStatus::Running {
+        let message = format!("the entity's runtime is {}", placement.status.as_str());
+        return Err(failure(ErrorCode::PlacementNotRunning, message, request_id));
+    }
+    let upstream = placement
+        .address
+        .parse::<url::Url>()
+        .map_err(|e| e.to_string())
+        .and_then(|url| state.gateway.upstream(&url))
+        .map_err(|error| failure(ErrorCode::PlacementNotRunning, error, request_id))?;
+    Ok(Destination {
+        upstream,
+        tenant_id: Some(placement.entity_id),
+        caller: Some(Arc::clone(caller)),
+    })
 }
 
 pub async fn authorize(
@@ -60,6 +122,15 @@ pub async fn authorize(
             return failure(code, code.description(), &request_id);
         }
     };
+    if let Some(entity) = named_entity(&request) {
+        return match to_entity(&state, &caller, &entity, &request_id).await {
+            Ok(destination) => {
+                request.extensions_mut().insert(destination);
+                next.run(request).await
+            }
+            Err(response) => response,
+        };
+    }
     let Some(route) = route else {
         return failure(
             ErrorCode::NoRoute,

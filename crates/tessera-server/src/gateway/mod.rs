@@ -11,6 +11,8 @@ mod authorize;
 mod cors;
 mod deadline;
 mod forward;
+mod limit;
+mod placements;
 
 use std::net::SocketAddr;
 use std::time::Duration;
@@ -39,6 +41,8 @@ pub struct Gateway {
     pub idle_timeout: Duration,
     /// `https` when clients reach Tessera over TLS (its public URL says so), else `http`.
     pub client_proto: &'static str,
+    /// Running placements, briefly (see [`placements`]).
+    pub(crate) placements: placements::PlacementCache,
     /// Tessera's own listeners: never an upstream (the internal endpoints must stay out of
     /// reach of `/api`, and forwarding to itself would loop).
     own_listeners: [SocketAddr; 2],
@@ -56,6 +60,7 @@ impl Gateway {
                 Some(url) if url.scheme() == "https" => "https",
                 _ => "http",
             },
+            placements: placements::PlacementCache::new(10_000),
             own_listeners: [config.listen, config.internal_listen],
         }
     }
@@ -77,6 +82,7 @@ pub fn router(state: &AppState) -> Router<AppState> {
         .route("/api", any(forward::forward))
         .route("/api/{*path}", any(forward::forward))
         .layer(from_fn_with_state(state.clone(), authorize::authorize))
+        .layer(from_fn_with_state(state.clone(), limit::limit))
         .layer(from_fn_with_state(state.clone(), deadline::deadline))
         .layer(cors::layer(&state.config))
 }

@@ -30,6 +30,8 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(v1::analytics::router())
         .merge(v1::compliance::router())
         .merge(v1::webhooks::router())
+        .merge(v1::provisioning::router())
+        .merge(v1::placements::router())
         .merge(oauth2::router())
         .merge(wellknown::router())
         .merge(ops::router())

@@ -16,6 +16,7 @@ use utoipa::{Modify, OpenApi};
         (name = "analytics", description = "Token trends, agent activity and usage, from usage counters"),
         (name = "compliance", description = "Controls, a tenant's compliance report, agent cards"),
         (name = "webhooks", description = "Webhook subscriptions, deliveries, dead letters and redelivery"),
+        (name = "provisioning", description = "Starting entities' runtimes, stacks of them, and their placements"),
         (name = "oauth2", description = "OAuth 2 token, introspection and revocation"),
         (name = "discovery", description = "Metadata and keys"),
         (name = "operations", description = "Health, readiness, metrics"),

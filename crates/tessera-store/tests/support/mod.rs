@@ -225,6 +225,6 @@ pub async fn stored_tenant(store: &SqlStore) -> (Tenant, ApiKey) {
 pub async fn stored_agent(store: &SqlStore, tenant: &Tenant) -> (Agent, ClientSecret) {
     let agent = agent(tenant);
     let secret = client_secret(&agent);
-    store.create_agent(&agent, &secret).await.unwrap();
+    store.create_agent(&agent, &secret, None).await.unwrap();
     (agent, secret)
 }

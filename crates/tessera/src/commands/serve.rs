@@ -21,6 +21,10 @@ pub struct ServeArgs {
     /// Publish every event to NATS JetStream at this URL (`nats://…`).
     #[arg(long)]
     nats_url: Option<String>,
+    /// Keep rate-limit counters in this Redis (`redis://…` or `rediss://…`), shared by every
+    /// instance using it; without it they are counted in this process.
+    #[arg(long)]
+    redis_url: Option<String>,
     #[command(flatten)]
     store: StoreArgs,
 }
@@ -30,6 +34,7 @@ pub async fn exec(args: ServeArgs) -> anyhow::Result<()> {
         listen: args.listen,
         internal_listen: args.internal_listen,
         nats_url: args.nats_url.map(Secret::new),
+        redis_url: args.redis_url.map(Secret::new),
         ..Overrides::default()
     })?;
     telemetry::init_logging(config.log_format);

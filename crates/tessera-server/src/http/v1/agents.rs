@@ -62,7 +62,7 @@ fn description(text: Option<String>) -> Result<Option<String>, ApiError> {
         .transpose()?)
 }
 
-fn new_secret(
+pub(crate) fn new_secret(
     agent: AgentId,
     expires_at: Option<OffsetDateTime>,
     now: OffsetDateTime,
@@ -79,6 +79,25 @@ fn new_secret(
         created_at: now,
     };
     Ok((generated, record))
+}
+
+/// A new agent of `tenant` from a creation request, checked field by field.
+pub(crate) fn draft(
+    tenant: TenantId,
+    body: wire::CreateAgentRequest,
+    now: OffsetDateTime,
+) -> Result<Agent, ApiError> {
+    Ok(Agent {
+        id: AgentId::generate(),
+        tenant_id: tenant,
+        name: validate::name("name", &body.name, 100)?,
+        description: description(body.description)?,
+        capabilities: validate::labels("capabilities", &body.capabilities)?,
+        scopes: agent_scopes(body.scopes)?,
+        status: AgentStatus::Active,
+        created_at: now,
+        updated_at: now,
+    })
 }
 
 async fn find_agent(state: &AppState, tenant: TenantId, raw_id: &str) -> Result<Agent, ApiError> {
@@ -103,19 +122,29 @@ async fn create_agent(
     ApiJson(body): ApiJson<wire::CreateAgentRequest>,
 ) -> Result<(StatusCode, Json<wire::CreatedAgent>), ApiError> {
     let now = state.clock.now();
-    let agent = Agent {
-        id: AgentId::generate(),
-        tenant_id: access.tenant_id,
-        name: validate::name("name", &body.name, 100)?,
-        description: description(body.description)?,
-        capabilities: validate::labels("capabilities", &body.capabilities)?,
-        scopes: agent_scopes(body.scopes)?,
-        status: AgentStatus::Active,
-        created_at: now,
-        updated_at: now,
-    };
+    let agent = draft(access.tenant_id, body, now)?;
     let (generated, secret) = new_secret(agent.id, None, now)?;
-    state.store.create_agent(&agent, &secret).await?;
+    // Read from the store, not the cache: a plan just changed on another instance counts.
+    let plan = state
+        .store
+        .tenant(access.tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?
+        .plan;
+    let max_agents = state.config.plans.limits(plan).max_agents;
+    if !state
+        .store
+        .create_agent(&agent, &secret, max_agents)
+        .await?
+    {
+        let max = max_agents.unwrap_or_default();
+        let message = format!(
+            "the {} plan allows at most {max} agent{}; delete one, or ask the operator to change the plan",
+            plan.as_str(),
+            if max == 1 { "" } else { "s" },
+        );
+        return Err(ApiError::new(ErrorCode::PlanLimitReached, message));
+    }
     state
         .audit(&ctx, access.fact("agent.create", agent.id))
         .await;

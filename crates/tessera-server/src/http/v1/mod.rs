@@ -5,5 +5,7 @@ pub mod analytics;
 pub mod api_keys;
 pub mod audit;
 pub mod compliance;
+pub mod placements;
+pub mod provisioning;
 pub mod tenants;
 pub mod webhooks;

@@ -1,4 +1,4 @@
-//! `/v1/tenants`: registration (open or operator-only), reading, suspension.
+//! `/v1/tenants`: registration (open or operator-only), reading, suspension, plan changes.
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -29,6 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_tenant))
         .routes(routes!(suspend_tenant))
         .routes(routes!(reactivate_tenant))
+        .routes(routes!(set_plan))
 }
 
 pub fn view(tenant: &Tenant) -> wire::Tenant {
@@ -88,7 +89,6 @@ async fn create_tenant(
         state.limits.register(ctx.client_ip).map_err(rate_limited)?;
     }
 
-    let now = state.clock.now();
     let tenant = Tenant {
         id: TenantId::generate(),
         name,
@@ -99,8 +99,25 @@ async fn create_tenant(
         },
         plan: Plan::Explorer,
         status: TenantStatus::Active,
-        created_at: now,
+        created_at: state.clock.now(),
     };
+    let secret = register(&state, &ctx, actor, &tenant)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let body = wire::CreatedTenant {
+        tenant: view(&tenant),
+        api_key: secret.secret.expose().to_owned(),
+    };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
+}
+
+/// Stores a new tenant with its first API key (scope `*`) and audits it; returns the key.
+pub(crate) async fn register(
+    state: &AppState,
+    ctx: &RequestContext,
+    actor: String,
+    tenant: &Tenant,
+) -> Result<GeneratedSecret, ApiError> {
     let secret = GeneratedSecret::new(SecretKind::TenantApiKey);
     let key = ApiKey {
         id: ApiKeyId::generate(),
@@ -111,24 +128,16 @@ async fn create_tenant(
         expires_at: None,
         revoked_at: None,
         last_used_at: None,
-        created_at: now,
+        created_at: tenant.created_at,
     };
-    state
-        .store
-        .create_tenant(&tenant, &key)
-        .await
-        .map_err(|e| ApiError::from(e).into_response())?;
+    state.store.create_tenant(tenant, &key).await?;
     state
         .audit(
-            &ctx,
+            ctx,
             Fact::success(Some(tenant.id), actor, "tenant.create", tenant.id),
         )
         .await;
-    let body = wire::CreatedTenant {
-        tenant: view(&tenant),
-        api_key: secret.secret.expose().to_owned(),
-    };
-    Ok((StatusCode::CREATED, Json(body)).into_response())
+    Ok(secret)
 }
 
 /// Read a tenant.
@@ -190,6 +199,45 @@ async fn reactivate_tenant(
         "tenant.reactivate",
     )
     .await
+}
+
+/// Change a tenant's plan (operator). Its limits apply from its next request; the audit
+/// event's target is `<tenant id>:<old plan>-><new plan>`.
+#[utoipa::path(put, path = "/v1/tenants/{tenant_id}/plan", tag = "tenants",
+    params(("tenant_id" = String, Path)),
+    request_body = wire::SetPlanRequest,
+    responses((status = 200, body = wire::Tenant), KeyErrors, BodyErrors),
+    security(("api_key" = [])))]
+async fn set_plan(
+    State(state): State<AppState>,
+    Operator(operator): Operator,
+    ctx: RequestContext,
+    Path(tenant_id): Path<String>,
+    ApiJson(body): ApiJson<wire::SetPlanRequest>,
+) -> Result<Json<wire::Tenant>, ApiError> {
+    let id: TenantId = path_id(&tenant_id)?;
+    let plan = Plan::parse(&body.plan).ok_or_else(|| {
+        ApiError::invalid("plan: must be explorer, professional, business or enterprise")
+    })?;
+    let old = state
+        .store
+        .set_tenant_plan(id, plan)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    state.plans.invalidate(&id);
+    let change = format!("{id}:{}->{}", old.as_str(), plan.as_str());
+    state
+        .audit(
+            &ctx,
+            Fact::success(Some(id), operator.actor(), "tenant.plan_change", change),
+        )
+        .await;
+    let tenant = state
+        .store
+        .tenant(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    Ok(Json(view(&tenant)))
 }
 
 async fn set_status(
