@@ -98,6 +98,7 @@ impl App {
     ) -> anyhow::Result<()> {
         let refresher = tokio::spawn(refresh_keys(self.state.clone()));
         let maintainer = tokio::spawn(maintain_audit_log(self.state.clone()));
+        let metrics_upkeep = tokio::spawn(drain_histograms(self.state.metrics.clone()));
         let usage = crate::usage::UsageConsumer::spawn(&self.state);
         let events_out = crate::webhooks::Workers::start(&self.state);
         let recovery = tokio::spawn({
@@ -132,6 +133,7 @@ impl App {
         recovery.abort();
         self.state.provisioning.shutdown().await;
         refresher.abort();
+        metrics_upkeep.abort();
         maintainer.abort();
         usage.stop().await;
         // Before the writer closes: attempts finishing now may record `webhook.disabled`.
@@ -155,6 +157,18 @@ async fn refresh_keys(state: AppState) {
         if let Err(error) = state.keys.refresh().await {
             tracing::warn!(error = %error, "refreshing the key ring failed");
         }
+    }
+}
+
+/// Folds recorded histogram samples into their buckets every 5 s. The recorder keeps raw
+/// samples until then (or until `/metrics` is scraped): without this, a server nobody scrapes
+/// would hold every request's latency in memory.
+async fn drain_histograms(metrics: metrics_exporter_prometheus::PrometheusHandle) {
+    let mut interval = tokio::time::interval(Duration::from_secs(5));
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        metrics.run_upkeep();
     }
 }
 
