@@ -21,8 +21,6 @@ use crate::http::openapi::{BodyErrors, KeyErrors};
 use crate::state::AppState;
 
 const MAX_SCOPES: usize = 64;
-const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 200;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -167,20 +165,8 @@ async fn list_agents(
     access: TenantAccess<Read>,
     ApiQuery(query): ApiQuery<wire::ListAgentsQuery>,
 ) -> Result<Json<wire::AgentList>, ApiError> {
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::invalid(format!(
-            "limit: must be between 1 and {MAX_PAGE}"
-        )));
-    }
-    let after = query
-        .cursor
-        .as_deref()
-        .map(|c| {
-            c.parse::<AgentId>()
-                .map_err(|_| ApiError::invalid("cursor: not a cursor this API returned"))
-        })
-        .transpose()?;
+    let limit = super::page_limit(query.limit)?;
+    let after: Option<AgentId> = super::cursor(query.cursor.as_deref())?;
     let page = state.store.agents(access.tenant_id, after, limit).await?;
     Ok(Json(wire::AgentList {
         agents: page.items.iter().map(view).collect(),

@@ -27,8 +27,6 @@ const MAX_HOURLY: Duration = Duration::days(90);
 const MAX_DAILY: Duration = Duration::days(366);
 /// Counter rows one activity response reads at most.
 const MAX_ACTIVITY_ROWS: u32 = 20_000;
-const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 200;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -280,18 +278,8 @@ pub(super) fn page(
     limit: Option<u32>,
     cursor: Option<&str>,
 ) -> Result<(u32, Option<AgentId>), ApiError> {
-    let limit = limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::invalid(format!(
-            "limit: must be between 1 and {MAX_PAGE}"
-        )));
-    }
-    let after = cursor
-        .map(|c| {
-            c.parse::<AgentId>()
-                .map_err(|_| ApiError::invalid("cursor: not a cursor this API returned"))
-        })
-        .transpose()?;
+    let limit = super::page_limit(limit)?;
+    let after: Option<AgentId> = super::cursor(cursor)?;
     Ok((limit, after))
 }
 

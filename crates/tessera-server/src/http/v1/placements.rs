@@ -20,9 +20,6 @@ use crate::http::openapi::KeyErrors;
 use crate::provision::ProvisionError;
 use crate::state::AppState;
 
-const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 200;
-
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list_placements))
@@ -87,20 +84,8 @@ async fn list_placements(
     _operator: Operator,
     ApiQuery(query): ApiQuery<wire::ListPlacementsQuery>,
 ) -> Result<Json<wire::PlacementList>, ApiError> {
-    let limit = query.limit.unwrap_or(DEFAULT_PAGE);
-    if !(1..=MAX_PAGE).contains(&limit) {
-        return Err(ApiError::invalid(format!(
-            "limit: must be between 1 and {MAX_PAGE}"
-        )));
-    }
-    let after = query
-        .cursor
-        .as_deref()
-        .map(|c| {
-            c.parse::<TenantId>()
-                .map_err(|_| ApiError::invalid("cursor: not a cursor this API returned"))
-        })
-        .transpose()?;
+    let limit = super::page_limit(query.limit)?;
+    let after: Option<TenantId> = super::cursor(query.cursor.as_deref())?;
     let page = state.store.placements(after, limit).await?;
     Ok(Json(wire::PlacementList {
         placements: page.items.iter().map(view).collect(),

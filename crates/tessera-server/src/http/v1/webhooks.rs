@@ -23,8 +23,6 @@ use crate::http::openapi::{BodyErrors, KeyErrors};
 use crate::state::AppState;
 use crate::webhooks::{signing, ssrf};
 
-const DEFAULT_PAGE: u32 = 50;
-const MAX_PAGE: u32 = 200;
 /// How long a rotated-out secret keeps signing alongside the new one.
 const SECRET_OVERLAP: time::Duration = time::Duration::hours(24);
 
@@ -104,26 +102,6 @@ fn description(text: Option<String>) -> Result<Option<String>, ApiError> {
         .transpose()?)
 }
 
-fn page_limit(limit: Option<u32>) -> Result<u32, ApiError> {
-    let limit = limit.unwrap_or(DEFAULT_PAGE);
-    if (1..=MAX_PAGE).contains(&limit) {
-        Ok(limit)
-    } else {
-        Err(ApiError::invalid(format!(
-            "limit: must be between 1 and {MAX_PAGE}"
-        )))
-    }
-}
-
-fn cursor<T: std::str::FromStr>(cursor: Option<&str>) -> Result<Option<T>, ApiError> {
-    cursor
-        .map(|c| {
-            c.parse::<T>()
-                .map_err(|_| ApiError::invalid("cursor: not a cursor this API returned"))
-        })
-        .transpose()
-}
-
 async fn find_webhook(
     state: &AppState,
     tenant: TenantId,
@@ -190,8 +168,8 @@ async fn list_webhooks(
     access: TenantAccess<Read>,
     ApiQuery(query): ApiQuery<wire::ListWebhooksQuery>,
 ) -> Result<Json<wire::WebhookList>, ApiError> {
-    let limit = page_limit(query.limit)?;
-    let after = cursor::<WebhookId>(query.cursor.as_deref())?;
+    let limit = super::page_limit(query.limit)?;
+    let after = super::cursor::<WebhookId>(query.cursor.as_deref())?;
     let page = state.store.webhooks(access.tenant_id, after, limit).await?;
     Ok(Json(wire::WebhookList {
         webhooks: page.items.iter().map(view).collect(),
@@ -341,8 +319,8 @@ async fn list(
     limit: Option<u32>,
     raw_cursor: Option<String>,
 ) -> Result<Json<wire::DeliveryList>, ApiError> {
-    let limit = page_limit(limit)?;
-    let before = cursor::<DeliveryId>(raw_cursor.as_deref())?;
+    let limit = super::page_limit(limit)?;
+    let before = super::cursor::<DeliveryId>(raw_cursor.as_deref())?;
     let page = state
         .store
         .deliveries(tenant, filter, before, limit)
