@@ -1,0 +1,125 @@
+//! Running the peer scripts of `tests/peers/`, and the fixed "now" and site the tests sign in to.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::sync::LazyLock;
+
+use serde_json::Value;
+use time::format_description::well_known::Rfc3339;
+use time::macros::datetime;
+use time::{Duration, OffsetDateTime};
+use url::Url;
+
+/// The server's clock in every test: time is an argument, so the tests pick it.
+pub const NOW: OffsetDateTime = datetime!(2026-03-01 12:00:00 UTC);
+pub const DOMAIN: &str = "app.example.com";
+pub static ORIGIN: LazyLock<Url> = LazyLock::new(|| Url::parse("https://app.example.com").unwrap());
+
+/// `NOW + offset` as the RFC 3339 text a wallet would write.
+pub fn at(offset: Duration) -> String {
+    (NOW + offset).format(&Rfc3339).unwrap()
+}
+
+/// A peer script: the interpreter and the file under `tests/peers/`.
+#[derive(Debug, Clone, Copy)]
+pub enum Peer {
+    /// npm `siwe` + `ethers`.
+    SiweJs,
+    /// PyPI `eth-account`.
+    SiwePy,
+    /// `@solana/wallet-standard-util` + `tweetnacl` + `bs58`.
+    SiwsJs,
+}
+
+impl Peer {
+    fn command(self) -> (&'static str, &'static str) {
+        match self {
+            Self::SiweJs => ("node", "siwe_sign.mjs"),
+            Self::SiwePy => ("python3", "siwe_sign.py"),
+            Self::SiwsJs => ("node", "siws_sign.mjs"),
+        }
+    }
+
+    /// Runs `MODE` with `input` on stdin and returns the JSON it prints. A peer whose packages
+    /// are missing fails the test with the command that installs them: a wallet test that
+    /// silently skipped would prove nothing.
+    pub fn run(self, mode: &str, input: &Value) -> Value {
+        let (program, script) = self.command();
+        let peers = repo_root().join("tests/peers");
+        let mut child = Command::new(program)
+            .arg(peers.join(script))
+            .arg(mode)
+            .current_dir(&peers)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| {
+                panic!(
+                    "running `{program}` for tests/peers/{script} ({e}); run scripts/install-peers"
+                )
+            });
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(input.to_string().as_bytes())
+            .unwrap();
+        let output = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let missing = [
+            "ERR_MODULE_NOT_FOUND",
+            "Cannot find package",
+            "ModuleNotFoundError",
+        ];
+        if missing.iter().any(|m| stderr.contains(m)) {
+            panic!(
+                "the wallet peers are not installed: run scripts/install-peers \
+                 (tests/peers/package.json, tests/peers/requirements.txt)\n{stderr}"
+            );
+        }
+        assert!(
+            output.status.success(),
+            "tests/peers/{script} {mode} failed ({}): {stderr}\ninput: {input}",
+            output.status
+        );
+        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
+            panic!(
+                "tests/peers/{script} {mode} printed no JSON ({e}): {}",
+                String::from_utf8_lossy(&output.stdout)
+            )
+        })
+    }
+}
+
+/// The workspace root: two levels above this crate's manifest.
+fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .unwrap()
+}
+
+/// A string field of a peer's answer.
+pub fn field<'a>(value: &'a Value, key: &str) -> &'a str {
+    value[key]
+        .as_str()
+        .unwrap_or_else(|| panic!("no string `{key}` in {value}"))
+}
+
+/// `base` with the keys of `overrides` replaced (a `null` removes the key).
+pub fn merged(base: &Value, overrides: Value) -> Value {
+    let mut out = base.clone();
+    let (Some(map), Value::Object(overrides)) = (out.as_object_mut(), overrides) else {
+        panic!("merged: both values must be objects");
+    };
+    for (key, value) in overrides {
+        if value.is_null() {
+            map.remove(&key);
+        } else {
+            map.insert(key, value);
+        }
+    }
+    out
+}
