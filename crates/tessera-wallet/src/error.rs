@@ -2,6 +2,7 @@
 //! protocols through a single exhaustive `match`.
 
 use time::OffsetDateTime;
+use time::format_description::well_known::Rfc3339;
 
 /// A refused sign-in. Each variant has a stable [`reason`](Self::reason) for the wire and logs;
 /// the `Display` text is a sentence for the person integrating the wallet.
@@ -30,13 +31,16 @@ pub enum SignInError {
     #[error("the message is for chain `{found}`, expected `{expected}`")]
     WrongChain { expected: String, found: String },
     /// `issued-at` is older than the accepted age or further in the future than the clock skew.
-    #[error("the message was issued at {issued_at}, outside the accepted window")]
+    #[error(
+        "the message was issued at {}, outside the accepted window (too old, or ahead of the clock)",
+        rfc3339(issued_at)
+    )]
     IssuedAtOutOfWindow { issued_at: OffsetDateTime },
     /// `expiration-time` has passed.
-    #[error("the message expired at {expiration_time}")]
+    #[error("the message expired at {}", rfc3339(expiration_time))]
     Expired { expiration_time: OffsetDateTime },
     /// `not-before` has not been reached yet.
-    #[error("the message is not valid before {not_before}")]
+    #[error("the message is not valid before {}", rfc3339(not_before))]
     NotYetValid { not_before: OffsetDateTime },
     /// The signature does not verify: SIWS, any forgery or change to the text; SIWE, no public
     /// key can be recovered from it.
@@ -64,5 +68,28 @@ impl SignInError {
             Self::BadSignature => "bad_signature",
             Self::AddressMismatch { .. } => "address_mismatch",
         }
+    }
+}
+
+/// Times in messages are shown as the wallet wrote them: RFC 3339, not `time`'s debug-like form.
+fn rfc3339(t: &OffsetDateTime) -> String {
+    t.format(&Rfc3339).unwrap_or_else(|_| t.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use time::macros::datetime;
+
+    use super::*;
+
+    #[test]
+    fn times_print_as_rfc_3339() {
+        let err = SignInError::Expired {
+            expiration_time: datetime!(2026-03-01 12:00:00 UTC),
+        };
+        assert_eq!(
+            err.to_string(),
+            "the message expired at 2026-03-01T12:00:00Z"
+        );
     }
 }
