@@ -2,11 +2,15 @@
 //! tests can move its clock), on SQLite in a temporary directory or, when
 //! `TESSERA_TEST_DATABASE_URL` names a PostgreSQL server, on a fresh database of its own that is
 //! dropped afterwards. The same tests run on both backends: the suite is run once per backend.
+//!
+//! Peers other crates' tests share: a webhook receiver ([`Receiver`]) and a real OpenID
+//! Provider with a driver for its login forms ([`OidcProvider`]).
 
 mod clock;
 mod database;
 mod fixtures;
 mod inspect;
+mod oidc_provider;
 mod webhooks;
 
 use std::net::SocketAddr;
@@ -26,6 +30,7 @@ pub use clock::ManualClock;
 pub use database::TestDatabase;
 pub use fixtures::{TestAgent, TestTenant};
 pub use inspect::{AuditRow, TamperValue};
+pub use oidc_provider::{OidcClient, OidcProvider, OidcProviderOptions};
 pub use webhooks::{Received, Receiver};
 
 /// A running server and what a test needs to talk to it.

@@ -1,0 +1,21 @@
+#![doc = include_str!("../README.md")]
+
+mod authorize;
+pub mod config;
+mod discovery;
+mod error;
+mod exchange;
+mod github;
+mod http;
+pub mod id_token;
+pub mod jwks;
+mod pkce;
+mod provider;
+mod userinfo;
+
+pub use authorize::Begin;
+pub use config::{ClientAuthMethod, ProviderConfig, ProviderKind, Secret};
+pub use error::FederationError;
+pub use exchange::TokenResponse;
+pub use id_token::IdTokenClaims;
+pub use provider::{ExternalIdentity, LazyProvider, Provider};
