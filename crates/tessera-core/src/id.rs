@@ -105,6 +105,23 @@ typed_id!(
     DeliveryId, "dlv", "webhook delivery"
 );
 
+typed_id!(
+    /// A person.
+    UserId, "usr", "user"
+);
+typed_id!(
+    /// One sign-in door bound to a user (an email address, a password, a passkey, a wallet…).
+    IdentityId, "idn", "identity"
+);
+typed_id!(
+    /// A signed-in person's session: the family of refresh tokens rotated from one sign-in.
+    SessionId, "ses", "session"
+);
+typed_id!(
+    /// A user's custodial wallet.
+    WalletId, "wal", "wallet"
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

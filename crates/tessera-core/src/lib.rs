@@ -1,6 +1,6 @@
 //! The domain of Tessera: typed identifiers, the objects of DESIGN.md §1 that exist so far
 //! (tenants, API keys, agents and their client secrets, signing keys, revoked tokens, audit events,
-//! placements),
+//! placements, and people: users, their identities, memberships, wallets and sessions),
 //! the scope vocabulary, and the ports the rest of the system is written against:
 //!
 //! - [`Store`]: durable state; `tessera-store` implements it over SQLite and PostgreSQL.
@@ -32,6 +32,7 @@ pub mod api_key;
 pub mod audit;
 pub mod clock;
 pub mod id;
+pub mod people;
 pub mod placement;
 pub mod plan;
 pub mod scope;
@@ -44,8 +45,8 @@ pub mod webhook;
 
 pub use clock::{Clock, SystemClock};
 pub use id::{
-    AgentId, ApiKeyId, AuditEventId, ClientSecretId, DeliveryId, IdError, OperatorId, TenantId,
-    WebhookId,
+    AgentId, ApiKeyId, AuditEventId, ClientSecretId, DeliveryId, IdError, IdentityId, OperatorId,
+    SessionId, TenantId, UserId, WalletId, WebhookId,
 };
 pub use plan::{PlanLimits, PlanTable};
 pub use scope::{ScopeError, Scopes};

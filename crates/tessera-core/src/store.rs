@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use crate::agent::{Agent, AgentPatch, ClientSecret};
 use crate::api_key::ApiKey;
 use crate::audit::{AuditEvent, AuditFilter, ChainedEvent, Checkpoint, LinkHash};
+use crate::people::{ChallengeStore, PeopleStore, SessionStore};
 use crate::placement::PlacementStore;
 use crate::signing_key::SigningKeyRecord;
 use crate::tenant::{Plan, Tenant, TenantStatus};
@@ -39,7 +40,16 @@ pub struct Page<T, C> {
 
 #[async_trait]
 pub trait Store:
-    WebhookStore + UsageStore + PlacementStore + Send + Sync + std::fmt::Debug + 'static
+    WebhookStore
+    + UsageStore
+    + PlacementStore
+    + PeopleStore
+    + SessionStore
+    + ChallengeStore
+    + Send
+    + Sync
+    + std::fmt::Debug
+    + 'static
 {
     /// Whether the database answers.
     async fn ping(&self) -> StoreResult<()>;

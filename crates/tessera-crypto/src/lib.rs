@@ -5,16 +5,19 @@
 //! - [`envelope`]: AEAD envelope encryption of secrets at rest under a versioned master key;
 //! - [`signing`]: generating signing keys (ES256, EdDSA, RS256) and their public JWKs;
 //! - [`keyring`]: the set of published keys, signing and verifying JWTs, the JWKS document;
-//! - [`access_token`]: the claims of an RFC 9068 access token.
+//! - [`access_token`]: the claims of an RFC 9068 access token;
+//! - [`session_token`]: the claims of a person's session access token.
 
 pub mod access_token;
 pub mod envelope;
 pub mod keyring;
 pub mod secret;
+pub mod session_token;
 pub mod signing;
 
 pub use access_token::{ACCESS_TOKEN_TYP, AccessTokenClaims};
 pub use envelope::{EnvelopeError, MasterKey, MasterKeys};
 pub use keyring::{Expectation, KeyRing, KeyRingError, PublishedKey, TokenError, Validity};
 pub use secret::{GeneratedSecret, SecretKind, SecretString, sha256};
+pub use session_token::{SESSION_TOKEN_TYP, SessionClaims};
 pub use signing::{Algorithm, GeneratedKey, SigningError};

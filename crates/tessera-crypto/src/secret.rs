@@ -19,16 +19,28 @@ pub enum SecretKind {
     OperatorKey,
     /// An agent's OAuth 2 client secret.
     ClientSecret,
+    /// A session's refresh token (single-use; rotated on every refresh).
+    RefreshToken,
+    /// The token of an emailed sign-in link or invitation (single-use, short-lived).
+    EmailLink,
 }
 
 impl SecretKind {
-    pub const ALL: [SecretKind; 3] = [Self::TenantApiKey, Self::OperatorKey, Self::ClientSecret];
+    pub const ALL: [SecretKind; 5] = [
+        Self::TenantApiKey,
+        Self::OperatorKey,
+        Self::ClientSecret,
+        Self::RefreshToken,
+        Self::EmailLink,
+    ];
 
     pub fn prefix(self) -> &'static str {
         match self {
             Self::TenantApiKey => "tsk",
             Self::OperatorKey => "tso",
             Self::ClientSecret => "tcs",
+            Self::RefreshToken => "trt",
+            Self::EmailLink => "tml",
         }
     }
 

@@ -9,6 +9,7 @@ pub mod compliance;
 pub mod error;
 pub mod oauth2;
 pub mod ops;
+pub mod people;
 pub mod placements;
 pub mod tenants;
 pub mod webhooks;

@@ -1,6 +1,7 @@
 //! Configuration: defaults < TOML file < `TESSERA_*` environment < command-line flags, merged
 //! into one validated [`Config`]. Secrets are [`Secret`]s, which never print.
 
+use std::collections::BTreeMap;
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -10,6 +11,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use tessera_core::PlanTable;
 use tessera_crypto::Algorithm;
+use tessera_federation::ProviderConfig;
 use tessera_gateway::routes::{Route, RouteTable};
 use url::Url;
 
@@ -160,6 +162,42 @@ pub struct Config {
     /// Names this instance as the supervisor of the runtimes it starts (it restarts them when
     /// it starts again). Defaults to the host name; give each instance on a host its own.
     pub provisioning_owner: Option<String>,
+    /// Lifetime of a person's session access token, in seconds.
+    pub session_ttl_secs: i64,
+    /// Lifetime of a refresh token, in days (each refresh hands out a new one).
+    pub refresh_token_ttl_days: u32,
+    /// Origins (`scheme://host[:port]`) sign-in flows may redirect to with `redirect_to`,
+    /// besides the public URL's own.
+    pub sign_in_redirect_origins: Vec<String>,
+    /// `smtp://user:pass@host:port` (STARTTLS when offered), `smtps://…` (TLS) or
+    /// `smtp+plain://host:port` (no TLS, for loopback test servers). Unset: mail goes to the
+    /// outbox table and the log.
+    pub smtp_url: Option<Secret>,
+    /// The `From` of the mail Tessera sends.
+    pub email_from: String,
+    /// The chain of the custodial wallet every new user gets: `eip155` (Ethereum) or `solana`.
+    pub custodial_wallet_chain: WalletChain,
+    /// Outside OAuth 2 / OIDC providers people may sign in with, by name
+    /// (`[oauth_providers.google]`: kind, issuer, client_id, client_secret, scopes…).
+    pub oauth_providers: BTreeMap<String, ProviderConfig>,
+    /// Whether OAuth issuers may resolve to private or loopback addresses (tests, on-premises
+    /// identity providers); refused otherwise.
+    pub oauth_allow_private_issuers: bool,
+    /// The EIP-155 chain id Ethereum sign-in messages must name.
+    pub wallet_chain_id: u64,
+    /// The chain id Solana sign-in messages must name (`mainnet`, `devnet`…).
+    pub solana_chain_id: String,
+    /// The WebAuthn relying party id (a registrable domain, never an IP address); defaults to
+    /// the public URL's host.
+    pub passkey_rp_id: Option<String>,
+}
+
+/// The chain of new users' custodial wallets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum WalletChain {
+    Eip155,
+    Solana,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,7 +217,7 @@ pub enum LogFormat {
 
 /// The fields of [`Config`], the only `TESSERA_*` variables read as configuration (other tools
 /// use the prefix too, and an unknown key in the file is an error).
-const FIELDS: [&str; 48] = [
+const FIELDS: [&str; 59] = [
     "listen",
     "data_dir",
     "database_url",
@@ -228,6 +266,17 @@ const FIELDS: [&str; 48] = [
     "provisioning_stop_grace_secs",
     "provisioning_max_restarts",
     "provisioning_owner",
+    "session_ttl_secs",
+    "refresh_token_ttl_days",
+    "sign_in_redirect_origins",
+    "smtp_url",
+    "email_from",
+    "custodial_wallet_chain",
+    "oauth_providers",
+    "oauth_allow_private_issuers",
+    "wallet_chain_id",
+    "solana_chain_id",
+    "passkey_rp_id",
 ];
 
 impl Default for Config {
@@ -282,6 +331,17 @@ impl Default for Config {
             provisioning_stop_grace_secs: 10,
             provisioning_max_restarts: 5,
             provisioning_owner: None,
+            session_ttl_secs: 900,
+            refresh_token_ttl_days: 30,
+            sign_in_redirect_origins: Vec::new(),
+            smtp_url: None,
+            email_from: "Tessera <no-reply@localhost>".to_owned(),
+            custodial_wallet_chain: WalletChain::Eip155,
+            oauth_providers: BTreeMap::new(),
+            oauth_allow_private_issuers: false,
+            wallet_chain_id: 1,
+            solana_chain_id: "mainnet".to_owned(),
+            passkey_rp_id: None,
         }
     }
 }
@@ -429,6 +489,7 @@ impl Config {
             return invalid("auth_cache_capacity must be > 0 and max_body_bytes >= 1024");
         }
         self.validate_provisioning()?;
+        self.validate_people()?;
         Ok(self)
     }
 
@@ -462,6 +523,35 @@ impl Config {
             .is_some_and(str::is_empty)
         {
             return invalid("provisioning_owner must not be empty");
+        }
+        Ok(())
+    }
+
+    fn validate_people(&self) -> Result<(), ConfigError> {
+        let invalid = |m: &str| Err(ConfigError::Invalid(m.to_owned()));
+        if !(60..=86_400).contains(&self.session_ttl_secs)
+            || !(1..=365).contains(&self.refresh_token_ttl_days)
+        {
+            return invalid(
+                "session_ttl_secs must be 60 to 86400 and refresh_token_ttl_days 1 to 365",
+            );
+        }
+        if let Some(origin) = self.sign_in_redirect_origins.iter().find(|origin| {
+            Url::parse(origin).map_or(true, |url| url.origin().ascii_serialization() != **origin)
+        }) {
+            return Err(ConfigError::Invalid(format!(
+                "sign_in_redirect_origins: {origin:?} is not an origin (scheme://host[:port])"
+            )));
+        }
+        if let Some(url) = &self.smtp_url
+            && !["smtp://", "smtps://", "smtp+plain://"]
+                .iter()
+                .any(|scheme| url.expose().starts_with(scheme))
+        {
+            return invalid("smtp_url must be an smtp://, smtps:// or smtp+plain:// URL");
+        }
+        if self.email_from.parse::<lettre::message::Mailbox>().is_err() {
+            return invalid("email_from must be a mailbox (`Name <address>` or `address`)");
         }
         Ok(())
     }

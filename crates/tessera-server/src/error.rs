@@ -13,6 +13,8 @@ use tessera_proto::{ErrorBody, ErrorCode, OAuthErrorBody, OAuthErrorCode};
 pub struct ApiError {
     code: ErrorCode,
     message: String,
+    /// Seconds for `Retry-After` (429s).
+    retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -20,6 +22,19 @@ impl ApiError {
         Self {
             code,
             message: message.into(),
+            retry_after: None,
+        }
+    }
+
+    /// 429 with `Retry-After` (whole seconds, at least 1).
+    pub fn rate_limited(wait: std::time::Duration) -> Self {
+        let seconds = wait.as_secs().max(1);
+        Self {
+            retry_after: Some(seconds),
+            ..Self::new(
+                ErrorCode::RateLimited,
+                format!("too many requests; retry in {seconds} s"),
+            )
         }
     }
 
@@ -34,8 +49,8 @@ impl ApiError {
     /// The same error with `context` (which part of the request) before its message.
     pub fn prefixed(self, context: &str) -> Self {
         Self {
-            code: self.code,
             message: format!("{context}: {}", self.message),
+            ..self
         }
     }
 
@@ -85,6 +100,11 @@ impl IntoResponse for ApiError {
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static("Bearer realm=\"tessera\""),
             );
+        }
+        if let Some(seconds) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
         }
         response
     }

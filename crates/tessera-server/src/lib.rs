@@ -9,6 +9,8 @@
 //!   document and the middleware;
 //! - [`gateway`]: `/api/*`, authenticated, rate-limited by plan and forwarded to the tenant's
 //!   runtime or a configured service;
+//! - [`people`]: people signing in: the doors' shared account logic, sessions, passwords,
+//!   custodial wallets;
 //! - [`provision`]: starting entities' runtimes (process, systemd, static), supervising them,
 //!   and their placements;
 //! - [`usage`]: the consumer of the audit log that keeps the usage counters analytics read;
@@ -30,6 +32,7 @@ pub mod gateway;
 pub mod http;
 pub mod keys;
 pub mod limits;
+pub mod people;
 pub mod provision;
 pub mod revocation;
 pub mod state;

@@ -18,6 +18,7 @@ use crate::gateway::Gateway;
 use crate::http::v1::compliance::ReportCache;
 use crate::keys::KeyService;
 use crate::limits::Limits;
+use crate::people::People;
 use crate::provision::Provisioning;
 use crate::revocation::Revocations;
 
@@ -54,6 +55,8 @@ pub struct Inner {
     pub plans: StatusCache<TenantId, Option<Plan>>,
     /// Starts, supervises and stops entities' runtimes.
     pub provisioning: Provisioning,
+    /// Throttles and limiters of the sign-in doors.
+    pub people: People,
 }
 
 impl Deref for AppState {
@@ -104,6 +107,7 @@ impl AppState {
             audit_writer: AuditWriter::start(Arc::clone(&store), config.audit_queue_capacity),
             gateway: Gateway::new(&config),
             provisioning: Provisioning::new(&config, Arc::clone(&store), Arc::clone(&clock)),
+            people: People::new(&config),
             config,
             store,
             clock,

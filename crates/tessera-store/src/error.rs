@@ -44,6 +44,20 @@ const RULES: &[(&str, &str)] = &[
     ("placements_entity_id_fkey", "placements.entity_id"),
     ("placements_agent_id_key", "placements.agent_id"),
     ("placements_agent_id_fkey", "placements.agent_id"),
+    ("users_pkey", "users.id"),
+    ("identities_pkey", "identities.id"),
+    ("identities_kind_subject_key", "identities.kind"),
+    ("identities_user_id_fkey", "identities.user_id"),
+    ("wallets_pkey", "wallets.id"),
+    ("wallets_chain_address_key", "wallets.chain"),
+    ("memberships_pkey", "memberships.tenant_id"),
+    ("memberships_tenant_id_fkey", "memberships.tenant_id"),
+    ("memberships_user_id_fkey", "memberships.user_id"),
+    ("sessions_pkey", "sessions.id"),
+    ("refresh_tokens_pkey", "refresh_tokens.hash"),
+    ("challenges_pkey", "challenges.key"),
+    ("email_outbox_pkey", "email_outbox.id"),
+    ("api_keys_user_id_fkey", "api_keys.user_id"),
 ];
 
 /// Maps an error of a statement that writes; `fallback` names the conflict when the database

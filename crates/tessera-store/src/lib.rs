@@ -10,9 +10,12 @@
 mod agents;
 mod api_keys;
 mod audit;
+mod challenges;
 mod error;
+mod people;
 mod placements;
 mod rows;
+mod sessions;
 mod signing_keys;
 mod store_impl;
 mod tenants;

@@ -54,6 +54,15 @@ impl SqlStore {
         first_key: &ApiKey,
     ) -> Result<(), StoreError> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
+        Self::insert_tenant_on(&mut tx, tenant).await?;
+        Self::write_api_key(&mut tx, first_key).await?;
+        tx.commit().await.map_err(db_error)
+    }
+
+    pub(crate) async fn insert_tenant_on(
+        conn: &mut sqlx::AnyConnection,
+        tenant: &Tenant,
+    ) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO tenants (id, name, email, kind, plan, status, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -65,11 +74,10 @@ impl SqlStore {
         .bind(tenant.plan.as_str())
         .bind(tenant.status.as_str())
         .bind(secs(tenant.created_at))
-        .execute(&mut *tx)
+        .execute(conn)
         .await
         .map_err(|e| write_error(e, "tenants.id"))?;
-        Self::write_api_key(&mut tx, first_key).await?;
-        tx.commit().await.map_err(db_error)
+        Ok(())
     }
 
     pub(crate) async fn read_tenant(&self, id: TenantId) -> Result<Option<Tenant>, StoreError> {

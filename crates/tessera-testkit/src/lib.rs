@@ -11,6 +11,7 @@ mod database;
 mod fixtures;
 mod inspect;
 mod oidc_provider;
+pub mod peer;
 mod webhooks;
 
 use std::net::SocketAddr;

@@ -39,6 +39,8 @@ mod gateway_limits;
 mod oauth2;
 #[path = "integration/ops.rs"]
 mod ops;
+#[path = "integration/people.rs"]
+mod people;
 #[path = "integration/plans.rs"]
 mod plans;
 #[path = "integration/provisioning.rs"]

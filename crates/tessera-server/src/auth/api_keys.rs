@@ -92,7 +92,8 @@ impl ApiKeyAuthenticator {
     pub async fn authenticate(&self, presented: &str) -> Result<Principal, AuthFailure> {
         match SecretKind::of(presented) {
             Some(SecretKind::TenantApiKey | SecretKind::OperatorKey) => {}
-            Some(SecretKind::ClientSecret) | None => return Err(AuthFailure::Malformed),
+            Some(SecretKind::ClientSecret | SecretKind::RefreshToken | SecretKind::EmailLink)
+            | None => return Err(AuthFailure::Malformed),
         }
         let hash = sha256(presented.as_bytes());
         let cached = match self.keys.get(&hash) {

@@ -92,16 +92,7 @@ impl AppState {
 }
 
 pub fn rate_limited(wait: std::time::Duration) -> Response {
-    let seconds = wait.as_secs().max(1);
-    let mut response = ApiError::new(
-        ErrorCode::RateLimited,
-        format!("too many requests; retry in {seconds} s"),
-    )
-    .into_response();
-    response
-        .headers_mut()
-        .insert(http::header::RETRY_AFTER, http::HeaderValue::from(seconds));
-    response
+    ApiError::rate_limited(wait).into_response()
 }
 
 /// Any authenticated caller.

@@ -32,6 +32,8 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(v1::webhooks::router())
         .merge(v1::provisioning::router())
         .merge(v1::placements::router())
+        .merge(v1::auth::router())
+        .merge(v1::me::router())
         .merge(oauth2::router())
         .merge(wellknown::router())
         .merge(ops::router())

@@ -17,6 +17,8 @@ use utoipa::{Modify, OpenApi};
         (name = "compliance", description = "Controls, a tenant's compliance report, agent cards"),
         (name = "webhooks", description = "Webhook subscriptions, deliveries, dead letters and redelivery"),
         (name = "provisioning", description = "Starting entities' runtimes, stacks of them, and their placements"),
+        (name = "auth", description = "Signing people in: the doors, session refresh and sign-out"),
+        (name = "me", description = "The signed-in person: identities, tenants, wallets, sessions"),
         (name = "oauth2", description = "OAuth 2 token, introspection and revocation"),
         (name = "discovery", description = "Metadata and keys"),
         (name = "operations", description = "Health, readiness, metrics"),
@@ -35,6 +37,18 @@ impl Modify for SecuritySchemes {
                 "X-API-Key",
                 "An API key; `Authorization: Bearer <key>` works too.",
             ))),
+        );
+        components.add_security_scheme(
+            "session",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "A session access token (or the `tessera_session` cookie).",
+                    ))
+                    .build(),
+            ),
         );
         components.add_security_scheme(
             "client_secret_basic",

@@ -1,0 +1,15 @@
+//! `/v1/auth`: the sign-in doors and the session endpoints. Each door proves something about
+//! the caller and hands it to `AppState::enter`; all of them answer with the same session grant.
+
+pub mod password;
+pub mod session;
+
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::state::AppState;
+
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(password::router())
+        .merge(session::router())
+}
