@@ -2,13 +2,15 @@
 
 use time::OffsetDateTime;
 
-use crate::{ApiKeyId, OperatorId, Scopes, TenantId};
+use crate::{ApiKeyId, OperatorId, Scopes, TenantId, UserId};
 
 /// Who an API key acts for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum KeyOwner {
     Tenant(TenantId),
     Operator(OperatorId),
+    /// A person: the key acts as the user, in the tenants they belong to, with their roles.
+    User(UserId),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -29,7 +31,7 @@ impl ApiKey {
     pub fn tenant_id(&self) -> Option<TenantId> {
         match self.owner {
             KeyOwner::Tenant(id) => Some(id),
-            KeyOwner::Operator(_) => None,
+            KeyOwner::Operator(_) | KeyOwner::User(_) => None,
         }
     }
 

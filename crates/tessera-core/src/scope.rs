@@ -13,13 +13,22 @@ pub const AGENTS_WRITE: &str = "agents:write";
 pub const API_KEYS_WRITE: &str = "api-keys:write";
 /// Create, change and delete webhook subscriptions, rotate their secrets, redeliver.
 pub const WEBHOOKS_WRITE: &str = "webhooks:write";
+/// Change members' roles and remove members (people's tenants).
+pub const MEMBERS_WRITE: &str = "members:write";
 /// Everything a tenant can do.
 pub const ALL: &str = "*";
 /// The operator: every tenant, and administration (suspend, reactivate).
 pub const ADMIN: &str = "admin";
 
 /// The scopes a tenant's API key may carry.
-pub const TENANT_KEY_SCOPES: [&str; 5] = [READ, AGENTS_WRITE, API_KEYS_WRITE, WEBHOOKS_WRITE, ALL];
+pub const TENANT_KEY_SCOPES: [&str; 6] = [
+    READ,
+    AGENTS_WRITE,
+    API_KEYS_WRITE,
+    WEBHOOKS_WRITE,
+    MEMBERS_WRITE,
+    ALL,
+];
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ScopeError {

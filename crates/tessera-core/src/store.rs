@@ -6,7 +6,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::agent::{Agent, AgentPatch, ClientSecret};
-use crate::api_key::ApiKey;
+use crate::api_key::{ApiKey, KeyOwner};
 use crate::audit::{AuditEvent, AuditFilter, ChainedEvent, Checkpoint, LinkHash};
 use crate::people::{ChallengeStore, PeopleStore, SessionStore};
 use crate::placement::PlacementStore;
@@ -75,12 +75,12 @@ pub trait Store:
     // API keys.
     async fn insert_api_key(&self, key: &ApiKey) -> StoreResult<()>;
     async fn api_key_by_hash(&self, secret_hash: &[u8; 32]) -> StoreResult<Option<ApiKey>>;
-    /// The tenant's keys, newest first (revoked ones included).
-    async fn api_keys(&self, tenant: TenantId) -> StoreResult<Vec<ApiKey>>;
-    /// Marks a tenant's key revoked; returns it, or None when the tenant has no such live key.
+    /// The keys of one owner (a tenant, a user), newest first (revoked ones included).
+    async fn api_keys(&self, owner: KeyOwner) -> StoreResult<Vec<ApiKey>>;
+    /// Marks an owner's key revoked; returns it, or None when the owner has no such live key.
     async fn revoke_api_key(
         &self,
-        tenant: TenantId,
+        owner: KeyOwner,
         id: ApiKeyId,
         at: OffsetDateTime,
     ) -> StoreResult<Option<ApiKey>>;

@@ -171,3 +171,38 @@ pub struct Signature {
     /// `0x` + 65 bytes hex (r, s, v) for Ethereum; base58 for Solana.
     pub signature: String,
 }
+
+/// A tenant created by a signed-in person, who becomes its owner.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateOwnedTenantRequest {
+    #[schema(example = "Acme Robotics")]
+    pub name: String,
+    #[serde(default = "consumer")]
+    pub kind: crate::tenants::TenantKind,
+}
+
+fn consumer() -> crate::tenants::TenantKind {
+    crate::tenants::TenantKind::Consumer
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Member {
+    pub user_id: String,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub role: Role,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct MemberList {
+    pub members: Vec<Member>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SetRoleRequest {
+    pub role: Role,
+}

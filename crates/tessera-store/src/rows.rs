@@ -20,7 +20,7 @@ macro_rules! tenant_columns {
 }
 macro_rules! api_key_columns {
     () => {
-        "id, tenant_id, operator_id, name, scopes, secret_hash, expires_at, revoked_at, last_used_at, created_at"
+        "id, tenant_id, operator_id, user_id, name, scopes, secret_hash, expires_at, revoked_at, last_used_at, created_at"
     };
 }
 macro_rules! agent_columns {
@@ -136,9 +136,11 @@ pub(crate) fn tenant(row: &AnyRow) -> Result<Tenant, StoreError> {
 pub(crate) fn api_key(row: &AnyRow) -> Result<ApiKey, StoreError> {
     let tenant = parsed_opt(row, "tenant_id", str::parse)?;
     let operator = parsed_opt(row, "operator_id", str::parse)?;
-    let owner = match (tenant, operator) {
-        (Some(tenant), None) => KeyOwner::Tenant(tenant),
-        (None, Some(operator)) => KeyOwner::Operator(operator),
+    let user = parsed_opt(row, "user_id", str::parse)?;
+    let owner = match (tenant, operator, user) {
+        (Some(tenant), None, None) => KeyOwner::Tenant(tenant),
+        (None, Some(operator), None) => KeyOwner::Operator(operator),
+        (None, None, Some(user)) => KeyOwner::User(user),
         _ => return Err(corrupt("api_keys", "not exactly one owner")),
     };
     Ok(ApiKey {

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 use tessera_core::agent::{Agent, AgentPatch, ClientSecret};
-use tessera_core::api_key::ApiKey;
+use tessera_core::api_key::{ApiKey, KeyOwner};
 use tessera_core::audit::{AuditEvent, AuditFilter, ChainedEvent, Checkpoint, LinkHash};
 use tessera_core::signing_key::SigningKeyRecord;
 use tessera_core::store::StoreResult;
@@ -59,17 +59,17 @@ impl Store for SqlStore {
         self.read_api_key_by_hash(secret_hash).await
     }
 
-    async fn api_keys(&self, tenant: TenantId) -> StoreResult<Vec<ApiKey>> {
-        self.read_api_keys(tenant).await
+    async fn api_keys(&self, owner: KeyOwner) -> StoreResult<Vec<ApiKey>> {
+        self.read_api_keys(owner).await
     }
 
     async fn revoke_api_key(
         &self,
-        tenant: TenantId,
+        owner: KeyOwner,
         id: ApiKeyId,
         at: OffsetDateTime,
     ) -> StoreResult<Option<ApiKey>> {
-        self.mark_api_key_revoked(tenant, id, at).await
+        self.mark_api_key_revoked(owner, id, at).await
     }
 
     async fn touch_api_key(&self, id: ApiKeyId, at: OffsetDateTime) -> StoreResult<()> {

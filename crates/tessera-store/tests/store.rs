@@ -82,7 +82,10 @@ mod cases {
             store.api_key_by_hash(&key.secret_hash).await.unwrap(),
             Some(key.clone())
         );
-        assert_eq!(store.api_keys(tenant.id).await.unwrap(), vec![key]);
+        assert_eq!(
+            store.api_keys(KeyOwner::Tenant(tenant.id)).await.unwrap(),
+            vec![key]
+        );
 
         assert!(
             store
@@ -125,7 +128,7 @@ mod cases {
         store.insert_api_key(&second).await.unwrap();
         // Newest first.
         assert_eq!(
-            store.api_keys(tenant.id).await.unwrap(),
+            store.api_keys(KeyOwner::Tenant(tenant.id)).await.unwrap(),
             vec![second.clone(), first.clone()]
         );
 
@@ -140,7 +143,7 @@ mod cases {
         assert_eq!(touched.last_used_at, Some(at(60)));
 
         let revoked = store
-            .revoke_api_key(tenant.id, second.id, at(120))
+            .revoke_api_key(KeyOwner::Tenant(tenant.id), second.id, at(120))
             .await
             .unwrap()
             .unwrap();
@@ -150,7 +153,7 @@ mod cases {
         // Revoking again finds no live key, and keeps the first revocation time.
         assert_eq!(
             store
-                .revoke_api_key(tenant.id, second.id, at(180))
+                .revoke_api_key(KeyOwner::Tenant(tenant.id), second.id, at(180))
                 .await
                 .unwrap(),
             None
@@ -161,14 +164,14 @@ mod cases {
         );
         assert_eq!(
             store
-                .revoke_api_key(tenant.id, ApiKeyId::generate(), at(180))
+                .revoke_api_key(KeyOwner::Tenant(tenant.id), ApiKeyId::generate(), at(180))
                 .await
                 .unwrap(),
             None
         );
         // Revoked keys stay listed.
         assert_eq!(
-            store.api_keys(tenant.id).await.unwrap(),
+            store.api_keys(KeyOwner::Tenant(tenant.id)).await.unwrap(),
             vec![revoked, first]
         );
 
@@ -185,7 +188,10 @@ mod cases {
         let mut same_id = tenant_key(&tenant);
         same_id.id = first.id;
         assert_conflict(store.insert_api_key(&same_id).await, "api_keys.id");
-        assert_eq!(store.api_keys(tenant.id).await.unwrap(), vec![first]);
+        assert_eq!(
+            store.api_keys(KeyOwner::Tenant(tenant.id)).await.unwrap(),
+            vec![first]
+        );
     }
 
     pub async fn agent_round_trip(store: &SqlStore) {
@@ -477,10 +483,16 @@ mod cases {
         assert!(!store.delete_agent(b.id, a_agent.id).await.unwrap());
         assert!(store.agents(b.id, None, 10).await.unwrap().items.is_empty());
         assert_eq!(
-            store.revoke_api_key(b.id, a_key.id, at(1)).await.unwrap(),
+            store
+                .revoke_api_key(KeyOwner::Tenant(b.id), a_key.id, at(1))
+                .await
+                .unwrap(),
             None
         );
-        assert_eq!(store.api_keys(b.id).await.unwrap(), vec![b_key]);
+        assert_eq!(
+            store.api_keys(KeyOwner::Tenant(b.id)).await.unwrap(),
+            vec![b_key]
+        );
 
         // A's objects are untouched.
         assert_eq!(
@@ -491,7 +503,10 @@ mod cases {
             store.client_secrets(a_agent.id).await.unwrap(),
             vec![a_secret]
         );
-        assert_eq!(store.api_keys(a.id).await.unwrap(), vec![a_key]);
+        assert_eq!(
+            store.api_keys(KeyOwner::Tenant(a.id)).await.unwrap(),
+            vec![a_key]
+        );
     }
 
     pub async fn signing_key_rotation(store: &SqlStore) {

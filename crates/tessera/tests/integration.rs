@@ -51,5 +51,7 @@ mod restart;
 mod secrets_at_rest;
 #[path = "integration/tenants.rs"]
 mod tenants;
+#[path = "integration/tenants_for_people.rs"]
+mod tenants_for_people;
 #[path = "integration/webhooks.rs"]
 mod webhooks;

@@ -143,6 +143,12 @@ impl ApiKeyAuthenticator {
                     scopes: key.scopes.clone(),
                 }
             }
+            KeyOwner::User(user_id) => Principal::User {
+                user_id,
+                key_id: Some(key.id),
+                scopes: key.scopes.clone(),
+                membership: None,
+            },
         };
         self.touch(&cached, now.unix_timestamp());
         Ok(principal)

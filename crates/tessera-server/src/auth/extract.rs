@@ -8,13 +8,15 @@ use axum::extract::{FromRequestParts, RawPathParams};
 use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use tessera_core::{TenantId, scope};
+use tessera_core::tenant::TenantStatus;
+use tessera_core::{Scopes, TenantId, scope};
 use tessera_proto::ErrorCode;
 
 use super::{AuthFailure, Principal};
 use crate::audit::Fact;
 use crate::context::RequestContext;
 use crate::error::ApiError;
+use crate::people::cookies;
 use crate::state::AppState;
 
 /// A scope an endpoint requires.
@@ -35,6 +37,7 @@ requirement!(Read, scope::READ);
 requirement!(AgentsWrite, scope::AGENTS_WRITE);
 requirement!(ApiKeysWrite, scope::API_KEYS_WRITE);
 requirement!(WebhooksWrite, scope::WEBHOOKS_WRITE);
+requirement!(MembersWrite, scope::MEMBERS_WRITE);
 
 /// The credential presented: `X-API-Key`, else `Authorization: Bearer`.
 pub fn presented_credential(headers: &HeaderMap) -> Option<&str> {
@@ -47,7 +50,8 @@ pub fn presented_credential(headers: &HeaderMap) -> Option<&str> {
 }
 
 impl AppState {
-    /// Authenticates the API key in `headers`, counting failures per client address.
+    /// Authenticates the API key or the person's session in `headers`, counting failures per
+    /// client address.
     pub async fn authenticate(
         &self,
         headers: &HeaderMap,
@@ -55,6 +59,21 @@ impl AppState {
     ) -> Result<Principal, Response> {
         if let Err(wait) = self.limits.auth_allowed(ctx.client_ip) {
             return Err(rate_limited(wait));
+        }
+        // A session: a bearer JWT (keys never contain dots) or, from a browser, the cookie.
+        let session = match presented_credential(headers) {
+            Some(credential) if credential.contains('.') => Some(credential),
+            Some(_) => None,
+            None => cookies::get(headers, cookies::ACCESS_COOKIE),
+        };
+        if let Some(token) = session {
+            let signed_in = self.signed_in(token, ctx).await?;
+            return Ok(Principal::User {
+                user_id: signed_in.user_id,
+                key_id: None,
+                scopes: Scopes::one(scope::ALL),
+                membership: None,
+            });
         }
         let result = match presented_credential(headers) {
             None => Err(AuthFailure::Missing),
@@ -69,7 +88,8 @@ impl AppState {
             AuthFailure::Store(error) => return Err(ApiError::from(error).into_response()),
             // No credential is a question, not an attack: it is neither audited nor counted.
             AuthFailure::Missing => {
-                let message = "send an API key as `X-API-Key` or `Authorization: Bearer`";
+                let message = "send an API key as `X-API-Key` or `Authorization: Bearer`, or a \
+                               session token";
                 return Err(ApiError::new(ErrorCode::Unauthenticated, message).into_response());
             }
             AuthFailure::TenantSuspended => ErrorCode::TenantSuspended,
@@ -151,7 +171,7 @@ impl<R: Requirement> FromRequestParts<AppState> for TenantAccess<R> {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let Caller(principal) = Caller::from_request_parts(parts, state).await?;
+        let Caller(mut principal) = Caller::from_request_parts(parts, state).await?;
         let params = RawPathParams::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
@@ -166,14 +186,47 @@ impl<R: Requirement> FromRequestParts<AppState> for TenantAccess<R> {
         let tenant_id: TenantId = raw.parse().map_err(|e: tessera_core::IdError| {
             ApiError::new(ErrorCode::InvalidId, e.to_string()).into_response()
         })?;
-        match &principal {
+        match &mut principal {
             Principal::TenantKey { tenant_id: own, .. } if *own != tenant_id => {
                 return Err(ApiError::not_found("tenant").into_response());
+            }
+            // A person reaches the tenants they belong to, as their role there allows; the
+            // membership is read on every request, so a removed member loses access at once.
+            Principal::User {
+                user_id,
+                membership,
+                ..
+            } => {
+                let member = state
+                    .store
+                    .membership(tenant_id, *user_id)
+                    .await
+                    .map_err(|e| ApiError::from(e).into_response())?
+                    .ok_or_else(|| ApiError::not_found("tenant").into_response())?;
+                let status = state
+                    .tenant_status(tenant_id)
+                    .await
+                    .map_err(|e| ApiError::from(e).into_response())?;
+                if status != Some(TenantStatus::Active) {
+                    let message = "the tenant is suspended";
+                    return Err(ApiError::new(ErrorCode::TenantSuspended, message).into_response());
+                }
+                *membership = Some((tenant_id, member.role));
             }
             _ => {}
         }
         if !principal.may(tenant_id, R::SCOPE) {
-            let message = format!("this call needs scope `{}`", R::SCOPE);
+            let message = match &principal {
+                Principal::User {
+                    membership: Some((_, role)),
+                    ..
+                } => format!(
+                    "this call needs scope `{}`, which the {} role does not have",
+                    R::SCOPE,
+                    role.as_str()
+                ),
+                _ => format!("this call needs scope `{}`", R::SCOPE),
+            };
             return Err(ApiError::new(ErrorCode::InsufficientScope, message).into_response());
         }
         if principal.is_operator()

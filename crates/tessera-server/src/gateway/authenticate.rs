@@ -7,14 +7,16 @@ use std::time::Duration;
 
 use axum::extract::Request;
 use axum::http::HeaderMap;
-use tessera_core::{AgentId, Scopes, TenantId};
-use tessera_crypto::SecretKind;
+use tessera_core::{AgentId, Scopes, TenantId, UserId, scope};
+use tessera_crypto::{SecretKind, TokenError};
 use tessera_proto::ErrorCode;
 
 use crate::audit::Fact;
 use crate::auth::extract::presented_credential;
 use crate::auth::{AuthFailure, Principal};
 use crate::context::RequestContext;
+use crate::people::cookies;
+use crate::people::sessions::SessionInvalid;
 use crate::state::AppState;
 
 /// A verified caller of the gateway.
@@ -23,6 +25,8 @@ pub struct GatewayCaller {
     /// The caller's tenant; `None` for the operator, who may reach any entity.
     pub tenant_id: Option<TenantId>,
     pub agent_id: Option<AgentId>,
+    /// The person calling (by session or by their API key).
+    pub user_id: Option<UserId>,
     pub scopes: Scopes,
 }
 
@@ -49,7 +53,8 @@ pub async fn authentication(state: &AppState, request: &mut Request) -> Authenti
         return known.clone();
     }
     let ctx = context(request);
-    let outcome = authenticate(state, request.headers(), &ctx).await;
+    let entity = super::authorize::named_entity(request);
+    let outcome = authenticate(state, request.headers(), entity.as_deref(), &ctx).await;
     request.extensions_mut().insert(outcome.clone());
     outcome
 }
@@ -74,12 +79,15 @@ pub fn context(request: &Request) -> RequestContext {
 async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
+    entity: Option<&str>,
     ctx: &RequestContext,
 ) -> Authentication {
     if let Err(wait) = state.limits.auth_allowed(ctx.client_ip) {
         return Authentication::Blocked(wait);
     }
-    let Some(credential) = presented_credential(headers) else {
+    let Some(credential) =
+        presented_credential(headers).or_else(|| cookies::get(headers, cookies::ACCESS_COOKIE))
+    else {
         return Authentication::Missing;
     };
     // By its prefix only: the key check decodes and verifies the checksum itself.
@@ -88,6 +96,9 @@ async fn authenticate(
         .is_some_and(|(prefix, _)| SecretKind::ALL.iter().any(|kind| kind.prefix() == prefix));
     let refused = if is_key {
         match state.api_keys.authenticate(credential).await {
+            Ok(Principal::User {
+                user_id, scopes, ..
+            }) => return person(state, user_id, &scopes, entity).await,
             Ok(principal) => return Authentication::Caller(Arc::new(from_key(principal))),
             Err(AuthFailure::Store(_)) => return Authentication::Unavailable,
             Err(failure) => {
@@ -105,6 +116,7 @@ async fn authenticate(
                     Some(GatewayCaller {
                         tenant_id: Some(claims.tenant_id.parse().ok()?),
                         agent_id: Some(claims.sub.parse().ok()?),
+                        user_id: None,
                         scopes: Scopes::parse(&claims.scope).ok()?,
                     })
                 })();
@@ -118,6 +130,38 @@ async fn authenticate(
                 }
             }
             Err(crate::tokens::Inactive::Store(_)) => return Authentication::Unavailable,
+            // Not an agent's token (its claims or its `typ` are not): a person's session
+            // token, perhaps.
+            Err(
+                inactive @ crate::tokens::Inactive::Token(
+                    TokenError::Malformed | TokenError::WrongType,
+                ),
+            ) => {
+                match state.validate_session_token(credential).await {
+                    Ok(claims) => match claims.sub.parse() {
+                        Ok(user) => {
+                            return person(state, user, &Scopes::one(scope::ALL), entity).await;
+                        }
+                        Err(_) => (
+                            ErrorCode::Unauthenticated,
+                            "malformed",
+                            "the token's claims are not Tessera's".to_owned(),
+                        ),
+                    },
+                    Err(SessionInvalid::Store(_)) => return Authentication::Unavailable,
+                    Err(SessionInvalid::Ended) => (
+                        ErrorCode::Unauthenticated,
+                        "session_ended",
+                        SessionInvalid::Ended.to_string(),
+                    ),
+                    // Neither kind of token: say what was wrong with it as an access token.
+                    Err(SessionInvalid::Token(_)) => (
+                        ErrorCode::Unauthenticated,
+                        inactive.reason(),
+                        format!("the access token is not active: {inactive}"),
+                    ),
+                }
+            }
             Err(inactive) => (
                 ErrorCode::Unauthenticated,
                 inactive.reason(),
@@ -141,9 +185,10 @@ async fn authenticate(
 
 fn from_key(principal: Principal) -> GatewayCaller {
     match principal {
-        Principal::Operator { .. } => GatewayCaller {
+        Principal::Operator { .. } | Principal::User { .. } => GatewayCaller {
             tenant_id: None,
             agent_id: None,
+            user_id: None,
             scopes: Scopes::one(tessera_core::scope::ADMIN),
         },
         Principal::TenantKey {
@@ -151,7 +196,22 @@ fn from_key(principal: Principal) -> GatewayCaller {
         } => GatewayCaller {
             tenant_id: Some(tenant_id),
             agent_id: None,
+            user_id: None,
             scopes,
         },
+    }
+}
+
+/// A person's caller, or why they may not pass. A valid credential for a tenant the person does
+/// not belong to is not a failed authentication: it is neither audited nor counted.
+async fn person(
+    state: &AppState,
+    user: UserId,
+    scopes: &Scopes,
+    entity: Option<&str>,
+) -> Authentication {
+    match super::people::caller(state, user, scopes, entity).await {
+        Ok(caller) => Authentication::Caller(Arc::new(caller)),
+        Err(refusal) => refusal,
     }
 }

@@ -32,7 +32,7 @@ pub struct Destination {
 }
 
 /// The entity named by `X-Entity`, else by the `entity` query parameter.
-fn named_entity(request: &Request) -> Option<String> {
+pub(super) fn named_entity(request: &Request) -> Option<String> {
     if let Some(value) = request.headers().get(&headers::X_ENTITY) {
         return Some(String::from_utf8_lossy(value.as_bytes()).trim().to_owned());
     }

@@ -25,7 +25,7 @@ pub async fn forward(state: &AppState, request: Request, destination: Destinatio
             .zip(destination.tenant_id)
             .map(|(caller, tenant)| VerifiedIdentity {
                 tenant_id: tenant.to_string(),
-                user_id: None,
+                user_id: caller.user_id.map(|user| user.to_string()),
                 agent_id: caller.agent_id.map(|agent| agent.to_string()),
                 scopes: caller.scopes.to_string(),
             });

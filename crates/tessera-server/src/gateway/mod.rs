@@ -16,6 +16,7 @@ mod cors;
 mod deadline;
 mod forward;
 mod limit;
+mod people;
 mod placements;
 
 use std::net::SocketAddr;

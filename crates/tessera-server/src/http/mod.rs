@@ -34,6 +34,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(v1::placements::router())
         .merge(v1::auth::router())
         .merge(v1::me::router())
+        .merge(v1::members::router())
         .merge(oauth2::router())
         .merge(wellknown::router())
         .merge(ops::router())

@@ -13,7 +13,7 @@ use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 use crate::support::{TestRuntime, call, expect_error, free_port};
 
-fn route(prefix: &str, upstream: &str) -> Route {
+pub fn route(prefix: &str, upstream: &str) -> Route {
     Route {
         prefix: prefix.to_owned(),
         upstream: upstream.parse().unwrap(),
@@ -24,7 +24,7 @@ fn route(prefix: &str, upstream: &str) -> Route {
 }
 
 /// A server whose `/api` goes to `runtime`, plus `extra` routes.
-async fn gateway_to(runtime: &TestRuntime, extra: Vec<Route>) -> TestServer {
+pub async fn gateway_to(runtime: &TestRuntime, extra: Vec<Route>) -> TestServer {
     let upstream = runtime.url();
     TestServer::start_with(move |config| {
         config.gateway_routes = extra;

@@ -78,6 +78,13 @@ impl TokenCaller {
                 tenant: tenant_id,
                 actor: principal.actor(),
             }),
+            // A person is not bound to one tenant; introspection and revocation of agents'
+            // tokens take the tenant's key or an agent's client credentials.
+            Principal::User { .. } => Err(OAuthError::new(
+                OAuthErrorCode::InvalidClient,
+                "use a tenant's API key or an agent's client credentials",
+            )
+            .into_response()),
         }
     }
 }

@@ -56,13 +56,30 @@ async fn create_api_key(
     ctx: RequestContext,
     ApiJson(body): ApiJson<wire::CreateApiKeyRequest>,
 ) -> Result<(StatusCode, Json<wire::CreatedApiKey>), ApiError> {
+    let owner = KeyOwner::Tenant(access.tenant_id);
+    let (key, created) = issue(&state, owner, body, &access.principal.grantable())?;
+    state.store.insert_api_key(&key).await?;
+    state
+        .audit(&ctx, access.fact("api_key.create", key.id))
+        .await;
+    Ok((StatusCode::CREATED, Json(created)))
+}
+
+/// A new key for `owner` as the request asks, within `grantable`; the caller stores and audits
+/// it. Returns the stored form and the response that shows the secret once.
+pub(crate) fn issue(
+    state: &AppState,
+    owner: KeyOwner,
+    body: wire::CreateApiKeyRequest,
+    grantable: &Scopes,
+) -> Result<(ApiKey, wire::CreatedApiKey), ApiError> {
     let name = validate::name("name", &body.name, 100)?;
     if body.scopes.is_empty() {
         return Err(ApiError::invalid("scopes: name at least one scope"));
     }
     let scopes = Scopes::for_tenant_key(body.scopes)
         .map_err(|e| ApiError::invalid(format!("scopes: {e}")))?;
-    if !access.principal.grantable().grants_all(&scopes) {
+    if !grantable.grants_all(&scopes) {
         return Err(ApiError::new(
             tessera_proto::ErrorCode::InsufficientScope,
             "a key cannot create a key with scopes it does not hold itself",
@@ -75,7 +92,7 @@ async fn create_api_key(
     let secret = GeneratedSecret::new(SecretKind::TenantApiKey);
     let key = ApiKey {
         id: ApiKeyId::generate(),
-        owner: KeyOwner::Tenant(access.tenant_id),
+        owner,
         name,
         scopes,
         secret_hash: secret.hash,
@@ -87,19 +104,40 @@ async fn create_api_key(
         last_used_at: None,
         created_at: now,
     };
-    state.store.insert_api_key(&key).await?;
-    state
-        .audit(&ctx, access.fact("api_key.create", key.id))
-        .await;
     let created = wire::CreatedApiKey {
         id: key.id.to_string(),
-        name: key.name,
+        name: key.name.clone(),
         scopes: key.scopes.iter().map(str::to_owned).collect(),
         expires_at: key.expires_at,
         created_at: key.created_at,
         key: secret.secret.expose().to_owned(),
     };
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok((key, created))
+}
+
+/// The owner's keys as listed.
+pub(crate) async fn list(state: &AppState, owner: KeyOwner) -> Result<wire::ApiKeyList, ApiError> {
+    let now = state.clock.now();
+    let keys = state.store.api_keys(owner).await?;
+    Ok(wire::ApiKeyList {
+        api_keys: keys.iter().map(|k| view(k, now)).collect(),
+    })
+}
+
+/// Revokes one of the owner's keys, effective at once on this instance (the cache forgets it).
+pub(crate) async fn revoke(
+    state: &AppState,
+    owner: KeyOwner,
+    raw_id: &str,
+) -> Result<ApiKeyId, ApiError> {
+    let key_id: ApiKeyId = path_id(raw_id)?;
+    let revoked = state
+        .store
+        .revoke_api_key(owner, key_id, state.clock.now())
+        .await?
+        .ok_or_else(|| ApiError::not_found("API key"))?;
+    state.api_keys.forget(&revoked.secret_hash);
+    Ok(key_id)
 }
 
 /// List the tenant's API keys, newest first (never the secrets).
@@ -111,11 +149,9 @@ async fn list_api_keys(
     State(state): State<AppState>,
     access: TenantAccess<Read>,
 ) -> Result<Json<wire::ApiKeyList>, ApiError> {
-    let now = state.clock.now();
-    let keys = state.store.api_keys(access.tenant_id).await?;
-    Ok(Json(wire::ApiKeyList {
-        api_keys: keys.iter().map(|k| view(k, now)).collect(),
-    }))
+    Ok(Json(
+        list(&state, KeyOwner::Tenant(access.tenant_id)).await?,
+    ))
 }
 
 /// Revoke an API key. It is refused from the moment this returns.
@@ -129,13 +165,7 @@ async fn revoke_api_key(
     ctx: RequestContext,
     Path(ids): Path<(String, String)>,
 ) -> Result<StatusCode, ApiError> {
-    let key_id: ApiKeyId = path_id(&ids.1)?;
-    let revoked = state
-        .store
-        .revoke_api_key(access.tenant_id, key_id, state.clock.now())
-        .await?
-        .ok_or_else(|| ApiError::not_found("API key"))?;
-    state.api_keys.forget(&revoked.secret_hash);
+    let key_id = revoke(&state, KeyOwner::Tenant(access.tenant_id), &ids.1).await?;
     state
         .audit(&ctx, access.fact("api_key.revoke", key_id))
         .await;

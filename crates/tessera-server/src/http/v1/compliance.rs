@@ -11,7 +11,7 @@ use std::sync::Arc;
 use axum::Json;
 use axum::extract::State;
 use tessera_core::agent::{Agent, AgentStatus};
-use tessera_core::api_key::ApiKey;
+use tessera_core::api_key::{ApiKey, KeyOwner};
 use tessera_core::audit::chain_of;
 use tessera_core::{AgentId, TenantId};
 use tessera_proto::agents::AgentStatus as WireStatus;
@@ -99,7 +99,7 @@ async fn build_report(
 ) -> Result<wire::ComplianceReport, ApiError> {
     let stale_before = now - Duration::days(i64::from(STALE_AFTER_DAYS));
 
-    let keys = state.store.api_keys(tenant).await?;
+    let keys = state.store.api_keys(KeyOwner::Tenant(tenant)).await?;
     let live: Vec<_> = keys
         .iter()
         .filter(|k| k.revoked_at.is_none() && !k.is_expired(now))

@@ -1,4 +1,8 @@
-//! `/v1/me`: the signed-in person — who they are, their doors, tenants, wallets and sessions.
+//! `/v1/me`: the signed-in person — who they are, their doors, tenants, wallets and sessions;
+//! the tenants they create ([`tenants`]) and the API keys that act as them ([`api_keys`]).
+
+mod api_keys;
+mod tenants;
 
 use axum::Json;
 use axum::extract::{Path, State};
@@ -31,6 +35,8 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(unlink_identity))
         .routes(routes!(list_wallets))
         .routes(routes!(sign))
+        .merge(tenants::router())
+        .merge(api_keys::router())
 }
 
 /// The signed-in user, their sign-in doors, tenants and wallets.

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod auth;
 pub mod compliance;
 pub mod me;
+pub mod members;
 pub mod placements;
 pub mod provisioning;
 pub mod tenants;

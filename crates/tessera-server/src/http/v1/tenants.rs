@@ -71,6 +71,10 @@ async fn create_tenant(
     };
     let actor = match &operator {
         Some(principal @ Principal::Operator { .. }) => principal.actor(),
+        Some(Principal::User { .. }) => {
+            let message = "signed-in people create tenants with `POST /v1/me/tenants`";
+            return Err(ApiError::new(ErrorCode::InsufficientScope, message).into_response());
+        }
         Some(_) => {
             let message =
                 "tenant keys cannot register tenants; send no credential, or the operator's key";
