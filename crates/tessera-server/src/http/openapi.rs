@@ -97,3 +97,24 @@ pub enum BodyErrors {
     #[response(status = 422)]
     InvalidBody(ErrorBody),
 }
+
+/// The errors of the sign-in doors and of a person's own endpoints (listed once, used by each).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // only its derived documentation is used
+pub enum SessionErrors {
+    /// A malformed identifier, field or parameter.
+    #[response(status = 400)]
+    BadRequest(ErrorBody),
+    /// No valid session, or the credentials do not sign anyone in.
+    #[response(status = 401)]
+    Unauthenticated(ErrorBody),
+    /// No such object among the person's own.
+    #[response(status = 404)]
+    NotFound(ErrorBody),
+    /// The door belongs to someone else, or the change would lock someone out.
+    #[response(status = 409)]
+    Conflict(ErrorBody),
+    /// Too many attempts; retry after `Retry-After`.
+    #[response(status = 429)]
+    RateLimited(ErrorBody),
+}

@@ -19,7 +19,7 @@ use crate::audit::Fact;
 use crate::context::RequestContext;
 use crate::error::ApiError;
 use crate::http::json::{ApiJson, path_id};
-use crate::http::openapi::BodyErrors;
+use crate::http::openapi::{BodyErrors, SessionErrors};
 use crate::people::accounts::{identity_view, user_view};
 use crate::people::signed_in::SignedIn;
 use crate::state::AppState;
@@ -41,7 +41,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// The signed-in user, their sign-in doors, tenants and wallets.
 #[utoipa::path(get, path = "/v1/me", tag = "me",
-    responses((status = 200, body = wire::Me), (status = 401, body = tessera_proto::ErrorBody)),
+    responses((status = 200, body = wire::Me), (status = 401, body = tessera_proto::ErrorBody), SessionErrors),
     security(("session" = [])))]
 async fn me(State(state): State<AppState>, me: SignedIn) -> Result<Json<wire::Me>, ApiError> {
     let user =
@@ -67,7 +67,7 @@ async fn me(State(state): State<AppState>, me: SignedIn) -> Result<Json<wire::Me
 
 /// The user's live sessions, newest first.
 #[utoipa::path(get, path = "/v1/me/sessions", tag = "me",
-    responses((status = 200, body = wire::SessionList), (status = 401, body = tessera_proto::ErrorBody)),
+    responses((status = 200, body = wire::SessionList), (status = 401, body = tessera_proto::ErrorBody), SessionErrors),
     security(("session" = [])))]
 async fn list_sessions(
     State(state): State<AppState>,
@@ -88,7 +88,7 @@ async fn list_sessions(
 /// End one of the user's sessions (another device, or this one).
 #[utoipa::path(delete, path = "/v1/me/sessions/{session_id}", tag = "me",
     params(("session_id" = String, Path)),
-    responses((status = 204), (status = 401, body = tessera_proto::ErrorBody), (status = 404, body = tessera_proto::ErrorBody)),
+    responses((status = 204), (status = 401, body = tessera_proto::ErrorBody), (status = 404, body = tessera_proto::ErrorBody), SessionErrors),
     security(("session" = [])))]
 async fn revoke_session(
     State(state): State<AppState>,
@@ -107,7 +107,7 @@ async fn revoke_session(
 /// Remove a sign-in door. The last one cannot go: the user would be locked out.
 #[utoipa::path(delete, path = "/v1/me/identities/{identity_id}", tag = "me",
     params(("identity_id" = String, Path)),
-    responses((status = 204), (status = 404, body = tessera_proto::ErrorBody), (status = 409, body = tessera_proto::ErrorBody)),
+    responses((status = 204), (status = 404, body = tessera_proto::ErrorBody), (status = 409, body = tessera_proto::ErrorBody), SessionErrors),
     security(("session" = [])))]
 async fn unlink_identity(
     State(state): State<AppState>,
@@ -136,7 +136,7 @@ async fn unlink_identity(
 
 /// The user's custodial wallets (addresses only).
 #[utoipa::path(get, path = "/v1/me/wallets", tag = "me",
-    responses((status = 200, body = wire::WalletList), (status = 401, body = tessera_proto::ErrorBody)),
+    responses((status = 200, body = wire::WalletList), (status = 401, body = tessera_proto::ErrorBody), SessionErrors),
     security(("session" = [])))]
 async fn list_wallets(
     State(state): State<AppState>,
@@ -153,7 +153,7 @@ async fn list_wallets(
 #[utoipa::path(post, path = "/v1/me/wallets/{wallet_id}/sign", tag = "me",
     params(("wallet_id" = String, Path)),
     request_body = wire::SignRequest,
-    responses((status = 200, body = wire::Signature), (status = 404, body = tessera_proto::ErrorBody), (status = 429, body = tessera_proto::ErrorBody), BodyErrors),
+    responses((status = 200, body = wire::Signature), (status = 404, body = tessera_proto::ErrorBody), (status = 429, body = tessera_proto::ErrorBody), BodyErrors, SessionErrors),
     security(("session" = [])))]
 async fn sign(
     State(state): State<AppState>,

@@ -14,7 +14,7 @@ use crate::audit::Fact;
 use crate::context::RequestContext;
 use crate::error::ApiError;
 use crate::http::json::ApiJson;
-use crate::http::openapi::BodyErrors;
+use crate::http::openapi::{BodyErrors, SessionErrors};
 use crate::people::accounts::Door;
 use crate::people::password;
 use crate::people::sessions::Issued;
@@ -31,7 +31,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// session, adds a password to the signed-in user instead.
 #[utoipa::path(post, path = "/v1/auth/password/register", tag = "auth",
     request_body = wire::PasswordRegisterRequest,
-    responses((status = 201, body = wire::SessionGrant), (status = 409, body = tessera_proto::ErrorBody), BodyErrors))]
+    responses((status = 201, body = wire::SessionGrant), (status = 409, body = tessera_proto::ErrorBody), BodyErrors, SessionErrors))]
 async fn register(
     State(state): State<AppState>,
     ctx: RequestContext,
@@ -98,7 +98,7 @@ async fn register(
 /// the same answer, in the same time; repeated failures make the account and the address wait.
 #[utoipa::path(post, path = "/v1/auth/password/login", tag = "auth",
     request_body = wire::PasswordLoginRequest,
-    responses((status = 200, body = wire::SessionGrant), (status = 401, body = tessera_proto::ErrorBody), (status = 429, body = tessera_proto::ErrorBody), BodyErrors))]
+    responses((status = 200, body = wire::SessionGrant), (status = 401, body = tessera_proto::ErrorBody), (status = 429, body = tessera_proto::ErrorBody), BodyErrors, SessionErrors))]
 async fn login(
     State(state): State<AppState>,
     ctx: RequestContext,

@@ -12,7 +12,7 @@ use utoipa_axum::routes;
 
 use crate::context::RequestContext;
 use crate::error::ApiError;
-use crate::http::openapi::BodyErrors;
+use crate::http::openapi::{BodyErrors, SessionErrors};
 use crate::people::cookies;
 use crate::people::signed_in::SignedIn;
 use crate::state::AppState;
@@ -27,7 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// refresh token. The old one is used up; presenting it again revokes the whole session.
 #[utoipa::path(post, path = "/v1/auth/refresh", tag = "auth",
     request_body = wire::RefreshRequest,
-    responses((status = 200, body = wire::SessionGrant), (status = 401, body = tessera_proto::ErrorBody), BodyErrors))]
+    responses((status = 200, body = wire::SessionGrant), (status = 401, body = tessera_proto::ErrorBody), BodyErrors, SessionErrors))]
 async fn refresh(
     State(state): State<AppState>,
     ctx: RequestContext,
@@ -60,7 +60,7 @@ async fn refresh(
 /// End the current session: its access and refresh tokens stop working at once, and the
 /// cookies are cleared.
 #[utoipa::path(post, path = "/v1/auth/logout", tag = "auth",
-    responses((status = 204), (status = 401, body = tessera_proto::ErrorBody)),
+    responses((status = 204), (status = 401, body = tessera_proto::ErrorBody), SessionErrors),
     security(("session" = [])))]
 async fn logout(
     State(state): State<AppState>,

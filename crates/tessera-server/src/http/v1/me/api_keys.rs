@@ -14,7 +14,7 @@ use crate::audit::Fact;
 use crate::context::RequestContext;
 use crate::error::ApiError;
 use crate::http::json::ApiJson;
-use crate::http::openapi::BodyErrors;
+use crate::http::openapi::{BodyErrors, SessionErrors};
 use crate::http::v1::api_keys::{issue, list, revoke};
 use crate::people::signed_in::SignedIn;
 use crate::state::AppState;
@@ -29,7 +29,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// user's roles allow; they never widen it.
 #[utoipa::path(post, path = "/v1/me/api-keys", tag = "me",
     request_body = wire::CreateApiKeyRequest,
-    responses((status = 201, body = wire::CreatedApiKey), (status = 401, body = tessera_proto::ErrorBody), BodyErrors),
+    responses((status = 201, body = wire::CreatedApiKey), (status = 401, body = tessera_proto::ErrorBody), BodyErrors, SessionErrors),
     security(("session" = [])))]
 async fn create_key(
     State(state): State<AppState>,
@@ -51,7 +51,7 @@ async fn create_key(
 
 /// The signed-in user's API keys, newest first (never the secrets).
 #[utoipa::path(get, path = "/v1/me/api-keys", tag = "me",
-    responses((status = 200, body = wire::ApiKeyList), (status = 401, body = tessera_proto::ErrorBody)),
+    responses((status = 200, body = wire::ApiKeyList), (status = 401, body = tessera_proto::ErrorBody), SessionErrors),
     security(("session" = [])))]
 async fn list_keys(
     State(state): State<AppState>,
@@ -63,7 +63,7 @@ async fn list_keys(
 /// Revoke one of the signed-in user's API keys.
 #[utoipa::path(delete, path = "/v1/me/api-keys/{key_id}", tag = "me",
     params(("key_id" = String, Path)),
-    responses((status = 204), (status = 401, body = tessera_proto::ErrorBody), (status = 404, body = tessera_proto::ErrorBody)),
+    responses((status = 204), (status = 401, body = tessera_proto::ErrorBody), (status = 404, body = tessera_proto::ErrorBody), SessionErrors),
     security(("session" = [])))]
 async fn revoke_key(
     State(state): State<AppState>,

@@ -14,7 +14,7 @@ use crate::audit::Fact;
 use crate::context::RequestContext;
 use crate::error::ApiError;
 use crate::http::json::ApiJson;
-use crate::http::openapi::BodyErrors;
+use crate::http::openapi::{BodyErrors, SessionErrors};
 use crate::http::v1::tenants::view;
 use crate::people::signed_in::SignedIn;
 use crate::state::AppState;
@@ -27,7 +27,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// no key is handed out (the owner creates the keys they need).
 #[utoipa::path(post, path = "/v1/me/tenants", tag = "me",
     request_body = wire::CreateOwnedTenantRequest,
-    responses((status = 201, body = tenant_wire::Tenant), (status = 401, body = tessera_proto::ErrorBody), (status = 429, body = tessera_proto::ErrorBody), BodyErrors),
+    responses((status = 201, body = tenant_wire::Tenant), (status = 401, body = tessera_proto::ErrorBody), (status = 429, body = tessera_proto::ErrorBody), BodyErrors, SessionErrors),
     security(("session" = [])))]
 async fn create_tenant(
     State(state): State<AppState>,
