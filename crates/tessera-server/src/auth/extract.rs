@@ -16,7 +16,7 @@ use super::{AuthFailure, Principal};
 use crate::audit::Fact;
 use crate::context::RequestContext;
 use crate::error::ApiError;
-use crate::people::cookies;
+use crate::people::signed_in::session_token;
 use crate::state::AppState;
 
 /// A scope an endpoint requires.
@@ -60,13 +60,7 @@ impl AppState {
         if let Err(wait) = self.limits.auth_allowed(ctx.client_ip) {
             return Err(rate_limited(wait));
         }
-        // A session: a bearer JWT (keys never contain dots) or, from a browser, the cookie.
-        let session = match presented_credential(headers) {
-            Some(credential) if credential.contains('.') => Some(credential),
-            Some(_) => None,
-            None => cookies::get(headers, cookies::ACCESS_COOKIE),
-        };
-        if let Some(token) = session {
+        if let Some(token) = session_token(headers) {
             let signed_in = self.signed_in(token, ctx).await?;
             return Ok(Principal::User {
                 user_id: signed_in.user_id,

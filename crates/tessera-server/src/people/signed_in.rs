@@ -2,6 +2,7 @@
 //! (API clients) or the `tessera_session` cookie (browsers), checked against the live session.
 
 use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use tessera_core::{SessionId, UserId};
@@ -28,10 +29,13 @@ impl SignedIn {
 
 /// The session token of a request, if it carries one: a bearer that is a JWT (API keys are
 /// `prefix_…` and never contain dots), else the cookie.
-pub fn session_token(parts: &Parts) -> Option<&str> {
-    presented_credential(&parts.headers)
-        .filter(|credential| credential.contains('.'))
-        .or_else(|| cookies::get(&parts.headers, cookies::ACCESS_COOKIE))
+pub fn session_token(headers: &HeaderMap) -> Option<&str> {
+    match presented_credential(headers) {
+        Some(credential) if credential.contains('.') => Some(credential),
+        // A key was presented: it is not a session, whatever cookies come along.
+        Some(_) => None,
+        None => cookies::get(headers, cookies::ACCESS_COOKIE),
+    }
 }
 
 impl AppState {
@@ -71,7 +75,7 @@ impl FromRequestParts<AppState> for SignedIn {
         let ctx = RequestContext::from_request_parts(parts, state)
             .await
             .unwrap_or_else(|never| match never {});
-        let Some(token) = session_token(parts) else {
+        let Some(token) = session_token(&parts.headers) else {
             return Err(unauthenticated(
                 "sign in first: send the session token as `Authorization: Bearer` or the \
                  `tessera_session` cookie",
