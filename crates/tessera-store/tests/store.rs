@@ -5,6 +5,7 @@
 mod people;
 mod placements;
 mod support;
+mod upgrade;
 mod webhooks;
 
 support::store_tests!(

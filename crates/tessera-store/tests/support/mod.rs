@@ -73,7 +73,7 @@ where
 
 pub async fn on_configured_backend<F, Fut>(case: F)
 where
-    F: FnOnce(Arc<SqlStore>) -> Fut,
+    F: FnOnce(Arc<SqlStore>) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     match std::env::var(POSTGRES_ENV) {
@@ -85,7 +85,31 @@ where
 /// Runs the case in a database of its own, created for it and dropped after, even when it fails.
 async fn on_postgres<F, Fut>(admin_url: &str, case: F)
 where
-    F: FnOnce(Arc<SqlStore>) -> Fut,
+    F: FnOnce(Arc<SqlStore>) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    with_postgres_database(admin_url, |url| async move {
+        let store = Arc::new(SqlStore::open_postgres(&url).await.unwrap());
+        let database = url.rsplit('/').next().unwrap();
+        assert!(
+            !format!("{store:?}").contains(database),
+            "Debug must not show the URL"
+        );
+        store.migrate().await.unwrap();
+        let outcome = tokio::spawn(case(store.clone())).await;
+        store.close().await;
+        if let Err(error) = outcome {
+            std::panic::resume_unwind(error.into_panic());
+        }
+    })
+    .await;
+}
+
+/// Creates an empty database on the server at `admin_url`, runs `case` with its URL, and drops
+/// it after, even when the case fails.
+pub async fn with_postgres_database<F, Fut>(admin_url: &str, case: F)
+where
+    F: FnOnce(String) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
     // The hex digits of a fresh UUIDv7 end in 62 random bits.
@@ -98,14 +122,7 @@ where
     let mut url = url::Url::parse(admin_url).unwrap();
     url.set_path(&format!("/{name}"));
 
-    let store = Arc::new(SqlStore::open_postgres(url.as_str()).await.unwrap());
-    assert!(
-        !format!("{store:?}").contains(&name),
-        "Debug must not show the URL"
-    );
-    store.migrate().await.unwrap();
-    let outcome = tokio::spawn(case(store.clone())).await;
-    store.close().await;
+    let outcome = tokio::spawn(case(url.to_string())).await;
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
         "DROP DATABASE {name} WITH (FORCE)"
     )))

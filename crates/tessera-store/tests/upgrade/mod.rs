@@ -1,0 +1,143 @@
+//! Upgrades: rows written by an older release survive the later migrations. Migration 0005
+//! rebuilds `api_keys` on SQLite (a CHECK constraint cannot be altered there) and alters it on
+//! PostgreSQL; existing keys must come through with their owners, times and hashes.
+
+use std::path::{Path, PathBuf};
+
+use sqlx::AnyPool;
+use sqlx::migrate::Migrator;
+use tessera_core::api_key::KeyOwner;
+use tessera_core::{ApiKeyId, OperatorId, Store, TenantId};
+use tessera_store::SqlStore;
+use time::OffsetDateTime;
+
+use crate::support::{scratch_dir, with_postgres_database};
+
+/// The last migration before people (0005) existed.
+const BEFORE_PEOPLE: i64 = 4;
+
+const TENANT_HASH: [u8; 32] = [0x11; 32];
+const OPERATOR_HASH: [u8; 32] = [0x22; 32];
+
+#[tokio::test]
+async fn api_keys_survive_the_people_migration() {
+    match std::env::var("TESSERA_TEST_DATABASE_URL") {
+        Ok(admin_url) => {
+            with_postgres_database(&admin_url, |url| async move {
+                upgrade_and_check(Old::Postgres(url)).await;
+            })
+            .await;
+        }
+        Err(_) => {
+            let dir = scratch_dir();
+            upgrade_and_check(Old::Sqlite(dir.join("tessera.db"))).await;
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+}
+
+/// A fresh database, to be made by an older release.
+enum Old {
+    Sqlite(PathBuf),
+    Postgres(String),
+}
+
+impl Old {
+    fn url(&self) -> String {
+        match self {
+            Self::Sqlite(path) => format!("sqlite://{}?mode=rwc", path.display()),
+            Self::Postgres(url) => url.clone(),
+        }
+    }
+
+    fn migrations(&self) -> PathBuf {
+        let backend = match self {
+            Self::Sqlite(_) => "sqlite",
+            Self::Postgres(_) => "postgres",
+        };
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("migrations")
+            .join(backend)
+    }
+
+    /// A 32-byte value as an SQL literal of this backend.
+    fn blob(&self, bytes: &[u8; 32]) -> String {
+        match self {
+            Self::Sqlite(_) => format!("X'{}'", hex::encode(bytes)),
+            Self::Postgres(_) => format!("'\\x{}'::bytea", hex::encode(bytes)),
+        }
+    }
+
+    async fn open(&self) -> SqlStore {
+        match self {
+            Self::Sqlite(path) => SqlStore::open_sqlite(path).await.unwrap(),
+            Self::Postgres(url) => SqlStore::open_postgres(url).await.unwrap(),
+        }
+    }
+}
+
+fn unix(seconds: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp(seconds).unwrap()
+}
+
+/// Migrates `old` up to [`BEFORE_PEOPLE`] and writes a tenant key (used, expiring) and an
+/// operator key (revoked) as that schema held them; then opens it as today's store, runs every
+/// migration and reads both keys back.
+async fn upgrade_and_check(old: Old) {
+    sqlx::any::install_default_drivers();
+    let (tenant, tenant_key) = (TenantId::generate(), ApiKeyId::generate());
+    let (operator, operator_key) = (OperatorId::generate(), ApiKeyId::generate());
+
+    let migrator = Migrator::new(old.migrations()).await.unwrap();
+    // A pool, not a connection: `&mut AnyConnection` trips the compiler's `Send` inference
+    // for `Migrator::run_to` inside a spawned task.
+    let pool = AnyPool::connect(&old.url()).await.unwrap();
+    migrator.run_to(BEFORE_PEOPLE, &pool).await.unwrap();
+    let rows = format!(
+        "INSERT INTO operators (id, created_at) VALUES ('{operator}', 100);
+         INSERT INTO tenants (id, name, email, kind, plan, status, created_at)
+             VALUES ('{tenant}', 'Acme', 'ops@acme.test', 'consumer', 'business', 'active', 100);
+         INSERT INTO api_keys (id, tenant_id, operator_id, name, scopes, secret_hash,
+                               expires_at, revoked_at, last_used_at, created_at)
+             VALUES ('{tenant_key}', '{tenant}', NULL, 'deploy', 'agents:read agents:write',
+                     {tenant_hash}, 5000, NULL, 300, 200);
+         INSERT INTO api_keys (id, tenant_id, operator_id, name, scopes, secret_hash,
+                               expires_at, revoked_at, last_used_at, created_at)
+             VALUES ('{operator_key}', NULL, '{operator}', 'root', '*', {operator_hash},
+                     NULL, 400, NULL, 150);",
+        tenant_hash = old.blob(&TENANT_HASH),
+        operator_hash = old.blob(&OPERATOR_HASH),
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(rows))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let store = old.open().await;
+    store.migrate().await.unwrap();
+
+    let kept = store.api_key_by_hash(&TENANT_HASH).await.unwrap().unwrap();
+    assert_eq!(kept.id, tenant_key);
+    assert_eq!(kept.owner, KeyOwner::Tenant(tenant));
+    assert_eq!(kept.name, "deploy");
+    assert_eq!(kept.scopes.to_string(), "agents:read agents:write");
+    assert_eq!(kept.created_at, unix(200));
+    assert_eq!(kept.last_used_at, Some(unix(300)));
+    assert_eq!(kept.expires_at, Some(unix(5000)));
+    assert_eq!(kept.revoked_at, None);
+    assert_eq!(
+        store.api_keys(KeyOwner::Tenant(tenant)).await.unwrap(),
+        vec![kept]
+    );
+
+    let root = store
+        .api_key_by_hash(&OPERATOR_HASH)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(root.id, operator_key);
+    assert_eq!(root.owner, KeyOwner::Operator(operator));
+    assert_eq!(root.revoked_at, Some(unix(400)));
+    store.close().await;
+}
