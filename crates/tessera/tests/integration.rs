@@ -35,6 +35,8 @@ mod gateway;
 mod gateway_entities;
 #[path = "integration/gateway_limits.rs"]
 mod gateway_limits;
+#[path = "integration/invitations.rs"]
+mod invitations;
 #[path = "integration/oauth2.rs"]
 mod oauth2;
 #[path = "integration/ops.rs"]

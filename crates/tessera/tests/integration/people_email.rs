@@ -50,7 +50,7 @@ async fn start_with(server: &TestServer, body: Value, token: Option<&str>) -> re
     .await
 }
 
-async fn verify(
+pub async fn verify(
     server: &TestServer,
     email: &str,
     code: &str,
@@ -67,7 +67,7 @@ async fn verify(
 }
 
 /// Asks for an email and reads its link and code from the outbox.
-async fn mailed(server: &TestServer, email: &str) -> (String, String) {
+pub async fn mailed(server: &TestServer, email: &str) -> (String, String) {
     expect_json(start(server, email, None).await, 202).await;
     let outbox = server.outbox().await;
     let last = outbox.last().expect("a message in the outbox");
