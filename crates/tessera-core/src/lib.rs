@@ -32,6 +32,7 @@ pub mod api_key;
 pub mod audit;
 pub mod clock;
 pub mod id;
+pub mod mail;
 pub mod people;
 pub mod placement;
 pub mod plan;

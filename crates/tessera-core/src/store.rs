@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use crate::agent::{Agent, AgentPatch, ClientSecret};
 use crate::api_key::{ApiKey, KeyOwner};
 use crate::audit::{AuditEvent, AuditFilter, ChainedEvent, Checkpoint, LinkHash};
+use crate::mail::OutboxStore;
 use crate::people::{ChallengeStore, PeopleStore, SessionStore};
 use crate::placement::PlacementStore;
 use crate::signing_key::SigningKeyRecord;
@@ -46,6 +47,7 @@ pub trait Store:
     + PeopleStore
     + SessionStore
     + ChallengeStore
+    + OutboxStore
     + Send
     + Sync
     + std::fmt::Debug

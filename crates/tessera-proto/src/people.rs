@@ -206,3 +206,98 @@ pub struct MemberList {
 pub struct SetRoleRequest {
     pub role: Role,
 }
+
+/// Asks for a sign-in email (a link and a 6-digit code).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailStartRequest {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+    /// Where the link sends the browser after signing in (or with `?error=` when it fails):
+    /// this server's origin or one of `sign_in_redirect_origins`. Without it the link answers
+    /// with the session grant.
+    #[serde(default)]
+    pub redirect_to: Option<String>,
+}
+
+/// The email is on its way (the same answer whether or not the address has an account).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct EmailStarted {
+    /// Seconds the link and the code work.
+    pub expires_in: i64,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EmailVerifyRequest {
+    pub email: String,
+    /// The 6 digits from the email.
+    #[schema(example = "042917")]
+    pub code: String,
+}
+
+// By hand: the code stays out of logs.
+impl std::fmt::Debug for EmailVerifyRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailVerifyRequest")
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The parameters of an emailed sign-in link.
+#[derive(Clone, PartialEq, Eq, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EmailCallbackQuery {
+    /// The link's `tml_…` token.
+    pub token: String,
+    /// Where to send the browser when the link fails (the one given at start).
+    pub redirect_to: Option<String>,
+}
+
+impl std::fmt::Debug for EmailCallbackQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmailCallbackQuery")
+            .field("redirect_to", &self.redirect_to)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Invites someone, by email address, into a tenant with a role.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateInvitationRequest {
+    #[schema(example = "grace@example.com")]
+    pub email: String,
+    pub role: Role,
+}
+
+/// A pending invitation (its token was emailed and is never shown again).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct Invitation {
+    pub id: String,
+    pub email: String,
+    pub role: Role,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct InvitationList {
+    pub invitations: Vec<Invitation>,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AcceptInvitationRequest {
+    /// The `tml_…` token from the invitation email.
+    pub token: String,
+}
+
+impl std::fmt::Debug for AcceptInvitationRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("AcceptInvitationRequest { .. }")
+    }
+}

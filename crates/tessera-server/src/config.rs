@@ -550,6 +550,11 @@ impl Config {
         {
             return invalid("smtp_url must be an smtp://, smtps:// or smtp+plain:// URL");
         }
+        if let Some(url) = &self.smtp_url
+            && let Err(e) = crate::mail::smtp_builder(url.expose())
+        {
+            return Err(ConfigError::Invalid(format!("smtp_url: {e}")));
+        }
         if self.email_from.parse::<lettre::message::Mailbox>().is_err() {
             return invalid("email_from must be a mailbox (`Name <address>` or `address`)");
         }

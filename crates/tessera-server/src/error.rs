@@ -38,6 +38,11 @@ impl ApiError {
         }
     }
 
+    /// The row of the error table this error is.
+    pub fn code(&self) -> ErrorCode {
+        self.code
+    }
+
     pub fn not_found(what: &str) -> Self {
         Self::new(ErrorCode::NotFound, format!("no such {what}"))
     }

@@ -16,6 +16,7 @@
 //! - [`usage`]: the consumer of the audit log that keeps the usage counters analytics read;
 //! - [`webhooks`]: the consumers that send events out: signed webhooks with retries and dead
 //!   letters, and NATS JetStream;
+//! - [`mail`]: outgoing mail (SMTP, or the outbox table in embedded mode);
 //! - [`audit`], [`limits`], [`telemetry`]: the audit write path, abuse limits, logs and metrics;
 //! - [`App`]: all of it assembled, and [`App::serve`] with graceful shutdown.
 //!
@@ -32,6 +33,7 @@ pub mod gateway;
 pub mod http;
 pub mod keys;
 pub mod limits;
+pub mod mail;
 pub mod people;
 pub mod provision;
 pub mod revocation;

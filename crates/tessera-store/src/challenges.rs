@@ -112,6 +112,29 @@ impl ChallengeStore for SqlStore {
         .transpose()
     }
 
+    async fn live_challenges(
+        &self,
+        kind: ChallengeKind,
+        subject: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<Challenge>> {
+        sqlx::query(concat!(
+            "SELECT ",
+            challenge_columns!(),
+            " FROM challenges WHERE kind = $1 AND subject = $2 AND expires_at > $3 \
+             ORDER BY created_at, key"
+        ))
+        .bind(kind.as_str())
+        .bind(subject)
+        .bind(secs(now))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db_error)?
+        .iter()
+        .map(challenge)
+        .collect()
+    }
+
     async fn fail_challenge(&self, key: &[u8; 32], max_failures: u32) -> StoreResult<u32> {
         let row = sqlx::query(
             "UPDATE challenges SET failures = failures + 1 WHERE key = $1 RETURNING failures",

@@ -12,6 +12,7 @@ mod api_keys;
 mod audit;
 mod challenges;
 mod error;
+mod outbox;
 mod people;
 mod placements;
 mod rows;

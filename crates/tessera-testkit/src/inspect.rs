@@ -29,7 +29,7 @@ pub struct AuditRow {
 }
 
 impl TestServer {
-    async fn store_connection(&self) -> AnyConnection {
+    pub(crate) async fn store_connection(&self) -> AnyConnection {
         self.connect(false).await
     }
 

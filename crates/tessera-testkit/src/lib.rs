@@ -3,8 +3,9 @@
 //! `TESSERA_TEST_DATABASE_URL` names a PostgreSQL server, on a fresh database of its own that is
 //! dropped afterwards. The same tests run on both backends: the suite is run once per backend.
 //!
-//! Peers other crates' tests share: a webhook receiver ([`Receiver`]) and a real OpenID
-//! Provider with a driver for its login forms ([`OidcProvider`]).
+//! Peers other crates' tests share: a webhook receiver ([`Receiver`]), a real OpenID
+//! Provider with a driver for its login forms ([`OidcProvider`]), and an SMTP server
+//! ([`SmtpSink`]).
 
 mod clock;
 mod database;
@@ -12,6 +13,7 @@ mod fixtures;
 mod inspect;
 mod oidc_provider;
 pub mod peer;
+mod smtp;
 mod webhooks;
 
 use std::net::SocketAddr;
@@ -32,6 +34,7 @@ pub use database::TestDatabase;
 pub use fixtures::{TestAgent, TestTenant};
 pub use inspect::{AuditRow, TamperValue};
 pub use oidc_provider::{OidcClient, OidcProvider, OidcProviderOptions};
+pub use smtp::{Mail, OutboxRow, SmtpSink};
 pub use webhooks::{Received, Receiver};
 
 /// A running server and what a test needs to talk to it.

@@ -35,12 +35,16 @@ mod gateway;
 mod gateway_entities;
 #[path = "integration/gateway_limits.rs"]
 mod gateway_limits;
+#[path = "integration/invitations.rs"]
+mod invitations;
 #[path = "integration/oauth2.rs"]
 mod oauth2;
 #[path = "integration/ops.rs"]
 mod ops;
 #[path = "integration/people.rs"]
 mod people;
+#[path = "integration/people_email.rs"]
+mod people_email;
 #[path = "integration/plans.rs"]
 mod plans;
 #[path = "integration/provisioning.rs"]

@@ -68,6 +68,14 @@ pub trait ChallengeStore: Send + Sync {
         subject: &str,
         now: OffsetDateTime,
     ) -> StoreResult<Option<Challenge>>;
+    /// The live challenges of one kind for `subject` (a tenant's pending invitations), oldest
+    /// first, left in place.
+    async fn live_challenges(
+        &self,
+        kind: ChallengeKind,
+        subject: &str,
+        now: OffsetDateTime,
+    ) -> StoreResult<Vec<Challenge>>;
     /// Counts a wrong answer; the challenge is deleted at `max_failures`. Returns the count.
     async fn fail_challenge(&self, key: &[u8; 32], max_failures: u32) -> StoreResult<u32>;
 }

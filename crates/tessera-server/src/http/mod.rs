@@ -35,6 +35,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(v1::auth::router())
         .merge(v1::me::router())
         .merge(v1::members::router())
+        .merge(v1::invitations::router())
         .merge(oauth2::router())
         .merge(wellknown::router())
         .merge(ops::router())

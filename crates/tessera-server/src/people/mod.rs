@@ -1,11 +1,14 @@
 //! People signing in: the doors share [`accounts::AppState::sign_in`] (find the user behind a
 //! door, or create one with a custodial wallet, or link the door to the signed-in user) and end
 //! in the same session issuance ([`sessions`]); [`signed_in`] authenticates a session on later
-//! requests; [`password`] hashes and throttles passwords.
+//! requests; [`password`] hashes and throttles passwords; [`email`] sends and checks sign-in
+//! links and codes; [`redirect`] says where a flow may send the browser back to.
 
 pub mod accounts;
 pub mod cookies;
+pub mod email;
 pub mod password;
+pub mod redirect;
 pub mod sessions;
 pub mod signed_in;
 pub mod wallets;
@@ -22,13 +25,18 @@ const SIGNATURES_PER_MINUTE: u32 = 30;
 #[derive(Debug)]
 pub struct People {
     pub password_backoff: password::Backoff,
+    pub email_sends: email::SendLimits,
+    /// Where mail goes (also used by invitations).
+    pub mailer: crate::mail::Mailer,
     pub signatures: DefaultKeyedRateLimiter<UserId>,
 }
 
 impl People {
-    pub fn new(_config: &crate::config::Config) -> Self {
+    pub fn new(config: &crate::config::Config) -> Self {
         Self {
             password_backoff: password::Backoff::default(),
+            email_sends: email::SendLimits::default(),
+            mailer: crate::mail::Mailer::new(config),
             signatures: RateLimiter::keyed(Quota::per_minute(
                 NonZeroU32::new(SIGNATURES_PER_MINUTE).unwrap_or(NonZeroU32::MIN),
             )),

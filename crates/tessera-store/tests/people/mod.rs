@@ -29,6 +29,7 @@ people_tests!(
     the_last_owner_stays_even_under_concurrent_changes,
     refresh_tokens_rotate_once_and_reuse_revokes_the_family,
     challenges_are_taken_once_and_burn_after_failures,
+    live_challenges_list_one_subject_of_one_kind,
 );
 
 fn identity(user: UserId, kind: IdentityKind, subject: &str) -> Identity {
@@ -343,5 +344,33 @@ mod cases {
                 .unwrap(),
             None
         );
+    }
+
+    pub async fn live_challenges_list_one_subject_of_one_kind(store: &SqlStore) {
+        let challenge =
+            |kind: ChallengeKind, subject: &str, created: i64, expires: i64| Challenge {
+                key: fresh_hash(),
+                kind,
+                subject: subject.to_owned(),
+                payload: "{}".to_owned(),
+                failures: 0,
+                expires_at: at(expires),
+                created_at: at(created),
+            };
+        let first = challenge(ChallengeKind::Invitation, "ten_a", 1, 900);
+        let second = challenge(ChallengeKind::Invitation, "ten_a", 2, 900);
+        let expiring = challenge(ChallengeKind::Invitation, "ten_a", 3, 10);
+        let other_tenant = challenge(ChallengeKind::Invitation, "ten_b", 1, 900);
+        let other_kind = challenge(ChallengeKind::Email, "ten_a", 1, 900);
+        for c in [&second, &first, &expiring, &other_tenant, &other_kind] {
+            store.insert_challenge(c).await.unwrap();
+        }
+        let live = |now| store.live_challenges(ChallengeKind::Invitation, "ten_a", at(now));
+        assert_eq!(
+            live(5).await.unwrap(),
+            [first.clone(), second.clone(), expiring],
+            "oldest first"
+        );
+        assert_eq!(live(11).await.unwrap(), [first, second], "expired left out");
     }
 }

@@ -134,7 +134,7 @@ async fn remove_member(
 
 /// Whether the caller counts as an owner: an owner by membership, or a key of the tenant (or
 /// the operator) holding `*`.
-fn is_owner(principal: &Principal) -> bool {
+pub(crate) fn is_owner(principal: &Principal) -> bool {
     match principal {
         Principal::User { membership, .. } => {
             matches!(membership, Some((_, Role::Owner)))
