@@ -1,8 +1,10 @@
 //! `/v1/auth`: the sign-in doors and the session endpoints. Each door proves something about
 //! the caller and hands it to `AppState::enter`; all of them answer with the same session grant.
 
+pub mod oauth;
 pub mod password;
 pub mod session;
+pub mod wallet;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -10,6 +12,8 @@ use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .merge(oauth::router())
         .merge(password::router())
         .merge(session::router())
+        .merge(wallet::router())
 }
