@@ -41,6 +41,10 @@ mod oauth2;
 mod ops;
 #[path = "integration/people.rs"]
 mod people;
+#[path = "integration/people_oauth.rs"]
+mod people_oauth;
+#[path = "integration/people_wallet.rs"]
+mod people_wallet;
 #[path = "integration/plans.rs"]
 mod plans;
 #[path = "integration/provisioning.rs"]
