@@ -41,8 +41,9 @@ struct Cached {
 pub(crate) enum Lookup<'a> {
     /// The token's `kid`.
     Kid(&'a str),
-    /// No `kid`: the set's only key that `fits` the token's algorithm.
-    Only(&'a dyn Fn(&Jwk) -> bool),
+    /// No `kid`: the set's only key that `fits` the token's algorithm (`Sync`, so a
+    /// sign-in's future stays `Send` for a server's handler).
+    Only(&'a (dyn Fn(&Jwk) -> bool + Sync)),
 }
 
 impl JwksCache {
@@ -60,17 +61,22 @@ impl JwksCache {
         lookup: Lookup<'_>,
         now: Instant,
     ) -> Result<Jwk, FederationError> {
-        self.key_with(lookup, now, async || fetch(http, &self.uri).await)
-            .await
+        self.key_with(lookup, now, || fetch(http, &self.uri)).await
     }
 
-    /// [`Self::key`] with the fetch given, so the policy is testable without a network.
-    pub(crate) async fn key_with(
+    /// [`Self::key`] with the fetch given, so the policy is testable without a network. (A
+    /// closure returning a future rather than an `AsyncFn`: the compiler cannot yet prove the
+    /// latter's futures `Send` for every lifetime, which a server's handlers need.)
+    pub(crate) async fn key_with<F, Fut>(
         &self,
         lookup: Lookup<'_>,
         now: Instant,
-        fetch: impl AsyncFn() -> Result<Vec<Jwk>, FederationError>,
-    ) -> Result<Jwk, FederationError> {
+        fetch: F,
+    ) -> Result<Jwk, FederationError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Vec<Jwk>, FederationError>>,
+    {
         let mut cached = self.cached.lock().await;
         let stale = cached
             .fetched_at
@@ -103,11 +109,14 @@ impl JwksCache {
 }
 
 impl Cached {
-    async fn refresh(
+    async fn refresh<Fut>(
         &mut self,
         now: Instant,
-        fetch: &impl AsyncFn() -> Result<Vec<Jwk>, FederationError>,
-    ) -> Result<(), FederationError> {
+        fetch: &impl Fn() -> Fut,
+    ) -> Result<(), FederationError>
+    where
+        Fut: Future<Output = Result<Vec<Jwk>, FederationError>>,
+    {
         self.attempted_at = Some(now);
         self.keys = fetch().await?;
         self.fetched_at = Some(now);
@@ -207,7 +216,7 @@ mod tests {
         let t0 = Instant::now();
         for kid in ["a", "b", "a"] {
             let key = cache
-                .key_with(Lookup::Kid(kid), t0, async || provider.fetch().await)
+                .key_with(Lookup::Kid(kid), t0, || provider.fetch())
                 .await
                 .unwrap();
             assert_eq!(key.common.key_id.as_deref(), Some(kid));
@@ -215,9 +224,7 @@ mod tests {
         assert_eq!(provider.fetches(), 1);
         // Past the maximum age, the set is fetched again.
         cache
-            .key_with(Lookup::Kid("a"), t0 + MAX_AGE, async || {
-                provider.fetch().await
-            })
+            .key_with(Lookup::Kid("a"), t0 + MAX_AGE, || provider.fetch())
             .await
             .unwrap();
         assert_eq!(provider.fetches(), 2);
@@ -231,7 +238,7 @@ mod tests {
         let t0 = Instant::now();
         let get = async |kid, at| {
             cache
-                .key_with(Lookup::Kid(kid), at, async || provider.fetch().await)
+                .key_with(Lookup::Kid(kid), at, || provider.fetch())
                 .await
                 .map_err(|e| e.reason())
         };
@@ -265,14 +272,14 @@ mod tests {
         let t0 = Instant::now();
         let one = Provider::new(vec![vec!["a"]]);
         let key = single
-            .key_with(Lookup::Only(&|_| true), t0, async || one.fetch().await)
+            .key_with(Lookup::Only(&|_| true), t0, || one.fetch())
             .await
             .unwrap();
         assert_eq!(key.common.key_id.as_deref(), Some("a"));
         let fresh = cache();
         let two = Provider::new(vec![vec!["a", "b"]]);
         let ambiguous = fresh
-            .key_with(Lookup::Only(&|_| true), t0, async || two.fetch().await)
+            .key_with(Lookup::Only(&|_| true), t0, || two.fetch())
             .await;
         assert_eq!(
             ambiguous.map_err(|e| e.reason()),
@@ -284,13 +291,13 @@ mod tests {
     async fn a_failed_fetch_is_an_error_and_is_retried_on_next_use() {
         let cache = cache();
         let t0 = Instant::now();
-        let failing = async || Err(FederationError::JwksFailed("down".into()));
+        let failing = || async { Err(FederationError::JwksFailed("down".into())) };
         let result = cache.key_with(Lookup::Kid("a"), t0, failing).await;
         assert_eq!(result.map_err(|e| e.reason()), Err("jwks_failed"));
         let provider = Provider::new(vec![vec!["a"]]);
         assert!(
             cache
-                .key_with(Lookup::Kid("a"), t0, async || provider.fetch().await)
+                .key_with(Lookup::Kid("a"), t0, || provider.fetch())
                 .await
                 .is_ok()
         );

@@ -130,6 +130,27 @@ impl Provider {
         }
     }
 
+    /// The URLs Tessera itself sends requests to (token endpoint, signing keys, userinfo, the
+    /// GitHub API), discovered ones included, so the caller can hold them to its outbound
+    /// address policy: an HTTP client's DNS guard never sees an address literal.
+    pub fn fetched_endpoints(&self) -> Vec<&Url> {
+        match &self.protocol {
+            Protocol::Oidc { metadata, .. } => [
+                Some(&metadata.token_endpoint),
+                Some(&metadata.jwks_uri),
+                metadata.userinfo_endpoint.as_ref(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect(),
+            Protocol::Github {
+                token_endpoint,
+                api_base_url,
+                ..
+            } => vec![token_endpoint, api_base_url],
+        }
+    }
+
     /// Starts a sign-in that will come back to `redirect_uri` (which must be registered at
     /// the provider exactly so).
     pub fn begin(&self, redirect_uri: &str) -> Begin {

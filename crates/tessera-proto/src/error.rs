@@ -12,6 +12,10 @@ pub struct ErrorBody {
     pub error: String,
     /// What went wrong, for people.
     pub message: String,
+    /// Present (true) when the call needs an integration the operator has not set up yet
+    /// (`<provider>_oauth_not_configured`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub setup_required: Option<bool>,
 }
 
 macro_rules! error_codes {
@@ -66,6 +70,8 @@ error_codes!(
         RuntimeFailed => ("runtime_failed", 502, "An entity's runtime did not start, did not become healthy, or refused its blueprint or an edge; what was started was stopped."),
         ProvisioningNotConfigured => ("provisioning_not_configured", 503, "Provisioning is not set up on this server (`provisioning_command`, or `provisioning_backend = \"static\"` with an address)."),
         PortsExhausted => ("ports_exhausted", 503, "Every port in `provisioning_ports` is taken; nothing was started."),
+        OAuthNotConfigured => ("oauth_not_configured", 503, "This OAuth/OIDC provider is not in `oauth_providers`; the body's `error` is `<provider>_oauth_not_configured` and `setup_required` is true."),
+        OAuthProviderFailed => ("oauth_provider_failed", 502, "The OAuth/OIDC provider could not be reached or answered something unusable (discovery, signing keys, token endpoint); retry later."),
         Internal => ("internal", 500, "Tessera failed; the request id in the logs says why."),
         Unavailable => ("unavailable", 503, "A dependency (the database) is unreachable; retry later."),
         NoRoute => ("no_route", 404, "The gateway has no route or placement for this path."),

@@ -301,3 +301,60 @@ impl std::fmt::Debug for AcceptInvitationRequest {
         f.write_str("AcceptInvitationRequest { .. }")
     }
 }
+
+/// The wallet protocol of a sign-in: `eip155` (Sign-In with Ethereum, EIP-4361) or `solana`
+/// (Sign-In With Solana).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum WalletProtocol {
+    #[default]
+    Eip155,
+    Solana,
+}
+
+impl WalletProtocol {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Eip155 => "eip155",
+            Self::Solana => "solana",
+        }
+    }
+}
+
+/// An empty body asks for an Ethereum nonce.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WalletNonceRequest {
+    #[serde(default)]
+    pub chain: WalletProtocol,
+}
+
+/// What a wallet needs to write the sign-in message: every field goes into it as is.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct WalletNonce {
+    /// Single use; the message's `Nonce`.
+    pub nonce: String,
+    /// When the nonce stops being accepted (10 minutes after it was issued).
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+    /// The message's domain (the public URL's `host[:port]`).
+    pub domain: String,
+    /// The message's `URI` (any path on this origin is accepted).
+    pub uri: String,
+    pub chain: WalletProtocol,
+    /// The message's `Chain ID`: the EIP-155 chain id (`1`) or the Solana network (`mainnet`).
+    pub chain_id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WalletVerifyRequest {
+    /// The exact text the wallet signed (EIP-4361, or the Sign-In With Solana text).
+    pub message: String,
+    /// Ethereum: the `personal_sign` result (`0x` + 130 hex digits). Solana: the ed25519
+    /// signature in base58 (or base64).
+    pub signature: String,
+    /// Default `eip155`.
+    #[serde(default)]
+    pub chain: WalletProtocol,
+}

@@ -15,6 +15,9 @@ pub struct ApiError {
     message: String,
     /// Seconds for `Retry-After` (429s).
     retry_after: Option<u64>,
+    /// An optional integration that is not set up: its name prefixes the code
+    /// (`google_oauth_not_configured`) and the body carries `setup_required: true`.
+    unconfigured: Option<String>,
 }
 
 impl ApiError {
@@ -23,6 +26,22 @@ impl ApiError {
             code,
             message: message.into(),
             retry_after: None,
+            unconfigured: None,
+        }
+    }
+
+    /// 503 for an OAuth provider that is not in `oauth_providers`:
+    /// `{"error": "<provider>_oauth_not_configured", "setup_required": true, …}`.
+    pub fn oauth_not_configured(provider: &str) -> Self {
+        Self {
+            unconfigured: Some(provider.to_owned()),
+            ..Self::new(
+                ErrorCode::OAuthNotConfigured,
+                format!(
+                    "sign-in with `{provider}` is not set up: add [oauth_providers.{provider}] to \
+                     the configuration"
+                ),
+            )
         }
     }
 
@@ -95,8 +114,12 @@ impl IntoResponse for ApiError {
         let mut response = (
             status,
             Json(ErrorBody {
-                error: self.code.code().to_owned(),
+                error: match &self.unconfigured {
+                    Some(what) => format!("{what}_{}", self.code.code()),
+                    None => self.code.code().to_owned(),
+                },
                 message: self.message,
+                setup_required: self.unconfigured.map(|_| true),
             }),
         )
             .into_response();

@@ -9,7 +9,7 @@ use tessera_core::agent::AgentStatus;
 use tessera_core::tenant::{Plan, TenantStatus};
 use tessera_core::{AgentId, Clock, Store, TenantId};
 use tessera_crypto::MasterKeys;
-use tessera_gateway::ratelimit::{ConcurrencyLimiter, InvalidRedisUrl, RateLimiter};
+use tessera_gateway::ratelimit::{ConcurrencyLimiter, RateLimiter};
 
 use crate::audit::writer::AuditWriter;
 use crate::auth::{ApiKeyAuthenticator, StatusCache};
@@ -75,7 +75,7 @@ impl AppState {
         keys: KeyService,
         master: MasterKeys,
         metrics: PrometheusHandle,
-    ) -> Result<Self, InvalidRedisUrl> {
+    ) -> anyhow::Result<Self> {
         let ttl = Duration::from_secs(config.auth_cache_ttl_secs);
         let tenants = Arc::new(StatusCache::new(10_000, ttl));
         let api_keys = ApiKeyAuthenticator::new(
@@ -107,7 +107,7 @@ impl AppState {
             audit_writer: AuditWriter::start(Arc::clone(&store), config.audit_queue_capacity),
             gateway: Gateway::new(&config),
             provisioning: Provisioning::new(&config, Arc::clone(&store), Arc::clone(&clock)),
-            people: People::new(&config),
+            people: People::new(&config)?,
             config,
             store,
             clock,

@@ -45,6 +45,10 @@ mod ops;
 mod people;
 #[path = "integration/people_email.rs"]
 mod people_email;
+#[path = "integration/people_oauth.rs"]
+mod people_oauth;
+#[path = "integration/people_wallet.rs"]
+mod people_wallet;
 #[path = "integration/plans.rs"]
 mod plans;
 #[path = "integration/provisioning.rs"]

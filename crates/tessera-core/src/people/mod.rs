@@ -40,7 +40,7 @@ pub enum IdentityKind {
     OAuth(String),
     /// A WebAuthn credential (its id is the subject; the public key and counter the credential).
     Passkey,
-    /// An Ethereum address (EIP-55 checksummed).
+    /// An Ethereum address, lowercase `0x…` (one identity whatever case a wallet writes).
     Ethereum,
     /// A Solana address (base58).
     Solana,

@@ -7,6 +7,9 @@ use axum::http::{HeaderMap, HeaderValue, header};
 pub const ACCESS_COOKIE: &str = "tessera_session";
 pub const REFRESH_COOKIE: &str = "tessera_refresh";
 const REFRESH_PATH: &str = "/v1/auth";
+/// Binds an OAuth sign-in to the browser that began it; sent back only to the callback.
+pub const OAUTH_BINDING_COOKIE: &str = "tessera_oauth";
+const OAUTH_PATH: &str = "/v1/auth/oauth";
 
 /// Whether cookies must carry `Secure` for this public URL.
 pub fn secure_for(issuer: &str) -> bool {
@@ -59,6 +62,14 @@ pub fn clear(headers: &mut HeaderMap, secure: bool) {
     .into_iter()
     .flatten()
     {
+        headers.append(header::SET_COOKIE, value);
+    }
+}
+
+/// Sets (`max_age` > 0) or expires (0) the OAuth browser-binding cookie. SameSite=Lax: the
+/// provider's redirect back is a top-level navigation, which Lax cookies accompany.
+pub fn set_oauth_binding(headers: &mut HeaderMap, value: &str, max_age: i64, secure: bool) {
+    if let Some(value) = cookie(OAUTH_BINDING_COOKIE, value, OAUTH_PATH, max_age, secure) {
         headers.append(header::SET_COOKIE, value);
     }
 }

@@ -1,25 +1,33 @@
-//! People signing in: the doors share [`accounts::AppState::sign_in`] (find the user behind a
+//! People signing in: the doors share [`accounts::AppState::enter`] (find the user behind a
 //! door, or create one with a custodial wallet, or link the door to the signed-in user) and end
 //! in the same session issuance ([`sessions`]); [`signed_in`] authenticates a session on later
 //! requests; [`password`] hashes and throttles passwords; [`email`] sends and checks sign-in
-//! links and codes; [`redirect`] says where a flow may send the browser back to.
+//! links and codes; [`wallet_sign_in`] and [`oauth`] are the wallet and OAuth/OIDC doors' own
+//! state and checks; [`redirect`] says where a flow may send the browser back to.
 
 pub mod accounts;
 pub mod cookies;
 pub mod email;
+pub mod oauth;
 pub mod password;
 pub mod redirect;
 pub mod sessions;
 pub mod signed_in;
+pub mod wallet_sign_in;
 pub mod wallets;
 
+use std::net::IpAddr;
 use std::num::NonZeroU32;
 
+use governor::clock::{Clock as _, DefaultClock};
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use tessera_core::UserId;
 
 /// Wallet signatures one user may ask for per minute.
 const SIGNATURES_PER_MINUTE: u32 = 30;
+/// Sign-ins one client address may begin per minute (wallet nonces, OAuth redirects): each
+/// stores a challenge, so an address must not be able to fill the store.
+const SIGN_IN_STARTS_PER_MINUTE: u32 = 30;
 
 /// The per-process state of the sign-in doors.
 #[derive(Debug)]
@@ -29,17 +37,30 @@ pub struct People {
     /// Where mail goes (also used by invitations).
     pub mailer: crate::mail::Mailer,
     pub signatures: DefaultKeyedRateLimiter<UserId>,
+    sign_in_starts: DefaultKeyedRateLimiter<IpAddr>,
+    pub oauth: oauth::Providers,
 }
 
 impl People {
-    pub fn new(config: &crate::config::Config) -> Self {
-        Self {
+    pub fn new(config: &crate::config::Config) -> Result<Self, oauth::SetupError> {
+        Ok(Self {
             password_backoff: password::Backoff::default(),
             email_sends: email::SendLimits::default(),
             mailer: crate::mail::Mailer::new(config),
-            signatures: RateLimiter::keyed(Quota::per_minute(
-                NonZeroU32::new(SIGNATURES_PER_MINUTE).unwrap_or(NonZeroU32::MIN),
-            )),
-        }
+            signatures: RateLimiter::keyed(per_minute(SIGNATURES_PER_MINUTE)),
+            sign_in_starts: RateLimiter::keyed(per_minute(SIGN_IN_STARTS_PER_MINUTE)),
+            oauth: oauth::Providers::new(config)?,
+        })
     }
+
+    /// Counts one sign-in begun from `ip`; Err holds how long to wait.
+    pub fn sign_in_started(&self, ip: IpAddr) -> Result<(), std::time::Duration> {
+        self.sign_in_starts
+            .check_key(&ip)
+            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+    }
+}
+
+fn per_minute(n: u32) -> Quota {
+    Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
 }

@@ -40,24 +40,29 @@ pub fn check_target(url: &Url, allow_private: bool) -> Result<(), String> {
     if allow_private {
         return Ok(());
     }
-    let refused = |what: &str| {
-        Err(format!(
+    if url.host().is_none() {
+        return Err("url: must name a host".to_owned());
+    }
+    match inward_host(url) {
+        Some(what) => Err(format!(
             "url: {what} is a private, loopback or link-local address; webhooks go to public addresses"
-        ))
-    };
-    match url.host() {
-        None => Err("url: must name a host".to_owned()),
-        Some(Host::Ipv4(ip)) if !is_public(IpAddr::V4(ip)) => refused(&ip.to_string()),
-        Some(Host::Ipv6(ip)) if !is_public(IpAddr::V6(ip)) => refused(&ip.to_string()),
-        Some(Host::Domain(name)) => {
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The URL's host when it is known to be inward without resolving it (an address literal
+/// that is not public, or a name that always means this machine); shared with the other
+/// outbound clients (OAuth providers).
+pub fn inward_host(url: &Url) -> Option<String> {
+    match url.host()? {
+        Host::Ipv4(ip) if !is_public(IpAddr::V4(ip)) => Some(ip.to_string()),
+        Host::Ipv6(ip) if !is_public(IpAddr::V6(ip)) => Some(ip.to_string()),
+        Host::Domain(name) => {
             let name = name.trim_end_matches('.').to_ascii_lowercase();
-            if name == "localhost" || name.ends_with(".localhost") {
-                refused(&name)
-            } else {
-                Ok(())
-            }
+            (name == "localhost" || name.ends_with(".localhost")).then_some(name)
         }
-        Some(_) => Ok(()),
+        _ => None,
     }
 }
 

@@ -1,8 +1,5 @@
 //! Running the peer scripts of `tests/peers/`, and the fixed "now" and site the tests sign in to.
 
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 use std::sync::LazyLock;
 
 use serde_json::Value;
@@ -46,59 +43,8 @@ impl Peer {
     /// silently skipped would prove nothing.
     pub fn run(self, mode: &str, input: &Value) -> Value {
         let (program, script) = self.command();
-        let peers = repo_root().join("tests/peers");
-        let mut child = Command::new(program)
-            .arg(peers.join(script))
-            .arg(mode)
-            .current_dir(&peers)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "running `{program}` for tests/peers/{script} ({e}); run scripts/install-peers"
-                )
-            });
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(input.to_string().as_bytes())
-            .unwrap();
-        let output = child.wait_with_output().unwrap();
-        let stderr = String::from_utf8_lossy(&output.stderr);
-        let missing = [
-            "ERR_MODULE_NOT_FOUND",
-            "Cannot find package",
-            "ModuleNotFoundError",
-        ];
-        if missing.iter().any(|m| stderr.contains(m)) {
-            panic!(
-                "the wallet peers are not installed: run scripts/install-peers \
-                 (tests/peers/package.json, tests/peers/requirements.txt)\n{stderr}"
-            );
-        }
-        assert!(
-            output.status.success(),
-            "tests/peers/{script} {mode} failed ({}): {stderr}\ninput: {input}",
-            output.status
-        );
-        serde_json::from_slice(&output.stdout).unwrap_or_else(|e| {
-            panic!(
-                "tests/peers/{script} {mode} printed no JSON ({e}): {}",
-                String::from_utf8_lossy(&output.stdout)
-            )
-        })
+        tessera_testkit::peer::run(program, script, mode, input)
     }
-}
-
-/// The workspace root: two levels above this crate's manifest.
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .unwrap()
 }
 
 /// A string field of a peer's answer.

@@ -306,7 +306,10 @@ async fn redirect_to_must_be_an_allowed_origin() {
         "https://app.example.evil.example/",
         "http://app.example/after",
         "javascript:alert(1)",
-        "/relative",
+        // Paths resolve against this server, but these leave it.
+        "//evil.example/after",
+        "/\\evil.example/after",
+        "https://user@app.example/after",
     ] {
         expect_error(
             start_with(
@@ -323,18 +326,19 @@ async fn redirect_to_must_be_an_allowed_origin() {
     assert_eq!(server.count_rows("email_outbox").await, 0);
     assert_eq!(server.count_rows("challenges").await, 0);
 
-    // The server's own origin is allowed too.
-    let own = server.url("/console");
-    expect_json(
-        start_with(
-            &server,
-            json!({"email": "ada@example.com", "redirect_to": own}),
-            None,
+    // The server's own origin is allowed too, as a URL or as a path.
+    for own in [server.url("/console"), "/console".to_owned()] {
+        expect_json(
+            start_with(
+                &server,
+                json!({"email": "ada@example.com", "redirect_to": own}),
+                None,
+            )
+            .await,
+            202,
         )
-        .await,
-        202,
-    )
-    .await;
+        .await;
+    }
 }
 
 #[tokio::test]

@@ -3,7 +3,7 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tessera_core::people::IdentityKind;
 use tessera_core::validate;
@@ -20,7 +20,7 @@ use crate::http::json::{ApiJson, ApiQuery};
 use crate::http::openapi::{BodyErrors, SessionErrors};
 use crate::people::accounts::Door;
 use crate::people::email::{Proven, TTL};
-use crate::people::redirect::with_error;
+use crate::people::redirect::{found, with_error};
 use crate::people::sessions::{Issued, actor};
 use crate::people::signed_in::{MaybeSignedIn, SignedIn};
 use crate::state::AppState;
@@ -121,10 +121,10 @@ async fn callback(
         (Ok((issued, Some(to))), _) => {
             let mut headers = HeaderMap::new();
             issued.into_cookies(&mut headers);
-            redirect(headers, &to)
+            found(headers, &to)
         }
         (Ok((issued, None)), _) => issued.into_response(),
-        (Err(error), Some(to)) => redirect(HeaderMap::new(), &with_error(to, error.code())),
+        (Err(error), Some(to)) => found(HeaderMap::new(), &with_error(to, error.code().code())),
         (Err(error), None) => error.into_response(),
     }
 }
@@ -177,15 +177,4 @@ async fn refused(state: &AppState, ctx: &RequestContext, error: ApiError) -> Api
     );
     state.audit(ctx, fact).await;
     error
-}
-
-fn redirect(mut headers: HeaderMap, to: &Url) -> Response {
-    match HeaderValue::from_str(to.as_str()) {
-        Ok(location) => {
-            headers.insert(header::LOCATION, location);
-            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            (StatusCode::FOUND, headers).into_response()
-        }
-        Err(error) => ApiError::internal(error).into_response(),
-    }
 }

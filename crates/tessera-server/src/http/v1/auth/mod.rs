@@ -2,8 +2,10 @@
 //! the caller and hands it to `AppState::enter`; all of them answer with the same session grant.
 
 pub mod email;
+pub mod oauth;
 pub mod password;
 pub mod session;
+pub mod wallet;
 
 use utoipa_axum::router::OpenApiRouter;
 
@@ -12,6 +14,8 @@ use crate::state::AppState;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(email::router())
+        .merge(oauth::router())
         .merge(password::router())
         .merge(session::router())
+        .merge(wallet::router())
 }
