@@ -41,6 +41,8 @@ mod oauth2;
 mod ops;
 #[path = "integration/people.rs"]
 mod people;
+#[path = "integration/people_passkey.rs"]
+mod people_passkey;
 #[path = "integration/plans.rs"]
 mod plans;
 #[path = "integration/provisioning.rs"]

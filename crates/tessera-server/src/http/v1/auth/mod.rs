@@ -1,6 +1,7 @@
 //! `/v1/auth`: the sign-in doors and the session endpoints. Each door proves something about
 //! the caller and hands it to `AppState::enter`; all of them answer with the same session grant.
 
+pub mod passkey;
 pub mod password;
 pub mod session;
 
@@ -10,6 +11,7 @@ use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .merge(passkey::router())
         .merge(password::router())
         .merge(session::router())
 }
