@@ -245,15 +245,14 @@ impl PeopleStore for SqlStore {
         expected: &str,
         credential: &str,
     ) -> StoreResult<bool> {
-        let result = sqlx::query(
-            "UPDATE identities SET credential = $3 WHERE id = $1 AND credential = $2",
-        )
-        .bind(id.to_string())
-        .bind(expected)
-        .bind(credential)
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
+        let result =
+            sqlx::query("UPDATE identities SET credential = $3 WHERE id = $1 AND credential = $2")
+                .bind(id.to_string())
+                .bind(expected)
+                .bind(credential)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
         Ok(result.rows_affected() > 0)
     }
 

@@ -174,11 +174,7 @@ fn page(template: &impl Template) -> Response {
         Ok(html) => html,
         Err(error) => return ApiError::internal(error).into_response(),
     };
-    let mut response = (
-        [(header::CONTENT_TYPE, "text/html; charset=utf-8")],
-        html,
-    )
-        .into_response();
+    let mut response = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
     let headers = response.headers_mut();
     for (name, value) in [
         (header::CONTENT_SECURITY_POLICY, CSP),
@@ -212,7 +208,10 @@ mod tests {
     fn only_this_origin_may_post_forms() {
         let mut headers = HeaderMap::new();
         assert!(!same_origin(&headers, "http://localhost:8080"), "no Origin");
-        headers.insert(header::ORIGIN, HeaderValue::from_static("http://localhost:8080"));
+        headers.insert(
+            header::ORIGIN,
+            HeaderValue::from_static("http://localhost:8080"),
+        );
         assert!(same_origin(&headers, "http://localhost:8080"));
         assert!(!same_origin(&headers, "http://localhost:8081"));
         headers.insert(header::ORIGIN, HeaderValue::from_static("null"));

@@ -21,9 +21,8 @@ use tessera_proto::people as wire;
 use time::Duration;
 use url::Url;
 use webauthn_rs::prelude::{
-    CredentialID, DiscoverableAuthentication, DiscoverableKey, Passkey, PasskeyRegistration,
-    PublicKeyCredential, RegisterPublicKeyCredential, Uuid, Webauthn, WebauthnBuilder,
-    WebauthnError,
+    CredentialID, DiscoverableAuthentication, Passkey, PasskeyRegistration, PublicKeyCredential,
+    RegisterPublicKeyCredential, Uuid, Webauthn, WebauthnBuilder, WebauthnError,
 };
 
 use super::accounts::{Door, Entered};
@@ -109,13 +108,22 @@ impl AppState {
                 self.limits
                     .register(ctx.client_ip)
                     .map_err(ApiError::rate_limited)?;
-                (name.clone().unwrap_or_else(|| DEFAULT_NAME.to_owned()), None)
+                (
+                    name.clone().unwrap_or_else(|| DEFAULT_NAME.to_owned()),
+                    None,
+                )
             }
         };
         let user_handle = Uuid::now_v7();
         let (options, state) = webauthn
             .start_passkey_registration(user_handle, &user_name, &user_name, exclude)
             .map_err(ApiError::internal)?;
+        let mut options = serde_json::to_value(options).map_err(ApiError::internal)?;
+        // webauthn-rs asks for a server-side credential ("discouraged"); signing in without a
+        // username needs the authenticator to keep it (a discoverable credential). The
+        // verification at finish does not depend on it.
+        options["publicKey"]["authenticatorSelection"]["residentKey"] = "required".into();
+        options["publicKey"]["authenticatorSelection"]["requireResidentKey"] = true.into();
         let registration = Registration {
             state,
             user_handle,
@@ -154,7 +162,11 @@ impl AppState {
         }
         let passkey = match webauthn.finish_passkey_registration(&answer, &registration.state) {
             Ok(passkey) => passkey,
-            Err(error) => return Err(self.refused(ctx, "auth.passkey.register", &failure(&error)).await),
+            Err(error) => {
+                return Err(self
+                    .refused(ctx, "auth.passkey.register", &failure(&error))
+                    .await);
+            }
         };
         let stored = StoredPasskey {
             user_handle: registration.user_handle,
@@ -220,7 +232,10 @@ impl AppState {
                 Err(error) => return Err(self.refused(ctx, action, &failure(&error)).await),
             };
         let subject = URL_SAFE_NO_PAD.encode(credential_id);
-        let identity = self.store.identity(&IdentityKind::Passkey, &subject).await?;
+        let identity = self
+            .store
+            .identity(&IdentityKind::Passkey, &subject)
+            .await?;
         let Some((identity, stored_text)) =
             identity.and_then(|i| i.credential.clone().map(|c| (i, c)))
         else {
@@ -229,13 +244,15 @@ impl AppState {
         let mut stored: StoredPasskey =
             serde_json::from_str(&stored_text).map_err(ApiError::internal)?;
         if stored.user_handle != user_handle {
-            return Err(self.refused(ctx, action, "the user handle does not match").await);
+            return Err(self
+                .refused(ctx, action, "the user handle does not match")
+                .await);
         }
-        let key = DiscoverableKey::from(&stored.passkey);
-        let result = match webauthn.finish_discoverable_authentication(&answer, state, &[key]) {
-            Ok(result) => result,
-            Err(error) => return Err(self.refused(ctx, action, &failure(&error)).await),
-        };
+        let result =
+            match webauthn.finish_discoverable_authentication_v2(&answer, state, &stored.passkey) {
+                Ok(result) => result,
+                Err(error) => return Err(self.refused(ctx, action, &failure(&error)).await),
+            };
         if stored.passkey.update_credential(&result) == Some(true) {
             let updated = serde_json::to_string(&stored).map_err(ApiError::internal)?;
             if !self
@@ -348,7 +365,7 @@ fn failure(error: &WebauthnError) -> String {
 }
 
 fn subject_of(credential_id: &CredentialID) -> String {
-    URL_SAFE_NO_PAD.encode(credential_id.as_ref())
+    URL_SAFE_NO_PAD.encode(credential_id.as_slice())
 }
 
 /// Reads the browser's `PublicKeyCredential` JSON; a shape webauthn-rs cannot read is bad input

@@ -381,7 +381,10 @@ mod cases {
                 .await
                 .unwrap()
         );
-        let after = store.identity(&IdentityKind::Passkey, "cred-1").await.unwrap();
+        let after = store
+            .identity(&IdentityKind::Passkey, "cred-1")
+            .await
+            .unwrap();
         assert_eq!(after.unwrap().credential.as_deref(), Some(stored.as_str()));
     }
 }

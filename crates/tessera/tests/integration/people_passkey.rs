@@ -34,7 +34,12 @@ async fn browser(mode: &'static str, input: Value) -> Value {
         .unwrap()
 }
 
-async fn post(server: &TestServer, path: &str, token: Option<&str>, body: Value) -> reqwest::Response {
+async fn post(
+    server: &TestServer,
+    path: &str,
+    token: Option<&str>,
+    body: Value,
+) -> reqwest::Response {
     as_user(server, Method::POST, path, token, Some(body)).await
 }
 
@@ -80,7 +85,9 @@ async fn stored_counter(server: &TestServer, subject: &str) -> u64 {
         .unwrap()
         .expect("the passkey identity");
     let stored: Value = serde_json::from_str(identity.credential.as_deref().unwrap()).unwrap();
-    stored["passkey"]["cred"]["counter"].as_u64().expect("a counter")
+    stored["passkey"]["cred"]["counter"]
+        .as_u64()
+        .expect("a counter")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -153,7 +160,13 @@ async fn a_browser_signs_up_with_a_passkey_signs_out_and_signs_in_again_username
     // The forgery burnt its ceremony only, not the held one's: that one still signs in.
     let sessions = server.count_rows("sessions").await;
     let grant = expect_json(
-        post(&server, "/v1/auth/passkey/login/finish", None, held[0].clone()).await,
+        post(
+            &server,
+            "/v1/auth/passkey/login/finish",
+            None,
+            held[0].clone(),
+        )
+        .await,
         200,
     )
     .await;
@@ -161,14 +174,26 @@ async fn a_browser_signs_up_with_a_passkey_signs_out_and_signs_in_again_username
     assert_eq!(grant["created"], false);
     assert_eq!(server.count_rows("sessions").await, sessions + 1);
     let moved = stored_counter(&server, &subject).await;
-    assert!(moved > counter, "the new counter is stored: {moved} > {counter}");
+    assert!(
+        moved > counter,
+        "the new counter is stored: {moved} > {counter}"
+    );
 
     // A stored counter ahead of the authenticator's (a clone signed meanwhile): refused.
     set_counter(&server, &subject, moved + 100).await;
     let sessions = server.count_rows("sessions").await;
-    let behind = post(&server, "/v1/auth/passkey/login/finish", None, held[1].clone()).await;
+    let behind = post(
+        &server,
+        "/v1/auth/passkey/login/finish",
+        None,
+        held[1].clone(),
+    )
+    .await;
     let body = expect_error(behind, 401, "sign_in_failed").await;
-    assert!(body["message"].as_str().unwrap().contains("counter"), "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("counter"),
+        "{body}"
+    );
     assert_eq!(server.count_rows("sessions").await, sessions);
     assert_eq!(stored_counter(&server, &subject).await, moved + 100);
 }
@@ -176,7 +201,14 @@ async fn a_browser_signs_up_with_a_passkey_signs_out_and_signs_in_again_username
 /// Starts a usernameless sign-in; returns its handle.
 async fn start_login(server: &TestServer) -> String {
     let ceremony = expect_json(
-        as_user(server, Method::POST, "/v1/auth/passkey/login/start", None, None).await,
+        as_user(
+            server,
+            Method::POST,
+            "/v1/auth/passkey/login/start",
+            None,
+            None,
+        )
+        .await,
         200,
     )
     .await;
@@ -213,7 +245,10 @@ async fn a_password_user_links_a_passkey_in_the_console_and_signs_in_with_it() {
     )
     .await;
     assert_eq!(seen["password_user"], ada_id, "{seen}");
-    assert_eq!(seen["signed_in"], ada_id, "the passkey signs in the password user");
+    assert_eq!(
+        seen["signed_in"], ada_id,
+        "the passkey signs in the password user"
+    );
     let mut kinds: Vec<_> = seen["identities"].as_array().unwrap().clone();
     kinds.sort_by_key(|kind| kind.to_string());
     assert_eq!(kinds, [json!("passkey"), json!("password")]);
@@ -225,7 +260,13 @@ async fn a_password_user_links_a_passkey_in_the_console_and_signs_in_with_it() {
 
     // A signed-in registration excludes the person's own passkeys, and only theirs.
     let token = ada["access_token"].as_str().unwrap();
-    let start = post(&server, "/v1/auth/passkey/register/start", Some(token), json!({})).await;
+    let start = post(
+        &server,
+        "/v1/auth/passkey/register/start",
+        Some(token),
+        json!({}),
+    )
+    .await;
     let options = expect_json(start, 200).await["options"]["publicKey"].clone();
     let excluded: Vec<_> = options["excludeCredentials"]
         .as_array()
@@ -236,7 +277,13 @@ async fn a_password_user_links_a_passkey_in_the_console_and_signs_in_with_it() {
     assert_eq!(excluded, [subject.clone()]);
     assert_eq!(options["user"]["name"], "ada@example.com");
     let token = grace["access_token"].as_str().unwrap();
-    let start = post(&server, "/v1/auth/passkey/register/start", Some(token), json!({})).await;
+    let start = post(
+        &server,
+        "/v1/auth/passkey/register/start",
+        Some(token),
+        json!({}),
+    )
+    .await;
     let options = expect_json(start, 200).await["options"]["publicKey"].clone();
     assert!(
         options["excludeCredentials"]
@@ -263,21 +310,53 @@ async fn bad_passkey_input_gets_a_clear_error_and_writes_nothing() {
         ("/v1/auth/passkey/login/finish", fake_assertion()),
     ] {
         // Finish without a start, with a handle that was never issued, or of the wrong kind.
-        for handle in ["", "tpc_1111", "trt_2JtNp6dop8LAvXXb6iAdTCFbTy3nU1WUeF8HMZJG7szEYmjPTu"] {
-            let response = post(&server, path, None, json!({"handle": handle, "credential": fake})).await;
+        for handle in [
+            "",
+            "tpc_1111",
+            "trt_2JtNp6dop8LAvXXb6iAdTCFbTy3nU1WUeF8HMZJG7szEYmjPTu",
+        ] {
+            let response = post(
+                &server,
+                path,
+                None,
+                json!({"handle": handle, "credential": fake}),
+            )
+            .await;
             expect_error(response, 400, "invalid_state").await;
         }
         // Garbage where the credential goes; fields missing or unknown; not JSON at all.
-        for garbage in [json!("garbage"), json!({"rawId": 7}), json!([1, 2, 3]), json!(null)] {
-            let response =
-                post(&server, path, None, json!({"handle": "tpc_1", "credential": garbage})).await;
+        for garbage in [
+            json!("garbage"),
+            json!({"rawId": 7}),
+            json!([1, 2, 3]),
+            json!(null),
+        ] {
+            let response = post(
+                &server,
+                path,
+                None,
+                json!({"handle": "tpc_1", "credential": garbage}),
+            )
+            .await;
             expect_error(response, 400, "invalid_parameter").await;
         }
         let response = post(&server, path, None, json!({"credential": fake})).await;
         expect_error(response, 422, "invalid_body").await;
-        let response = post(&server, path, None, json!({"handle": "x", "credential": fake, "extra": 1})).await;
+        let response = post(
+            &server,
+            path,
+            None,
+            json!({"handle": "x", "credential": fake, "extra": 1}),
+        )
+        .await;
         expect_error(response, 422, "invalid_body").await;
-        let response = server.http.post(server.url(path)).body("handle=x").send().await.unwrap();
+        let response = server
+            .http
+            .post(server.url(path))
+            .body("handle=x")
+            .send()
+            .await
+            .unwrap();
         expect_error(response, 415, "unsupported_media_type").await;
     }
 
@@ -285,24 +364,60 @@ async fn bad_passkey_input_gets_a_clear_error_and_writes_nothing() {
     let start = post(&server, "/v1/auth/passkey/register/start", None, json!({})).await;
     let handle = expect_json(start, 200).await["handle"].clone();
     let path = "/v1/auth/passkey/register/finish";
-    let garbage = post(&server, path, None, json!({"handle": handle, "credential": {"id": 1}})).await;
+    let garbage = post(
+        &server,
+        path,
+        None,
+        json!({"handle": handle, "credential": {"id": 1}}),
+    )
+    .await;
     expect_error(garbage, 400, "invalid_parameter").await;
-    let fake = post(&server, path, None, json!({"handle": handle, "credential": fake_attestation()})).await;
+    let fake = post(
+        &server,
+        path,
+        None,
+        json!({"handle": handle, "credential": fake_attestation()}),
+    )
+    .await;
     expect_error(fake, 401, "sign_in_failed").await;
-    let again = post(&server, path, None, json!({"handle": handle, "credential": fake_attestation()})).await;
+    let again = post(
+        &server,
+        path,
+        None,
+        json!({"handle": handle, "credential": fake_attestation()}),
+    )
+    .await;
     expect_error(again, 400, "invalid_state").await;
 
     // The same for a sign-in ceremony.
     let handle = start_login(&server).await;
     let path = "/v1/auth/passkey/login/finish";
-    let fake = post(&server, path, None, json!({"handle": handle, "credential": fake_assertion()})).await;
+    let fake = post(
+        &server,
+        path,
+        None,
+        json!({"handle": handle, "credential": fake_assertion()}),
+    )
+    .await;
     expect_error(fake, 401, "sign_in_failed").await;
-    let again = post(&server, path, None, json!({"handle": handle, "credential": fake_assertion()})).await;
+    let again = post(
+        &server,
+        path,
+        None,
+        json!({"handle": handle, "credential": fake_assertion()}),
+    )
+    .await;
     expect_error(again, 400, "invalid_state").await;
 
     // A registration started with a session is finished with that session or not at all.
     let token = ada["access_token"].as_str().unwrap();
-    let start = post(&server, "/v1/auth/passkey/register/start", Some(token), json!({})).await;
+    let start = post(
+        &server,
+        "/v1/auth/passkey/register/start",
+        Some(token),
+        json!({}),
+    )
+    .await;
     let handle = expect_json(start, 200).await["handle"].clone();
     let other = post(
         &server,
@@ -315,27 +430,59 @@ async fn bad_passkey_input_gets_a_clear_error_and_writes_nothing() {
 
     // Names are checked; a bad session is refused rather than ignored.
     for name in ["", "   ", "a\u{7}b"] {
-        let start = post(&server, "/v1/auth/passkey/register/start", None, json!({"name": name})).await;
+        let start = post(
+            &server,
+            "/v1/auth/passkey/register/start",
+            None,
+            json!({"name": name}),
+        )
+        .await;
         expect_error(start, 400, "invalid_parameter").await;
     }
-    let start = post(&server, "/v1/auth/passkey/register/start", Some("a.b.c"), json!({})).await;
+    let start = post(
+        &server,
+        "/v1/auth/passkey/register/start",
+        Some("a.b.c"),
+        json!({}),
+    )
+    .await;
     expect_error(start, 401, "unauthenticated").await;
 
-    assert_eq!(written(&server).await, before, "no user, door, session or wallet written");
+    assert_eq!(
+        written(&server).await,
+        before,
+        "no user, door, session or wallet written"
+    );
 }
 
 #[tokio::test]
 async fn ceremonies_name_this_server_as_relying_party() {
     let server = passkey_server().await;
-    let start = post(&server, "/v1/auth/passkey/register/start", None, json!({"name": "Ada"})).await;
+    let start = post(
+        &server,
+        "/v1/auth/passkey/register/start",
+        None,
+        json!({"name": "Ada"}),
+    )
+    .await;
     let ceremony = expect_json(start, 200).await;
     assert!(ceremony["handle"].as_str().unwrap().starts_with("tpc_"));
     let options = &ceremony["options"]["publicKey"];
     assert_eq!(options["rp"]["id"], "localhost");
     assert_eq!(options["user"]["name"], "Ada");
-    assert!(options["challenge"].as_str().unwrap().len() >= 43, "256-bit challenge");
+    assert!(
+        options["challenge"].as_str().unwrap().len() >= 43,
+        "256-bit challenge"
+    );
 
-    let login = as_user(&server, Method::POST, "/v1/auth/passkey/login/start", None, None).await;
+    let login = as_user(
+        &server,
+        Method::POST,
+        "/v1/auth/passkey/login/start",
+        None,
+        None,
+    )
+    .await;
     let ceremony = expect_json(login, 200).await;
     let options = &ceremony["options"]["publicKey"];
     assert_eq!(options["rpId"], "localhost");
@@ -371,7 +518,12 @@ async fn passkeys_are_off_when_the_public_url_is_an_ip_address() {
         let response = as_user(&server, Method::POST, path, None, body).await;
         expect_error(response, 503, "passkeys_not_configured").await;
     }
-    let page = server.http.get(server.url("/console/login")).send().await.unwrap();
+    let page = server
+        .http
+        .get(server.url("/console/login"))
+        .send()
+        .await
+        .unwrap();
     let html = page.text().await.unwrap();
     assert!(!html.contains("passkey-login"), "no passkey button");
     assert!(html.contains("password-login"));
@@ -380,22 +532,51 @@ async fn passkeys_are_off_when_the_public_url_is_an_ip_address() {
 #[tokio::test]
 async fn console_pages_are_locked_down_and_sign_out_needs_this_origin() {
     let server = passkey_server().await;
-    let page = server.http.get(server.url("/console/login")).send().await.unwrap();
+    let page = server
+        .http
+        .get(server.url("/console/login"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(page.status(), 200);
-    let csp = page.headers()["content-security-policy"].to_str().unwrap().to_owned();
-    assert!(csp.contains("script-src 'self'") && csp.contains("default-src 'none'"), "{csp}");
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(
+        csp.contains("script-src 'self'") && csp.contains("default-src 'none'"),
+        "{csp}"
+    );
     assert_eq!(page.headers()["cache-control"], "no-store");
     let html = page.text().await.unwrap();
     assert!(html.contains("passkey-login") && html.contains("password-login"));
     // Scripts only from files of this origin: no inline script, no handler attributes.
-    assert_eq!(html.matches("<script").count(), html.matches("<script src=\"/console/assets/").count());
+    assert_eq!(
+        html.matches("<script").count(),
+        html.matches("<script src=\"/console/assets/").count()
+    );
     assert!(!html.contains(" onclick="));
-    let script = server.http.get(server.url("/console/assets/console.js")).send().await.unwrap();
+    let script = server
+        .http
+        .get(server.url("/console/assets/console.js"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(script.status(), 200);
-    assert!(script.headers()["content-type"].to_str().unwrap().starts_with("text/javascript"));
+    assert!(
+        script.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/javascript")
+    );
 
     // Not signed in: the landing page sends the browser to sign in.
-    let home = server.http.get(server.url("/console")).send().await.unwrap();
+    let home = server
+        .http
+        .get(server.url("/console"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(home.status(), 303);
     assert_eq!(home.headers()["location"], "/console/login");
 
@@ -446,7 +627,11 @@ async fn console_pages_are_locked_down_and_sign_out_needs_this_origin() {
         .iter()
         .map(|v| v.to_str().unwrap().to_owned())
         .collect();
-    assert!(cleared.iter().any(|c| c.starts_with("tessera_session=;") && c.contains("Max-Age=0")));
+    assert!(
+        cleared
+            .iter()
+            .any(|c| c.starts_with("tessera_session=;") && c.contains("Max-Age=0"))
+    );
     let me = as_user(&server, Method::GET, "/v1/me", Some(token), None).await;
     expect_error(me, 401, "unauthenticated").await;
 }

@@ -36,7 +36,9 @@ async fn register_start(
     ApiJson(body): ApiJson<wire::PasskeyRegisterStartRequest>,
 ) -> Result<axum::Json<wire::PasskeyCeremony>, ApiError> {
     Ok(axum::Json(
-        state.start_passkey_registration(&ctx, me, body.name).await?,
+        state
+            .start_passkey_registration(&ctx, me, body.name)
+            .await?,
     ))
 }
 
