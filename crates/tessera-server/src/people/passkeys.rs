@@ -350,7 +350,6 @@ fn credential_ids(identities: &[Identity]) -> Vec<CredentialID> {
         .iter()
         .filter(|identity| identity.kind == IdentityKind::Passkey)
         .filter_map(|identity| URL_SAFE_NO_PAD.decode(&identity.subject).ok())
-        .map(CredentialID::from)
         .collect()
 }
 

@@ -274,7 +274,7 @@ async fn a_password_user_links_a_passkey_in_the_console_and_signs_in_with_it() {
         .iter()
         .map(|c| c["id"].as_str().unwrap().trim_end_matches('=').to_owned())
         .collect();
-    assert_eq!(excluded, [subject.clone()]);
+    assert_eq!(excluded, [subject]);
     // The authenticator names the account by the person's email or name, else their id.
     assert_eq!(options["user"]["name"], ada_id);
     let token = grace["access_token"].as_str().unwrap();
