@@ -23,15 +23,18 @@ pub enum SecretKind {
     RefreshToken,
     /// The token of an emailed sign-in link or invitation (single-use, short-lived).
     EmailLink,
+    /// The handle of a passkey ceremony between its start and its finish (single-use).
+    PasskeyCeremony,
 }
 
 impl SecretKind {
-    pub const ALL: [SecretKind; 5] = [
+    pub const ALL: [SecretKind; 6] = [
         Self::TenantApiKey,
         Self::OperatorKey,
         Self::ClientSecret,
         Self::RefreshToken,
         Self::EmailLink,
+        Self::PasskeyCeremony,
     ];
 
     pub fn prefix(self) -> &'static str {
@@ -41,6 +44,7 @@ impl SecretKind {
             Self::ClientSecret => "tcs",
             Self::RefreshToken => "trt",
             Self::EmailLink => "tml",
+            Self::PasskeyCeremony => "tpc",
         }
     }
 

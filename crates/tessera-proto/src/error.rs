@@ -69,6 +69,7 @@ error_codes!(
         RateLimited => ("rate_limited", 429, "Too many requests; retry after the time in `Retry-After`."),
         RuntimeFailed => ("runtime_failed", 502, "An entity's runtime did not start, did not become healthy, or refused its blueprint or an edge; what was started was stopped."),
         ProvisioningNotConfigured => ("provisioning_not_configured", 503, "Provisioning is not set up on this server (`provisioning_command`, or `provisioning_backend = \"static\"` with an address)."),
+        PasskeysNotConfigured => ("passkeys_not_configured", 503, "Passkeys need a relying party id that is a domain: set `public_url` to a name (not an IP address), or `passkey_rp_id`."),
         PortsExhausted => ("ports_exhausted", 503, "Every port in `provisioning_ports` is taken; nothing was started."),
         OAuthNotConfigured => ("oauth_not_configured", 503, "This OAuth/OIDC provider is not in `oauth_providers`; the body's `error` is `<provider>_oauth_not_configured` and `setup_required` is true."),
         OAuthProviderFailed => ("oauth_provider_failed", 502, "The OAuth/OIDC provider could not be reached or answered something unusable (discovery, signing keys, token endpoint); retry later."),

@@ -358,3 +358,55 @@ pub struct WalletVerifyRequest {
     #[serde(default)]
     pub chain: WalletProtocol,
 }
+
+/// Starts registering a passkey: at sign-up (no session; `name` names the new user) or, with a
+/// session, for the signed-in person.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyRegisterStartRequest {
+    /// The new user's name, shown by the authenticator too (sign-up only).
+    #[serde(default)]
+    #[schema(example = "Ada Lovelace")]
+    pub name: Option<String>,
+}
+
+/// A WebAuthn ceremony in progress: what the browser needs, and the handle to send back.
+#[derive(Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+pub struct PasskeyCeremony {
+    /// Single use: send it back with the authenticator's answer to `…/finish`.
+    pub handle: String,
+    /// The options for `navigator.credentials.create()` or `.get()` (`{"publicKey": …}`;
+    /// binary fields are base64url).
+    #[schema(value_type = Object)]
+    pub options: serde_json::Value,
+    #[serde(with = "time::serde::rfc3339")]
+    pub expires_at: OffsetDateTime,
+}
+
+/// The authenticator's answer to a ceremony.
+#[derive(Clone, PartialEq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasskeyFinishRequest {
+    /// The handle `…/start` returned.
+    pub handle: String,
+    /// The `PublicKeyCredential` as JSON (binary fields base64url): `rawId`, `response`
+    /// (`clientDataJSON`, `attestationObject` or `authenticatorData` + `signature` +
+    /// `userHandle`), `type`.
+    #[schema(value_type = Object)]
+    pub credential: serde_json::Value,
+}
+
+// By hand: the handle is a bearer of the ceremony.
+impl std::fmt::Debug for PasskeyCeremony {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasskeyCeremony")
+            .field("expires_at", &self.expires_at)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for PasskeyFinishRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("PasskeyFinishRequest { .. }")
+    }
+}

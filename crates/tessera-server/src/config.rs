@@ -555,6 +555,12 @@ impl Config {
         {
             return Err(ConfigError::Invalid(format!("smtp_url: {e}")));
         }
+        // Unset, passkeys are off when the public URL's host is an IP address; set, it must fit.
+        if self.passkey_rp_id.is_some()
+            && let Err(why) = crate::people::passkeys::relying_party(self)
+        {
+            return invalid(&why);
+        }
         if self.email_from.parse::<lettre::message::Mailbox>().is_err() {
             return invalid("email_from must be a mailbox (`Name <address>` or `address`)");
         }

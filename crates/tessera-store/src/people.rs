@@ -239,6 +239,23 @@ impl PeopleStore for SqlStore {
         Ok(())
     }
 
+    async fn replace_identity_credential(
+        &self,
+        id: IdentityId,
+        expected: &str,
+        credential: &str,
+    ) -> StoreResult<bool> {
+        let result =
+            sqlx::query("UPDATE identities SET credential = $3 WHERE id = $1 AND credential = $2")
+                .bind(id.to_string())
+                .bind(expected)
+                .bind(credential)
+                .execute(&self.pool)
+                .await
+                .map_err(db_error)?;
+        Ok(result.rows_affected() > 0)
+    }
+
     async fn unlink_identity(&self, user: UserId, id: IdentityId) -> StoreResult<Unlinked> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         let locked = sqlx::query("UPDATE users SET id = id WHERE id = $1")

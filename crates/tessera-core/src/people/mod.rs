@@ -204,6 +204,15 @@ pub trait PeopleStore: Send + Sync {
         credential: Option<&str>,
         at: OffsetDateTime,
     ) -> StoreResult<()>;
+    /// Replaces a door's credential only if it is still `expected`; false when it changed (or
+    /// the door went) meanwhile. A passkey's signature counter then moves forward once, even
+    /// when two sign-ins with the same counter race.
+    async fn replace_identity_credential(
+        &self,
+        id: IdentityId,
+        expected: &str,
+        credential: &str,
+    ) -> StoreResult<bool>;
     /// Removes a door, unless it is the user's last one (checked in the same transaction).
     async fn unlink_identity(&self, user: UserId, id: IdentityId) -> StoreResult<Unlinked>;
 

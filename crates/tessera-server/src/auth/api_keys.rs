@@ -92,7 +92,12 @@ impl ApiKeyAuthenticator {
     pub async fn authenticate(&self, presented: &str) -> Result<Principal, AuthFailure> {
         match SecretKind::of(presented) {
             Some(SecretKind::TenantApiKey | SecretKind::OperatorKey) => {}
-            Some(SecretKind::ClientSecret | SecretKind::RefreshToken | SecretKind::EmailLink)
+            Some(
+                SecretKind::ClientSecret
+                | SecretKind::RefreshToken
+                | SecretKind::EmailLink
+                | SecretKind::PasskeyCeremony,
+            )
             | None => return Err(AuthFailure::Malformed),
         }
         let hash = sha256(presented.as_bytes());

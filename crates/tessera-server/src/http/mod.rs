@@ -1,5 +1,6 @@
 //! The HTTP surface: every router, the OpenAPI document, and the middleware stack.
 
+mod console;
 pub(crate) mod internal;
 mod json;
 mod middleware;
@@ -56,6 +57,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
                     .into_response()
             }),
         )
+        .merge(console::router())
         .merge(crate::gateway::router(&state))
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)

@@ -118,3 +118,12 @@ pub enum SessionErrors {
     #[response(status = 429)]
     RateLimited(ErrorBody),
 }
+
+/// The errors of the passkey ceremonies (listed once, used by each).
+#[derive(utoipa::IntoResponses)]
+#[allow(dead_code)] // only its derived documentation is used
+pub enum PasskeyErrors {
+    /// Passkeys are off: the public URL's host is an IP address and no `passkey_rp_id` is set.
+    #[response(status = 503)]
+    NotConfigured(ErrorBody),
+}

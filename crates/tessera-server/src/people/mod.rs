@@ -3,12 +3,14 @@
 //! in the same session issuance ([`sessions`]); [`signed_in`] authenticates a session on later
 //! requests; [`password`] hashes and throttles passwords; [`email`] sends and checks sign-in
 //! links and codes; [`wallet_sign_in`] and [`oauth`] are the wallet and OAuth/OIDC doors' own
-//! state and checks; [`redirect`] says where a flow may send the browser back to.
+//! state and checks; [`passkeys`] runs WebAuthn ceremonies; [`redirect`] says where a flow may
+//! send the browser back to.
 
 pub mod accounts;
 pub mod cookies;
 pub mod email;
 pub mod oauth;
+pub mod passkeys;
 pub mod password;
 pub mod redirect;
 pub mod sessions;
@@ -25,8 +27,8 @@ use tessera_core::UserId;
 
 /// Wallet signatures one user may ask for per minute.
 const SIGNATURES_PER_MINUTE: u32 = 30;
-/// Sign-ins one client address may begin per minute (wallet nonces, OAuth redirects): each
-/// stores a challenge, so an address must not be able to fill the store.
+/// Sign-ins one client address may begin per minute (wallet nonces, OAuth redirects, passkey
+/// ceremonies): each stores a challenge, so an address must not be able to fill the store.
 const SIGN_IN_STARTS_PER_MINUTE: u32 = 30;
 
 /// The per-process state of the sign-in doors.
@@ -39,6 +41,8 @@ pub struct People {
     pub signatures: DefaultKeyedRateLimiter<UserId>,
     sign_in_starts: DefaultKeyedRateLimiter<IpAddr>,
     pub oauth: oauth::Providers,
+    /// The WebAuthn relying party, or why passkeys are off (the host is an IP address).
+    pub passkeys: Result<webauthn_rs::Webauthn, String>,
 }
 
 impl People {
@@ -50,6 +54,7 @@ impl People {
             signatures: RateLimiter::keyed(per_minute(SIGNATURES_PER_MINUTE)),
             sign_in_starts: RateLimiter::keyed(per_minute(SIGN_IN_STARTS_PER_MINUTE)),
             oauth: oauth::Providers::new(config)?,
+            passkeys: passkeys::relying_party(config),
         })
     }
 

@@ -30,6 +30,7 @@ people_tests!(
     refresh_tokens_rotate_once_and_reuse_revokes_the_family,
     challenges_are_taken_once_and_burn_after_failures,
     live_challenges_list_one_subject_of_one_kind,
+    a_credential_is_replaced_only_from_the_expected_value,
 );
 
 fn identity(user: UserId, kind: IdentityKind, subject: &str) -> Identity {
@@ -372,5 +373,47 @@ mod cases {
             "oldest first"
         );
         assert_eq!(live(11).await.unwrap(), [first, second], "expired left out");
+    }
+
+    pub async fn a_credential_is_replaced_only_from_the_expected_value(store: &SqlStore) {
+        let (ada, _) = stored_user(store, "ada@example.com").await;
+        let passkey = Identity {
+            credential: Some("counter=1".to_owned()),
+            ..identity(ada.id, IdentityKind::Passkey, "cred-1")
+        };
+        store.insert_identity(&passkey).await.unwrap();
+        // Two sign-ins that both saw counter 1 race to store their counter: one wins.
+        let (a, b) = tokio::join!(
+            store.replace_identity_credential(passkey.id, "counter=1", "counter=2"),
+            store.replace_identity_credential(passkey.id, "counter=1", "counter=3"),
+        );
+        let (a, b) = (a.unwrap(), b.unwrap());
+        assert!(a ^ b, "exactly one replacement wins: {a} {b}");
+        let stored = store
+            .identity(&IdentityKind::Passkey, "cred-1")
+            .await
+            .unwrap()
+            .unwrap()
+            .credential
+            .unwrap();
+        assert_eq!(stored, if a { "counter=2" } else { "counter=3" });
+        // A stale expectation changes nothing; an unknown identity neither.
+        assert!(
+            !store
+                .replace_identity_credential(passkey.id, "counter=1", "counter=9")
+                .await
+                .unwrap()
+        );
+        assert!(
+            !store
+                .replace_identity_credential(IdentityId::generate(), &stored, "counter=9")
+                .await
+                .unwrap()
+        );
+        let after = store
+            .identity(&IdentityKind::Passkey, "cred-1")
+            .await
+            .unwrap();
+        assert_eq!(after.unwrap().credential.as_deref(), Some(stored.as_str()));
     }
 }

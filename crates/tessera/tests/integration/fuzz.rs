@@ -2,14 +2,15 @@
 //! no request may get a 5xx, and every response must match the documented status codes,
 //! content types and schemas.
 
-use tessera_testkit::TestServer;
+use crate::people_passkey::passkey_server;
 
 /// The paths that answer 503 by design on an unconfigured server.
 const PATHS_503: &str = "^/v1/(start|auth/oauth/)";
 
 #[tokio::test]
 async fn schemathesis_finds_no_server_error_or_undocumented_response() {
-    let server = TestServer::start().await;
+    // On a host name, not an IP address, so that the passkey doors are on and fuzzed too.
+    let server = passkey_server().await;
     let checks = "not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance";
     // Provisioning is off on this server, and `/v1/start*` then answers 503
     // `provisioning_not_configured` by design; so do the OAuth doors

@@ -3,6 +3,7 @@
 
 pub mod email;
 pub mod oauth;
+pub mod passkey;
 pub mod password;
 pub mod session;
 pub mod wallet;
@@ -15,6 +16,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(email::router())
         .merge(oauth::router())
+        .merge(passkey::router())
         .merge(password::router())
         .merge(session::router())
         .merge(wallet::router())
