@@ -55,3 +55,20 @@ pub fn run(program: &str, script: &str, mode: &str, input: &Value) -> Value {
         )
     })
 }
+
+/// `base` with the keys of `overrides` replaced (a `null` removes the key): a peer's request
+/// with one part changed.
+pub fn merged(base: &Value, overrides: Value) -> Value {
+    let mut out = base.clone();
+    let (Some(map), Value::Object(overrides)) = (out.as_object_mut(), overrides) else {
+        panic!("merged: both values must be objects");
+    };
+    for (key, value) in overrides {
+        if value.is_null() {
+            map.remove(&key);
+        } else {
+            map.insert(key, value);
+        }
+    }
+    out
+}

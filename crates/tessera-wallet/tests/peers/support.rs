@@ -3,6 +3,7 @@
 use std::sync::LazyLock;
 
 use serde_json::Value;
+pub use tessera_testkit::peer::merged;
 use time::format_description::well_known::Rfc3339;
 use time::macros::datetime;
 use time::{Duration, OffsetDateTime};
@@ -52,20 +53,4 @@ pub fn field<'a>(value: &'a Value, key: &str) -> &'a str {
     value[key]
         .as_str()
         .unwrap_or_else(|| panic!("no string `{key}` in {value}"))
-}
-
-/// `base` with the keys of `overrides` replaced (a `null` removes the key).
-pub fn merged(base: &Value, overrides: Value) -> Value {
-    let mut out = base.clone();
-    let (Some(map), Value::Object(overrides)) = (out.as_object_mut(), overrides) else {
-        panic!("merged: both values must be objects");
-    };
-    for (key, value) in overrides {
-        if value.is_null() {
-            map.remove(&key);
-        } else {
-            map.insert(key, value);
-        }
-    }
-    out
 }

@@ -12,18 +12,7 @@ use crate::people_email::{mailed, verify};
 use crate::support::{TestRuntime, expect_error, expect_json};
 
 async fn create_tenant(server: &TestServer, token: &str, name: &str) -> String {
-    let tenant = expect_json(
-        as_user(
-            server,
-            Method::POST,
-            "/v1/me/tenants",
-            Some(token),
-            Some(json!({"name": name})),
-        )
-        .await,
-        201,
-    )
-    .await;
+    let tenant = crate::tenants_for_people::create_tenant(server, token, name).await;
     tenant["id"].as_str().unwrap().to_owned()
 }
 

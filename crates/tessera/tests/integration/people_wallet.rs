@@ -5,7 +5,8 @@
 
 use reqwest::Method;
 use serde_json::{Value, json};
-use tessera_testkit::{TestServer, peer};
+use tessera_testkit::TestServer;
+use tessera_testkit::peer::{self, merged};
 use time::Duration;
 use time::format_description::well_known::Rfc3339;
 
@@ -32,21 +33,6 @@ fn at(server: &TestServer, offset: Duration) -> String {
     (server.clock_now() + offset).format(&Rfc3339).unwrap()
 }
 
-/// `base` with the keys of `overrides` replaced (a `null` removes the key).
-fn merged(mut base: Value, overrides: Value) -> Value {
-    let (Some(map), Value::Object(overrides)) = (base.as_object_mut(), overrides) else {
-        panic!("merged: both values must be objects");
-    };
-    for (key, value) in overrides {
-        if value.is_null() {
-            map.remove(&key);
-        } else {
-            map.insert(key, value);
-        }
-    }
-    base
-}
-
 /// A SIWE message for the nonce `issued` (its domain, URI, chain), issued a minute ago, with
 /// `overrides`, written and signed by npm `siwe` + `ethers`: {address, private_key, message,
 /// signature}.
@@ -59,7 +45,12 @@ fn siwe(server: &TestServer, issued: &Value, overrides: Value) -> Value {
         "issued_at": at(server, -Duration::MINUTE),
         "statement": "Sign in to Tessera.",
     });
-    peer::run("node", "siwe_sign.mjs", "sign", &merged(request, overrides))
+    peer::run(
+        "node",
+        "siwe_sign.mjs",
+        "sign",
+        &merged(&request, overrides),
+    )
 }
 
 /// The same for SIWS, written by the Wallet Standard's reference and signed by `tweetnacl`:
@@ -74,7 +65,12 @@ fn siws(server: &TestServer, issued: &Value, overrides: Value) -> Value {
         "issued_at": at(server, -Duration::MINUTE),
         "statement": "Sign in to Tessera.",
     });
-    peer::run("node", "siws_sign.mjs", "sign", &merged(request, overrides))
+    peer::run(
+        "node",
+        "siws_sign.mjs",
+        "sign",
+        &merged(&request, overrides),
+    )
 }
 
 async fn verify(
@@ -223,7 +219,7 @@ async fn a_nonce_works_once_even_when_the_attempt_failed() {
     let solana = nonce(&server, "solana").await;
     let crossed = siwe(
         &server,
-        &merged(solana, json!({ "chain_id": "1" })),
+        &merged(&solana, json!({ "chain_id": "1" })),
         json!({}),
     );
     expect_error(
@@ -284,7 +280,7 @@ async fn siwe_messages_for_another_site_chain_or_time_are_refused_and_change_not
     ];
     for (overrides, reason) in cases {
         let issued = nonce(&server, "eip155").await;
-        let signed = siwe(&server, &issued, merged(overrides, key.clone()));
+        let signed = siwe(&server, &issued, merged(&overrides, key.clone()));
         refused(verify(&server, "eip155", &signed, None).await, reason).await;
     }
 
@@ -396,7 +392,7 @@ async fn siws_signs_in_with_a_solana_wallet() {
         ),
     ] {
         let issued = nonce(&server, "solana").await;
-        let signed = siws(&server, &issued, merged(overrides, key.clone()));
+        let signed = siws(&server, &issued, merged(&overrides, key.clone()));
         refused(verify(&server, "solana", &signed, None).await, reason).await;
     }
     let issued = nonce(&server, "solana").await;
@@ -414,7 +410,7 @@ async fn siws_signs_in_with_a_solana_wallet() {
     )
     .await;
     let issued = nonce(&server, "solana").await;
-    let no_nonce = siws(&server, &issued, merged(json!({ "nonce": null }), key));
+    let no_nonce = siws(&server, &issued, merged(&json!({ "nonce": null }), key));
     refused(
         verify(&server, "solana", &no_nonce, None).await,
         "missing_field",

@@ -11,7 +11,7 @@ use crate::gateway::gateway_to;
 use crate::people::{as_user, register};
 use crate::support::{TestRuntime, expect_error, expect_json, jwt_parts};
 
-async fn create_tenant(server: &TestServer, token: &str, name: &str) -> Value {
+pub async fn create_tenant(server: &TestServer, token: &str, name: &str) -> Value {
     expect_json(
         as_user(
             server,
