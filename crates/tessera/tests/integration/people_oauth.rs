@@ -18,13 +18,14 @@ use crate::support::{expect_error, expect_json, free_port};
 
 const APP_ORIGIN: &str = "http://app.example.test";
 
-/// A server with providers `corp` and `other` (two clients of one real OpenID Provider).
+/// A server with providers `google` and `other`: two clients of one real OpenID Provider, each
+/// configured as any OpenID issuer is (Google too: `kind = "oidc"`, its issuer URL).
 async fn setup() -> (TestServer, OidcProvider) {
     let port = free_port();
     let callback = |name: &str| format!("http://127.0.0.1:{port}/v1/auth/oauth/{name}/callback");
     let peer = OidcProvider::start(&OidcProviderOptions {
         clients: vec![
-            OidcClient::new("corp-client", "corp-secret", &callback("corp")),
+            OidcClient::new("google-client", "google-secret", &callback("google")),
             OidcClient::new("other-client", "other-secret", &callback("other")),
         ],
         ..OidcProviderOptions::default()
@@ -46,7 +47,7 @@ async fn setup() -> (TestServer, OidcProvider) {
         config.oauth_allow_private_issuers = true;
         config.sign_in_redirect_origins = vec![APP_ORIGIN.to_owned()];
         config.oauth_providers = [
-            ("corp".to_owned(), provider("corp")),
+            ("google".to_owned(), provider("google")),
             ("other".to_owned(), provider("other")),
         ]
         .into();
@@ -135,7 +136,7 @@ async fn sign_in(
     account: &str,
     token: Option<&str>,
 ) -> Response {
-    let begun = begin(server, "corp", "", token).await;
+    let begun = begin(server, "google", "", token).await;
     let callback = peer.login(begun.authorization_url.as_str(), account).await;
     call_back(server, &callback, Some(&begun.cookie)).await
 }
@@ -152,13 +153,13 @@ async fn me(server: &TestServer, grant: &Value) -> Value {
 #[tokio::test]
 async fn the_code_flow_creates_the_user_then_signs_the_same_user_in() {
     let (server, peer) = setup().await;
-    let begun = begin(&server, "corp", "", None).await;
+    let begun = begin(&server, "google", "", None).await;
     let authorize = &begun.authorization_url;
     assert!(authorize.as_str().starts_with(&peer.issuer), "{authorize}");
-    assert_eq!(begun.param("client_id").as_deref(), Some("corp-client"));
+    assert_eq!(begun.param("client_id").as_deref(), Some("google-client"));
     assert_eq!(
         begun.param("redirect_uri").unwrap(),
-        server.url("/v1/auth/oauth/corp/callback")
+        server.url("/v1/auth/oauth/google/callback")
     );
     assert_eq!(
         begun.param("code_challenge_method").as_deref(),
@@ -181,7 +182,7 @@ async fn the_code_flow_creates_the_user_then_signs_the_same_user_in() {
     assert_eq!(found["user"]["name"], "User alice");
     let identities = found["identities"].as_array().unwrap();
     assert_eq!(identities.len(), 1);
-    assert_eq!(identities[0]["kind"], "oauth:corp");
+    assert_eq!(identities[0]["kind"], "oauth:google");
     assert_eq!(identities[0]["subject"], "alice");
 
     let again = expect_json(sign_in(&server, &peer, "alice", None).await, 200).await;
@@ -204,7 +205,7 @@ async fn the_code_flow_creates_the_user_then_signs_the_same_user_in() {
             .as_array()
             .unwrap()
             .iter()
-            .all(|s| s["method"] == "oauth:corp")
+            .all(|s| s["method"] == "oauth:google")
     );
     // Another account at the provider is another user.
     let bob = expect_json(sign_in(&server, &peer, "bob", None).await, 201).await;
@@ -224,7 +225,7 @@ async fn the_state_is_bound_to_its_browser_and_provider_and_works_once() {
 
     // Without the browser's cookie, or with another sign-in's: refused, and the state is
     // used up by the attempt.
-    let begun = begin(&server, "corp", "", None).await;
+    let begun = begin(&server, "google", "", None).await;
     let callback = peer.login(begun.authorization_url.as_str(), "carol").await;
     let body = expect_error(
         call_back(&server, &callback, None).await,
@@ -245,8 +246,8 @@ async fn the_state_is_bound_to_its_browser_and_provider_and_works_once() {
         "invalid_state",
     )
     .await;
-    let first = begin(&server, "corp", "", None).await;
-    let second = begin(&server, "corp", "", None).await;
+    let first = begin(&server, "google", "", None).await;
+    let second = begin(&server, "google", "", None).await;
     let callback = peer.login(first.authorization_url.as_str(), "carol").await;
     expect_error(
         call_back(&server, &callback, Some(&second.cookie)).await,
@@ -256,7 +257,7 @@ async fn the_state_is_bound_to_its_browser_and_provider_and_works_once() {
     .await;
 
     // A tampered state is unknown; a good callback cannot be replayed.
-    let begun = begin(&server, "corp", "", None).await;
+    let begun = begin(&server, "google", "", None).await;
     let callback = peer.login(begun.authorization_url.as_str(), "carol").await;
     let mut tampered = callback.clone();
     let pairs: Vec<(String, String)> = callback
@@ -293,7 +294,7 @@ async fn the_state_is_bound_to_its_browser_and_provider_and_works_once() {
     let begun = begin(&server, "other", "", None).await;
     let callback = peer.login(begun.authorization_url.as_str(), "carol").await;
     let crossed = server.url(&format!(
-        "/v1/auth/oauth/corp/callback?{}",
+        "/v1/auth/oauth/google/callback?{}",
         callback.query().unwrap()
     ));
     expect_error(
@@ -304,10 +305,10 @@ async fn the_state_is_bound_to_its_browser_and_provider_and_works_once() {
     .await;
 
     // The provider's own refusal, and a missing code, are clear 4xx errors.
-    let begun = begin(&server, "corp", "", None).await;
+    let begun = begin(&server, "google", "", None).await;
     let state = begun.param("state").unwrap();
     let denied = Url::parse(&server.url(&format!(
-        "/v1/auth/oauth/corp/callback?error=access_denied&state={state}"
+        "/v1/auth/oauth/google/callback?error=access_denied&state={state}"
     )))
     .unwrap();
     let body = expect_error(
@@ -320,11 +321,11 @@ async fn the_state_is_bound_to_its_browser_and_provider_and_works_once() {
         body["message"].as_str().unwrap().contains("access_denied"),
         "{body}"
     );
-    let begun = begin(&server, "corp", "", None).await;
+    let begun = begin(&server, "google", "", None).await;
     let state = begun.param("state").unwrap();
     let iss = urlencode(&peer.issuer);
     let no_code = Url::parse(&server.url(&format!(
-        "/v1/auth/oauth/corp/callback?state={state}&iss={iss}"
+        "/v1/auth/oauth/google/callback?state={state}&iss={iss}"
     )))
     .unwrap();
     expect_error(
@@ -334,12 +335,12 @@ async fn the_state_is_bound_to_its_browser_and_provider_and_works_once() {
     )
     .await;
     // A code issued to another sign-in fails the PKCE check at the provider.
-    let one = begin(&server, "corp", "", None).await;
-    let two = begin(&server, "corp", "", None).await;
+    let one = begin(&server, "google", "", None).await;
+    let two = begin(&server, "google", "", None).await;
     let one_back = peer.login(one.authorization_url.as_str(), "carol").await;
     let two_back = peer.login(two.authorization_url.as_str(), "carol").await;
     let swapped = server.url(&format!(
-        "/v1/auth/oauth/corp/callback?code={}&state={}&iss={}",
+        "/v1/auth/oauth/google/callback?code={}&state={}&iss={}",
         param(&one_back, "code").unwrap(),
         param(&two_back, "state").unwrap(),
         param(&two_back, "iss").unwrap(),
@@ -374,7 +375,7 @@ async fn a_signed_in_user_links_the_account_which_then_belongs_to_them_only() {
     let (server, peer) = setup().await;
     let ada = register(&server, "ada@example.com").await;
     let token = ada["access_token"].as_str();
-    let linked = expect_json(sign_in(&server, &peer, "ada-corp", token).await, 200).await;
+    let linked = expect_json(sign_in(&server, &peer, "ada-google", token).await, 200).await;
     assert_eq!(linked["user"]["id"], ada["user"]["id"]);
     assert_eq!(linked["created"], false);
     let identities = me(&server, &ada).await["identities"].clone();
@@ -385,25 +386,25 @@ async fn a_signed_in_user_links_the_account_which_then_belongs_to_them_only() {
         .map(|i| i["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds.len(), 2);
-    assert!(kinds.contains(&"oauth:corp"), "{kinds:?}");
+    assert!(kinds.contains(&"oauth:google"), "{kinds:?}");
     // The provider's account alone now signs Ada in; its verified address filled Ada's empty
     // one (a password door vouches for no address).
-    let alone = expect_json(sign_in(&server, &peer, "ada-corp", None).await, 200).await;
+    let alone = expect_json(sign_in(&server, &peer, "ada-google", None).await, 200).await;
     assert_eq!(alone["user"]["id"], ada["user"]["id"]);
-    assert_eq!(alone["user"]["email"], "ada-corp@example.test");
+    assert_eq!(alone["user"]["email"], "ada-google@example.test");
 
     // Eve cannot link Ada's account: 409, or an error on the redirect.
     let eve = register(&server, "eve@example.com").await;
     let eve_token = eve["access_token"].as_str();
     expect_error(
-        sign_in(&server, &peer, "ada-corp", eve_token).await,
+        sign_in(&server, &peer, "ada-google", eve_token).await,
         409,
         "identity_taken",
     )
     .await;
-    let begun = begin(&server, "corp", "redirect_to=/done", eve_token).await;
+    let begun = begin(&server, "google", "redirect_to=/done", eve_token).await;
     let callback = peer
-        .login(begun.authorization_url.as_str(), "ada-corp")
+        .login(begun.authorization_url.as_str(), "ada-google")
         .await;
     let response = call_back(&server, &callback, Some(&begun.cookie)).await;
     assert_eq!(response.status(), 302);
@@ -420,11 +421,11 @@ async fn a_signed_in_user_links_the_account_which_then_belongs_to_them_only() {
     );
 
     // A linking sign-in whose session ended meanwhile is refused.
-    let begun = begin(&server, "corp", "", eve_token).await;
+    let begun = begin(&server, "google", "", eve_token).await;
     let logout = as_user(&server, Method::POST, "/v1/auth/logout", eve_token, None).await;
     assert_eq!(logout.status(), 204);
     let callback = peer
-        .login(begun.authorization_url.as_str(), "eve-corp")
+        .login(begun.authorization_url.as_str(), "eve-google")
         .await;
     expect_error(
         call_back(&server, &callback, Some(&begun.cookie)).await,
@@ -447,7 +448,7 @@ async fn redirect_to_is_held_to_allowed_origins_and_gets_the_session_cookies() {
     ] {
         let query = format!("redirect_to={}", urlencode(bad));
         expect_error(
-            start(&server, "corp", &query, None).await,
+            start(&server, "google", &query, None).await,
             400,
             "invalid_parameter",
         )
@@ -456,7 +457,7 @@ async fn redirect_to_is_held_to_allowed_origins_and_gets_the_session_cookies() {
 
     let target = format!("{APP_ORIGIN}/signed-in?tab=1");
     let query = format!("redirect_to={}", urlencode(&target));
-    let begun = begin(&server, "corp", &query, None).await;
+    let begun = begin(&server, "google", &query, None).await;
     let callback = peer.login(begun.authorization_url.as_str(), "dora").await;
     let response = call_back(&server, &callback, Some(&begun.cookie)).await;
     assert_eq!(response.status(), 302);
@@ -476,7 +477,7 @@ async fn redirect_to_is_held_to_allowed_origins_and_gets_the_session_cookies() {
     assert_eq!(found["identities"][0]["subject"], "dora");
 
     // A failure goes back to redirect_to with the reason.
-    let begun = begin(&server, "corp", "redirect_to=%2Fhome", None).await;
+    let begun = begin(&server, "google", "redirect_to=%2Fhome", None).await;
     let callback = peer.login(begun.authorization_url.as_str(), "dora").await;
     let response = call_back(&server, &callback, Some("not-the-cookie")).await;
     assert_eq!(response.status(), 302);
