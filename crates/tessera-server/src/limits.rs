@@ -3,6 +3,7 @@
 //! refills, so guessing cannot flood the store).
 
 use std::collections::HashMap;
+use std::hash::Hash;
 use std::net::IpAddr;
 use std::num::NonZeroU32;
 use std::sync::Mutex;
@@ -21,20 +22,16 @@ pub struct Limits {
 
 impl Limits {
     pub fn new(registrations_per_hour: u32, auth_failures_per_minute: u32) -> Self {
-        let per_hour = NonZeroU32::new(registrations_per_hour).unwrap_or(NonZeroU32::MIN);
-        let per_minute = NonZeroU32::new(auth_failures_per_minute).unwrap_or(NonZeroU32::MIN);
         Self {
-            registrations: RateLimiter::keyed(Quota::per_hour(per_hour)),
-            auth_failures: RateLimiter::keyed(Quota::per_minute(per_minute)),
+            registrations: RateLimiter::keyed(per_hour(registrations_per_hour)),
+            auth_failures: RateLimiter::keyed(per_minute(auth_failures_per_minute)),
             blocked: Mutex::new(HashMap::new()),
         }
     }
 
     /// Counts one registration; Err holds how long to wait.
     pub fn register(&self, ip: IpAddr) -> Result<(), Duration> {
-        self.registrations
-            .check_key(&ip)
-            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+        count(&self.registrations, &ip)
     }
 
     /// Err (how long to wait) while `ip` is blocked for failing too often.
@@ -60,4 +57,24 @@ impl Limits {
             blocked.insert(ip, now + wait);
         }
     }
+}
+
+/// A quota of `n` per minute (at least one).
+pub fn per_minute(n: u32) -> Quota {
+    Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
+}
+
+/// A quota of `n` per hour (at least one).
+pub fn per_hour(n: u32) -> Quota {
+    Quota::per_hour(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
+}
+
+/// Counts one event for `key`; Err holds how long to wait.
+pub fn count<K: Clone + Hash + Eq>(
+    limiter: &DefaultKeyedRateLimiter<K>,
+    key: &K,
+) -> Result<(), Duration> {
+    limiter
+        .check_key(key)
+        .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
 }

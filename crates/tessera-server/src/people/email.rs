@@ -8,10 +8,8 @@
 //! and, once the victim clicked, sign in to the victim's account through their own mailbox.
 
 use std::net::IpAddr;
-use std::num::NonZeroU32;
 
-use governor::clock::{Clock as _, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultKeyedRateLimiter, RateLimiter};
 use serde::{Deserialize, Serialize};
 use subtle::ConstantTimeEq;
 use tessera_core::UserId;
@@ -23,6 +21,7 @@ use url::Url;
 
 use crate::context::RequestContext;
 use crate::error::ApiError;
+use crate::limits::{self, per_hour};
 use crate::mail::OutgoingEmail;
 use crate::state::AppState;
 
@@ -44,7 +43,6 @@ pub struct SendLimits {
 
 impl Default for SendLimits {
     fn default() -> Self {
-        let per_hour = |n: u32| Quota::per_hour(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN));
         Self {
             by_email: RateLimiter::keyed(per_hour(SENDS_PER_EMAIL_PER_HOUR)),
             by_client: RateLimiter::keyed(per_hour(SENDS_PER_CLIENT_PER_HOUR)),
@@ -55,11 +53,8 @@ impl Default for SendLimits {
 impl SendLimits {
     /// Counts one send; Err holds how long to wait.
     fn check(&self, email: &str, client: IpAddr) -> Result<(), std::time::Duration> {
-        let wait = |not_until: governor::NotUntil<_>| {
-            not_until.wait_time_from(DefaultClock::default().now())
-        };
-        self.by_client.check_key(&client).map_err(wait)?;
-        self.by_email.check_key(&email.to_owned()).map_err(wait)
+        limits::count(&self.by_client, &client)?;
+        limits::count(&self.by_email, &email.to_owned())
     }
 }
 

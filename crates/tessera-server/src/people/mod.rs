@@ -19,11 +19,11 @@ pub mod wallet_sign_in;
 pub mod wallets;
 
 use std::net::IpAddr;
-use std::num::NonZeroU32;
 
-use governor::clock::{Clock as _, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
+use governor::{DefaultKeyedRateLimiter, RateLimiter};
 use tessera_core::UserId;
+
+use crate::limits::{self, per_minute};
 
 /// Wallet signatures one user may ask for per minute.
 const SIGNATURES_PER_MINUTE: u32 = 30;
@@ -60,12 +60,6 @@ impl People {
 
     /// Counts one sign-in begun from `ip`; Err holds how long to wait.
     pub fn sign_in_started(&self, ip: IpAddr) -> Result<(), std::time::Duration> {
-        self.sign_in_starts
-            .check_key(&ip)
-            .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+        limits::count(&self.sign_in_starts, &ip)
     }
-}
-
-fn per_minute(n: u32) -> Quota {
-    Quota::per_minute(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
 }

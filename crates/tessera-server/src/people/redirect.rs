@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use url::Url;
 
 use crate::error::ApiError;
+use crate::people::sessions::Issued;
 use crate::state::AppState;
 
 /// Longest `redirect_to` accepted (it travels inside emailed links and OAuth states).
@@ -46,11 +47,29 @@ impl AppState {
     }
 }
 
-/// `redirect_to` with `error=<reason>` added, for a flow that fails after the browser left the
-/// application.
-pub fn with_error(mut redirect_to: Url, reason: &str) -> Url {
-    redirect_to.query_pairs_mut().append_pair("error", reason);
-    redirect_to
+/// A browser sign-in that succeeded: the session cookies and a 302 to `to`, or the session
+/// grant as JSON when the sign-in named no `redirect_to`.
+pub fn signed_in_to(issued: Issued, to: Option<Url>) -> Response {
+    match to {
+        Some(to) => {
+            let mut headers = HeaderMap::new();
+            issued.into_cookies(&mut headers);
+            found(headers, &to)
+        }
+        None => issued.into_response(),
+    }
+}
+
+/// A browser sign-in that failed after the browser left the application: a 302 to
+/// `to?error=<reason>`, or the JSON error when there is nowhere to go back to.
+pub fn failed_to(error: ApiError, reason: &str, to: Option<Url>) -> Response {
+    match to {
+        Some(mut to) => {
+            to.query_pairs_mut().append_pair("error", reason);
+            found(HeaderMap::new(), &to)
+        }
+        None => error.into_response(),
+    }
 }
 
 /// A 302 to `to`, never cached, carrying `headers` (the session cookies, when signed in).

@@ -5,7 +5,7 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tessera_testkit::{TestServer, peer};
 
-use crate::support::{expect_error, expect_json, jwt_parts};
+use crate::support::{expect_error, expect_json, jwt_parts, set_cookies};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -302,12 +302,7 @@ async fn sign_out_and_session_revocation_take_effect_at_once() {
     )
     .await;
     assert_eq!(response.status(), 204);
-    let cleared: Vec<_> = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
+    let cleared = set_cookies(&response);
     assert!(
         cleared
             .iter()
@@ -342,12 +337,7 @@ async fn browsers_get_http_only_cookies_and_can_use_them() {
     )
     .await;
     assert_eq!(response.headers()["cache-control"], "no-store");
-    let cookies: Vec<String> = response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
+    let cookies = set_cookies(&response);
     let session = cookies
         .iter()
         .find(|c| c.starts_with("tessera_session="))

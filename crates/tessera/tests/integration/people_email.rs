@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 use tessera_testkit::{SmtpSink, TestServer};
 
 use crate::people::{as_user, register};
-use crate::support::{expect_error, expect_json};
+use crate::support::{expect_error, expect_json, set_cookies};
 
 const APP: &str = "https://app.example";
 
@@ -360,12 +360,7 @@ async fn the_link_signs_in_and_redirects_with_cookies() {
     let response = browser.get(&link).send().await.unwrap();
     assert_eq!(response.status(), 302);
     assert_eq!(response.headers()[LOCATION], after.as_str());
-    let cookies: Vec<String> = response
-        .headers()
-        .get_all(SET_COOKIE)
-        .iter()
-        .map(|c| c.to_str().unwrap().to_owned())
-        .collect();
+    let cookies = set_cookies(&response);
     let session = cookies
         .iter()
         .find(|c| c.starts_with("tessera_session="))

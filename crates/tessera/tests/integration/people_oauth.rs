@@ -14,7 +14,7 @@ use tessera_testkit::{OidcClient, OidcProvider, OidcProviderOptions, TestServer}
 use url::Url;
 
 use crate::people::{as_user, register};
-use crate::support::{expect_error, expect_json, free_port};
+use crate::support::{expect_error, expect_json, free_port, set_cookies};
 
 const APP_ORIGIN: &str = "http://app.example.test";
 
@@ -72,15 +72,6 @@ fn param(url: &Url, name: &str) -> Option<String> {
     url.query_pairs()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
-}
-
-fn set_cookies(response: &Response) -> Vec<String> {
-    response
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect()
 }
 
 /// The value a `Set-Cookie` gives `name`, if any.

@@ -9,7 +9,7 @@ use tessera_core::people::IdentityKind;
 use tessera_testkit::{TestServer, peer};
 
 use crate::people::{as_user, register};
-use crate::support::{expect_error, expect_json, free_port};
+use crate::support::{expect_error, expect_json, free_port, set_cookies};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -622,12 +622,7 @@ async fn console_pages_are_locked_down_and_sign_out_needs_this_origin() {
         .unwrap();
     assert_eq!(out.status(), 303);
     assert_eq!(out.headers()["location"], "/console/login");
-    let cleared: Vec<_> = out
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .map(|v| v.to_str().unwrap().to_owned())
-        .collect();
+    let cleared = set_cookies(&out);
     assert!(
         cleared
             .iter()

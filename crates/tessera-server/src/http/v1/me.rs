@@ -175,13 +175,10 @@ async fn sign(
         .into_iter()
         .find(|w| w.id == id)
         .ok_or_else(|| ApiError::not_found("wallet"))?;
-    if let Err(not_until) = state.people.signatures.check_key(&me.user_id) {
-        use governor::clock::{Clock as _, DefaultClock};
+    if let Err(wait) = crate::limits::count(&state.people.signatures, &me.user_id) {
         let fact = Fact::failure(None, me.actor(), "wallet.sign", id, "rate_limited");
         state.audit(&ctx, fact).await;
-        return Err(ApiError::rate_limited(
-            not_until.wait_time_from(DefaultClock::default().now()),
-        ));
+        return Err(ApiError::rate_limited(wait));
     }
     let signature = state.sign_with_wallet(&wallet, body.message.as_bytes())?;
     let fact = Fact::success(None, me.actor(), "wallet.sign", id);

@@ -20,7 +20,7 @@ use crate::http::json::{ApiJson, ApiQuery};
 use crate::http::openapi::{BodyErrors, SessionErrors};
 use crate::people::accounts::Door;
 use crate::people::email::{Proven, TTL};
-use crate::people::redirect::{found, with_error};
+use crate::people::redirect::{failed_to, signed_in_to};
 use crate::people::sessions::{Issued, actor};
 use crate::people::signed_in::{MaybeSignedIn, SignedIn};
 use crate::state::AppState;
@@ -117,15 +117,12 @@ async fn callback(
         Ok(proven) => sign_in(&state, &ctx, &headers, me, proven).await,
         Err(error) => Err(refused(&state, &ctx, error).await),
     };
-    match (signed_in, back) {
-        (Ok((issued, Some(to))), _) => {
-            let mut headers = HeaderMap::new();
-            issued.into_cookies(&mut headers);
-            found(headers, &to)
+    match signed_in {
+        Ok((issued, to)) => signed_in_to(issued, to),
+        Err(error) => {
+            let reason = error.code().code();
+            failed_to(error, reason, back)
         }
-        (Ok((issued, None)), _) => issued.into_response(),
-        (Err(error), Some(to)) => found(HeaderMap::new(), &with_error(to, error.code().code())),
-        (Err(error), None) => error.into_response(),
     }
 }
 

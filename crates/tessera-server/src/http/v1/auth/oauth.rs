@@ -5,7 +5,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use serde::Deserialize;
 use tessera_core::people::IdentityKind;
 use tessera_proto::ErrorCode;
@@ -23,7 +23,7 @@ use crate::http::openapi::SessionErrors;
 use crate::people::accounts::Door;
 use crate::people::cookies;
 use crate::people::oauth::{PendingSignIn, STATE_TTL, federation_error};
-use crate::people::redirect::{found, with_error};
+use crate::people::redirect::{failed_to, found, signed_in_to};
 use crate::people::sessions::{Issued, actor};
 use crate::people::signed_in::{MaybeSignedIn, SignedIn};
 use crate::state::AppState;
@@ -141,14 +141,9 @@ async fn callback(
     let redirect_to = pending
         .and_then(|p| p.redirect_to)
         .and_then(|to| Url::parse(&to).ok());
-    let mut response = match (outcome, redirect_to) {
-        (Ok(issued), Some(to)) => {
-            let mut headers = HeaderMap::new();
-            issued.into_cookies(&mut headers);
-            found(headers, &to)
-        }
-        (Ok(issued), None) => issued.into_response(),
-        (Err(failure), to) => {
+    let mut response = match outcome {
+        Ok(issued) => signed_in_to(issued, redirect_to),
+        Err(failure) => {
             let fact = Fact::failure(
                 None,
                 "anonymous".to_owned(),
@@ -157,10 +152,7 @@ async fn callback(
                 &failure.reason,
             );
             state.audit(&ctx, fact).await;
-            match to {
-                Some(to) => found(HeaderMap::new(), &with_error(to, &failure.reason)),
-                None => failure.error.into_response(),
-            }
+            failed_to(failure.error, &failure.reason, redirect_to)
         }
     };
     // The binding cookie is single-use like the state.
