@@ -101,9 +101,10 @@ impl App {
         let metrics_upkeep = tokio::spawn(drain_histograms(self.state.metrics.clone()));
         let usage = crate::usage::UsageConsumer::spawn(&self.state);
         let events_out = crate::webhooks::Workers::start(&self.state);
+        let orphans = self.state.provisioning.orphans().await;
         let recovery = tokio::spawn({
             let state = self.state.clone();
-            async move { state.provisioning.recover().await }
+            async move { state.provisioning.recover(orphans).await }
         });
         let (stop, stopping) = tokio::sync::watch::channel(false);
         tokio::spawn(async move {

@@ -301,22 +301,28 @@ impl Provisioning {
         Ok(Some(placement))
     }
 
-    /// Starts again the runtimes this instance supervises that were up when it stopped.
-    pub async fn recover(&self) {
+    /// The placements this instance supervises that were up when it stopped. Read before
+    /// the listeners serve, so a placement a request is starting right now is never taken
+    /// for one to restart (two runtimes would race for its port).
+    pub async fn orphans(&self) -> Vec<Placement> {
         if self.unconfigured.is_some() {
-            return;
+            return Vec::new();
         }
-        let owned = match self.store.owned_placements(&self.owner).await {
-            Ok(owned) => owned,
+        match self.store.owned_placements(&self.owner).await {
+            Ok(owned) => owned
+                .into_iter()
+                .filter(|p| p.backend == self.kind && p.status.is_live())
+                .collect(),
             Err(error) => {
                 tracing::warn!(error = %error, "reading this instance's placements failed");
-                return;
+                Vec::new()
             }
-        };
-        for mut placement in owned {
-            if placement.backend != self.kind || !placement.status.is_live() {
-                continue;
-            }
+        }
+    }
+
+    /// Starts again the `orphans` whose runtime is not running.
+    pub async fn recover(&self, orphans: Vec<Placement>) {
+        for mut placement in orphans {
             match self.backend.is_running(placement.entity_id).await {
                 Ok(true) => continue,
                 Ok(false) => {}
