@@ -116,6 +116,11 @@ pub struct PasswordRegisterRequest {
     pub password: String,
     #[serde(default)]
     pub name: Option<String>,
+    /// Where the confirmation link sends the browser after signing up (or with `?error=` when
+    /// it fails): this server's origin or one of `sign_in_redirect_origins`. Without it the link
+    /// answers with the session grant.
+    #[serde(default)]
+    pub redirect_to: Option<String>,
 }
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]

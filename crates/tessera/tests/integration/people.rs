@@ -5,7 +5,10 @@ use reqwest::Method;
 use serde_json::{Value, json};
 use tessera_testkit::{TestServer, peer};
 
-use crate::support::{expect_error, expect_json, jwt_parts, set_cookies};
+use crate::support::{
+    expect_error, expect_json, jwt_parts, last_mail_to, mail_to, mailed_code, mailed_link,
+    set_cookies,
+};
 
 const PASSWORD: &str = "correct horse battery";
 
@@ -27,17 +30,52 @@ pub async fn as_user(
     request.send().await.expect("request")
 }
 
-/// Registers `email` with a password; returns the session grant.
+async fn ask_sign_up(server: &TestServer, body: Value, token: Option<&str>) -> reqwest::Response {
+    as_user(
+        server,
+        Method::POST,
+        "/v1/auth/password/register",
+        token,
+        Some(body),
+    )
+    .await
+}
+
+async fn confirm(
+    server: &TestServer,
+    email: &str,
+    code: &str,
+    token: Option<&str>,
+) -> reqwest::Response {
+    as_user(
+        server,
+        Method::POST,
+        "/v1/auth/password/confirm",
+        token,
+        Some(json!({"email": email, "code": code})),
+    )
+    .await
+}
+
+/// Asks to sign `email` up with `PASSWORD` (with `token`: to add it to that user) and returns
+/// the confirmation's code from the outbox.
+pub async fn sign_up_code(server: &TestServer, email: &str, token: Option<&str>) -> String {
+    let body = json!({"email": email, "password": PASSWORD});
+    let answer = expect_json(ask_sign_up(server, body, token).await, 202).await;
+    assert_eq!(answer, json!({"expires_in": 900}));
+    let mail = last_mail_to(server, &email.to_lowercase()).await;
+    assert!(
+        mail.subject.starts_with("Confirm your Tessera account"),
+        "{mail:?}"
+    );
+    mailed_code(&mail.body)
+}
+
+/// Signs `email` up with a password, confirmed by the code mailed to it; returns the session.
 pub async fn register(server: &TestServer, email: &str) -> Value {
+    let code = sign_up_code(server, email, None).await;
     expect_json(
-        as_user(
-            server,
-            Method::POST,
-            "/v1/auth/password/register",
-            None,
-            Some(json!({"email": email, "password": PASSWORD})),
-        )
-        .await,
+        confirm(server, &email.to_lowercase(), &code, None).await,
         201,
     )
     .await
@@ -85,9 +123,22 @@ async fn password_sign_up_sign_in_and_me() {
     )
     .await;
     assert_eq!(me["user"]["id"], user_id);
-    assert_eq!(me["identities"].as_array().unwrap().len(), 1);
-    assert_eq!(me["identities"][0]["kind"], "password");
-    assert_eq!(me["identities"][0]["subject"], "ada@example.com");
+    // The confirmed address is a door of its own, and the user's address.
+    assert_eq!(me["user"]["email"], "ada@example.com");
+    let mut doors: Vec<(&str, &str)> = me["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["kind"].as_str().unwrap(), i["subject"].as_str().unwrap()))
+        .collect();
+    doors.sort_unstable();
+    assert_eq!(
+        doors,
+        [
+            ("email", "ada@example.com"),
+            ("password", "ada@example.com")
+        ]
+    );
     assert_eq!(me["memberships"], json!([]));
     // Exactly one custodial wallet, an Ethereum address, no key anywhere.
     let wallets = me["wallets"].as_array().unwrap();
@@ -108,8 +159,14 @@ async fn password_sign_up_sign_in_and_me() {
     assert_eq!(sessions[0]["method"], "password");
 
     let audit = server.audit_log().await;
-    assert!(audit.iter().any(|row| row.action == "user.create"));
-    assert!(audit.iter().any(|row| row.action == "auth.password.login"));
+    for action in [
+        "auth.password.register",
+        "user.create",
+        "auth.password.confirm",
+        "auth.password.login",
+    ] {
+        assert!(audit.iter().any(|row| row.action == action), "{action}");
+    }
 }
 
 #[tokio::test]
@@ -131,11 +188,32 @@ async fn password_refusals_reveal_nothing_and_write_nothing() {
     )
     .await;
     assert_eq!(wrong, unknown);
+    let malformed = expect_error(
+        login(&server, "not-an-email", PASSWORD).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    assert_eq!(malformed, unknown);
 
-    // Bad input: short password, bad email, unknown field, duplicate registration.
+    // Bad input: a clear error, no mail, nothing pending, no user.
+    let written = || async {
+        (
+            server.count_rows("email_outbox").await,
+            server.count_rows("challenges").await,
+            server.count_rows("users").await,
+            server.count_rows("identities").await,
+        )
+    };
+    let before = written().await;
     for (body, status, code) in [
         (
             json!({"email": "x@example.com", "password": "short"}),
+            400,
+            "invalid_parameter",
+        ),
+        (
+            json!({"email": "x@example.com", "password": "y".repeat(1025)}),
             400,
             "invalid_parameter",
         ),
@@ -145,31 +223,27 @@ async fn password_refusals_reveal_nothing_and_write_nothing() {
             "invalid_parameter",
         ),
         (
+            json!({"email": "x@example.com", "password": PASSWORD, "redirect_to": "https://evil.example/"}),
+            400,
+            "invalid_parameter",
+        ),
+        (
             json!({"email": "x@example.com", "password": PASSWORD, "admin": true}),
             422,
             "invalid_body",
         ),
-        (
-            json!({"email": "grace@example.com", "password": "another password"}),
-            409,
-            "identity_taken",
-        ),
     ] {
+        expect_error(ask_sign_up(&server, body, None).await, status, code).await;
+    }
+    for (email, code) in [("x@example.com", "12345"), ("nope", "123456")] {
         expect_error(
-            as_user(
-                &server,
-                Method::POST,
-                "/v1/auth/password/register",
-                None,
-                Some(body),
-            )
-            .await,
-            status,
-            code,
+            confirm(&server, email, code, None).await,
+            400,
+            "invalid_parameter",
         )
         .await;
     }
-    // The duplicate did not replace the password.
+    assert_eq!(written().await, before);
     expect_json(login(&server, "grace@example.com", PASSWORD).await, 200).await;
     expect_error(
         login(&server, "x@example.com", PASSWORD).await,
@@ -177,6 +251,208 @@ async fn password_refusals_reveal_nothing_and_write_nothing() {
         "invalid_credentials",
     )
     .await;
+}
+
+#[tokio::test]
+async fn sign_up_answers_alike_for_new_and_taken_addresses() {
+    let server = TestServer::start().await;
+    register(&server, "grace@example.com").await;
+    let (_, code) = crate::people_email::mailed(&server, "linus@example.com").await;
+    expect_json(
+        crate::people_email::verify(&server, "linus@example.com", &code, None).await,
+        200,
+    )
+    .await;
+    let users = server.count_rows("users").await;
+    let identities = server.count_rows("identities").await;
+
+    // A new address, an address with a password, an address of an email-door user: the same
+    // status and body.
+    let ask = |email: &str| {
+        ask_sign_up(
+            &server,
+            json!({"email": email, "password": "another password"}),
+            None,
+        )
+    };
+    let new = ask("ken@example.com").await;
+    let (new_status, new_body) = (new.status(), new.text().await.unwrap());
+    for taken in ["grace@example.com", "Linus@Example.com"] {
+        let answer = ask(taken).await;
+        assert_eq!(answer.status(), new_status, "{taken}");
+        assert_eq!(answer.text().await.unwrap(), new_body, "{taken}");
+    }
+    assert_eq!(new_status, 202);
+
+    // Only the new address has a sign-up pending; the taken ones were told, with nothing to
+    // confirm, and nothing about them changed.
+    assert_eq!(server.count_rows("challenges").await, 1);
+    assert_eq!(server.count_rows("users").await, users);
+    assert_eq!(server.count_rows("identities").await, identities);
+    for taken in ["grace@example.com", "linus@example.com"] {
+        let note = last_mail_to(&server, taken).await;
+        assert_eq!(note.subject, "You already have a Tessera account");
+        assert!(!note.body.contains("code"), "{}", note.body);
+        assert!(note.body.contains("/console/login"), "{}", note.body);
+    }
+    let confirmation = last_mail_to(&server, "ken@example.com").await;
+    assert!(
+        confirmation
+            .subject
+            .starts_with("Confirm your Tessera account")
+    );
+    expect_json(login(&server, "grace@example.com", PASSWORD).await, 200).await;
+    expect_error(
+        login(&server, "grace@example.com", "another password").await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    expect_error(
+        login(&server, "linus@example.com", "another password").await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    // Until confirmed, the new address has no account either.
+    expect_error(
+        login(&server, "ken@example.com", "another password").await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_sign_up_is_confirmed_once_by_its_own_code_or_link_in_time() {
+    let server = TestServer::start().await;
+    let nothing_written = || async {
+        assert_eq!(server.count_rows("users").await, 0);
+        assert_eq!(server.count_rows("identities").await, 0);
+        assert_eq!(server.count_rows("sessions").await, 0);
+    };
+
+    // A wrong code is refused; the right one then works once, and uses the link up too.
+    let code = sign_up_code(&server, "ada@example.com", None).await;
+    let link = mailed_link(
+        &last_mail_to(&server, "ada@example.com").await.body,
+        "/v1/auth/password/callback",
+    );
+    let wrong = if code == "000000" { "000001" } else { "000000" };
+    expect_error(
+        confirm(&server, "ada@example.com", wrong, None).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    // Another address's code is not this one's.
+    expect_error(
+        confirm(&server, "eve@example.com", &code, None).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    nothing_written().await;
+    let grant = expect_json(confirm(&server, "ada@example.com", &code, None).await, 201).await;
+    assert_eq!(grant["created"], true);
+    expect_json(login(&server, "ada@example.com", PASSWORD).await, 200).await;
+    expect_error(
+        confirm(&server, "ada@example.com", &code, None).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    expect_error(
+        server.http.get(&link).send().await.unwrap(),
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    assert_eq!(server.count_rows("users").await, 1);
+
+    // An expired code is refused and creates nothing.
+    let code = sign_up_code(&server, "bob@example.com", None).await;
+    server.clock.advance(time::Duration::minutes(16));
+    expect_error(
+        confirm(&server, "bob@example.com", &code, None).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    // A newer sign-up replaces the older one: the first code no longer works.
+    let first = sign_up_code(&server, "bob@example.com", None).await;
+    let second = sign_up_code(&server, "bob@example.com", None).await;
+    if first != second {
+        expect_error(
+            confirm(&server, "bob@example.com", &first, None).await,
+            401,
+            "invalid_credentials",
+        )
+        .await;
+    }
+    // Five wrong codes burn it, even for the right code after them.
+    let wrong = if second == "000000" {
+        "000001"
+    } else {
+        "000000"
+    };
+    for _ in 0..5 {
+        expect_error(
+            confirm(&server, "bob@example.com", wrong, None).await,
+            401,
+            "invalid_credentials",
+        )
+        .await;
+    }
+    expect_error(
+        confirm(&server, "bob@example.com", &second, None).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    // An email-door sign-in code is not a sign-up code.
+    let (_, sign_in_code) = crate::people_email::mailed(&server, "bob@example.com").await;
+    expect_error(
+        confirm(&server, "bob@example.com", &sign_in_code, None).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    assert_eq!(server.count_rows("users").await, 1, "only ada");
+
+    // The link signs up once, with cookies, and goes where the sign-up said.
+    let body =
+        json!({"email": "carol@example.com", "password": PASSWORD, "redirect_to": "/console"});
+    expect_json(ask_sign_up(&server, body, None).await, 202).await;
+    let link = mailed_link(
+        &last_mail_to(&server, "carol@example.com").await.body,
+        "/v1/auth/password/callback",
+    );
+    let browser = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let response = browser.get(&link).send().await.unwrap();
+    assert_eq!(response.status(), 302);
+    assert_eq!(
+        response.headers()["location"],
+        server.url("/console").as_str()
+    );
+    assert!(
+        set_cookies(&response)
+            .iter()
+            .any(|c| c.starts_with("tessera_session="))
+    );
+    let response = browser.get(&link).send().await.unwrap();
+    assert_eq!(response.status(), 302);
+    assert_eq!(
+        response.headers()["location"],
+        format!("{}?error=invalid_credentials", server.url("/console")).as_str()
+    );
+    assert!(set_cookies(&response).is_empty());
+    expect_json(login(&server, "carol@example.com", PASSWORD).await, 200).await;
+    assert_eq!(server.count_rows("users").await, 2);
+    assert_eq!(mail_to(&server, "carol@example.com").await.len(), 1);
 }
 
 #[tokio::test]
@@ -328,14 +604,9 @@ async fn sign_out_and_session_revocation_take_effect_at_once() {
 #[tokio::test]
 async fn browsers_get_http_only_cookies_and_can_use_them() {
     let server = TestServer::start().await;
-    let response = as_user(
-        &server,
-        Method::POST,
-        "/v1/auth/password/register",
-        None,
-        Some(json!({"email": "cookie@example.com", "password": PASSWORD})),
-    )
-    .await;
+    let code = sign_up_code(&server, "cookie@example.com", None).await;
+    let response = confirm(&server, "cookie@example.com", &code, None).await;
+    assert_eq!(response.status(), 201);
     assert_eq!(response.headers()["cache-control"], "no-store");
     let cookies = set_cookies(&response);
     let session = cookies
@@ -364,7 +635,10 @@ async fn browsers_get_http_only_cookies_and_can_use_them() {
         .send()
         .await
         .unwrap();
-    assert_eq!(expect_json(me, 200).await["user"]["email"], json!(null));
+    assert_eq!(
+        expect_json(me, 200).await["user"]["email"],
+        "cookie@example.com"
+    );
     // Refresh by cookie alone (no body).
     let refreshed = server
         .http
@@ -376,80 +650,88 @@ async fn browsers_get_http_only_cookies_and_can_use_them() {
     expect_json(refreshed, 200).await;
 }
 
+/// The ids of the user's doors of `kind`.
+async fn doors(server: &TestServer, token: &str, kind: &str) -> Vec<String> {
+    let me = expect_json(
+        as_user(server, Method::GET, "/v1/me", Some(token), None).await,
+        200,
+    )
+    .await;
+    me["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == kind)
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn unlink(server: &TestServer, token: &str, id: &str) -> reqwest::Response {
+    let path = format!("/v1/me/identities/{id}");
+    as_user(server, Method::DELETE, &path, Some(token), None).await
+}
+
 #[tokio::test]
 async fn the_last_identity_cannot_be_unlinked() {
     let server = TestServer::start().await;
     let grant = register(&server, "edsger@example.com").await;
     let token = grant["access_token"].as_str().unwrap();
-    let me = expect_json(
-        as_user(&server, Method::GET, "/v1/me", Some(token), None).await,
-        200,
-    )
-    .await;
-    let identity = me["identities"][0]["id"].as_str().unwrap();
-    expect_error(
-        as_user(
-            &server,
-            Method::DELETE,
-            &format!("/v1/me/identities/{identity}"),
-            Some(token),
-            None,
-        )
-        .await,
-        409,
-        "last_identity",
-    )
-    .await;
-
-    // A second door (a password for another address, added while signed in) makes it possible.
-    let linked = as_user(
-        &server,
-        Method::POST,
-        "/v1/auth/password/register",
-        Some(token),
-        Some(json!({"email": "edsger@work.example", "password": PASSWORD})),
-    )
-    .await;
-    let linked = expect_json(linked, 201).await;
-    assert_eq!(linked["user"]["id"], grant["user"]["id"]);
-    assert_eq!(linked["created"], false);
-    let response = as_user(
-        &server,
-        Method::DELETE,
-        &format!("/v1/me/identities/{identity}"),
-        Some(token),
-        None,
-    )
-    .await;
-    assert_eq!(response.status(), 204);
+    // Two doors from the sign-up: the password goes, the address is the last one and stays.
+    let password = doors(&server, token, "password").await.remove(0);
+    assert_eq!(unlink(&server, token, &password).await.status(), 204);
     expect_error(
         login(&server, "edsger@example.com", PASSWORD).await,
         401,
         "invalid_credentials",
     )
     .await;
-    expect_json(login(&server, "edsger@work.example", PASSWORD).await, 200).await;
+    let address = doors(&server, token, "email").await.remove(0);
+    expect_error(unlink(&server, token, &address).await, 409, "last_identity").await;
 
-    // Another user cannot unlink it, and cannot take a door that is someone else's.
-    let other = register(&server, "mallory@example.com").await;
-    let other_token = other["access_token"].as_str().unwrap();
-    let me = expect_json(
-        as_user(&server, Method::GET, "/v1/me", Some(token), None).await,
+    // A password for another address, added while signed in: confirmed by its email, and only
+    // by this user's session (a used-up code asks for a new email).
+    let code = sign_up_code(&server, "edsger@work.example", Some(token)).await;
+    expect_error(
+        confirm(&server, "edsger@work.example", &code, None).await,
+        401,
+        "unauthenticated",
+    )
+    .await;
+    let code = sign_up_code(&server, "edsger@work.example", Some(token)).await;
+    let linked = expect_json(
+        confirm(&server, "edsger@work.example", &code, Some(token)).await,
         200,
     )
     .await;
-    let remaining = me["identities"][0]["id"].as_str().unwrap();
+    assert_eq!(linked["user"]["id"], grant["user"]["id"]);
+    assert_eq!(linked["created"], false);
+    assert_eq!(doors(&server, token, "email").await.len(), 2);
+    assert_eq!(unlink(&server, token, &address).await.status(), 204);
+    expect_json(login(&server, "edsger@work.example", PASSWORD).await, 200).await;
+
+    // Another user cannot unlink his doors, nor get a password on his address.
+    let other = register(&server, "mallory@example.com").await;
+    let other_token = other["access_token"].as_str().unwrap();
+    let remaining = doors(&server, token, "password").await.remove(0);
     expect_error(
-        as_user(
-            &server,
-            Method::DELETE,
-            &format!("/v1/me/identities/{remaining}"),
-            Some(other_token),
-            None,
-        )
-        .await,
+        unlink(&server, other_token, &remaining).await,
         404,
         "not_found",
+    )
+    .await;
+    let asked = ask_sign_up(
+        &server,
+        json!({"email": "edsger@work.example", "password": "mallory's password"}),
+        Some(other_token),
+    )
+    .await;
+    expect_json(asked, 202).await;
+    let note = last_mail_to(&server, "edsger@work.example").await;
+    assert_eq!(note.subject, "You already have a Tessera account");
+    expect_error(
+        login(&server, "edsger@work.example", "mallory's password").await,
+        401,
+        "invalid_credentials",
     )
     .await;
 }
