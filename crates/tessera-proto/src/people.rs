@@ -130,6 +130,32 @@ pub struct PasswordLoginRequest {
     pub password: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetStartRequest {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetFinishRequest {
+    pub email: String,
+    /// The 6 digits from the email.
+    #[schema(example = "042917")]
+    pub code: String,
+    /// At least 12 characters.
+    pub new_password: String,
+}
+
+impl std::fmt::Debug for PasswordResetFinishRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordResetFinishRequest")
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
+}
+
 // By hand: the password stays out of logs.
 impl std::fmt::Debug for PasswordRegisterRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {

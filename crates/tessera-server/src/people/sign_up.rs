@@ -124,8 +124,9 @@ fn already_registered(issuer: &str, email: &str) -> OutgoingEmail {
         text: format!(
             "Someone, hopefully you, tried to sign up for Tessera with this address, which \
              already has an account. Nothing was changed.\n\nSign in at {issuer}/console/login \
-             with your password, or with a link sent to this address.\n\nIf it was not you, \
-             ignore this email.\n"
+             with your password, or with a link sent to this address. Forgot the password? Ask \
+             for a reset code: POST {issuer}/v1/auth/password/reset/start.\n\nIf it was not \
+             you, ignore this email.\n"
         ),
     }
 }

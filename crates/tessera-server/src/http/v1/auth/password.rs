@@ -268,7 +268,7 @@ async fn login(
         .into_response())
 }
 
-fn validate_code(code: &str) -> Result<(), ApiError> {
+pub(super) fn validate_code(code: &str) -> Result<(), ApiError> {
     if code.len() != 6 || !code.bytes().all(|b| b.is_ascii_digit()) {
         return Err(ApiError::invalid(
             "code: must be the 6 digits from the email",
@@ -277,7 +277,7 @@ fn validate_code(code: &str) -> Result<(), ApiError> {
     Ok(())
 }
 
-fn check_password(password: &str) -> Result<(), ApiError> {
+pub(super) fn check_password(password: &str) -> Result<(), ApiError> {
     let length = password.chars().count();
     if length < password::MIN_LENGTH {
         return Err(ApiError::invalid(format!(
