@@ -61,6 +61,11 @@ pub struct OidcProviderOptions {
     /// only to the userinfo endpoint.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub claims_in_id_token: Option<bool>,
+    /// An `azp` (authorized party) claim for every ID token. oidc-provider sets `aud` to the
+    /// client that redeemed the code whatever it is told, so naming another client here is
+    /// how a test gets a real ID token issued to someone else.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorized_party: Option<String>,
 }
 
 #[derive(Deserialize)]
