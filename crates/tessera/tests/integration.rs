@@ -47,6 +47,8 @@ mod people;
 mod people_email;
 #[path = "integration/people_oauth.rs"]
 mod people_oauth;
+#[path = "integration/people_oauth_refused.rs"]
+mod people_oauth_refused;
 #[path = "integration/people_passkey.rs"]
 mod people_passkey;
 #[path = "integration/people_password.rs"]
