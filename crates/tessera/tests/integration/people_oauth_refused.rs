@@ -12,10 +12,11 @@
 //! uses one issuer for all three, and Tessera checks the first two before the token).
 
 use reqwest::Response;
+use tessera_federation::{ProviderConfig, ProviderKind, Secret};
 use tessera_testkit::{OidcClient, OidcProvider, OidcProviderOptions, TestServer};
 
 use crate::people_oauth::{
-    begin, call_back, param, refused_callbacks, setup, setup_with, sign_in, with_param,
+    begin, call_back, param, refused_callbacks, setup, setup_with, sign_in, start, with_param,
 };
 use crate::support::{expect_error, expect_json, set_cookies};
 
@@ -124,6 +125,43 @@ async fn an_answer_from_another_issuer_is_refused() {
         refused_callbacks(&server).await,
         ["wrong_issuer", "wrong_issuer"]
     );
+}
+
+/// A provider whose discovery document names an issuer other than the configured one, byte
+/// for byte (here only a trailing `/` apart), is never sent a browser.
+#[tokio::test]
+async fn a_provider_that_names_another_issuer_is_not_used() {
+    let peer = OidcProvider::start(&OidcProviderOptions::default()).await;
+    let configured = format!("{}/", peer.issuer);
+    let server = TestServer::start_with(|config| {
+        config.oauth_allow_private_issuers = true;
+        config.oauth_providers = [(
+            "corp".to_owned(),
+            ProviderConfig {
+                kind: ProviderKind::Oidc,
+                issuer: Some(configured.clone()),
+                client_id: "corp-client".to_owned(),
+                client_secret: Secret::new("corp-secret"),
+                scopes: None,
+                token_endpoint_auth_method: None,
+                authorization_endpoint: None,
+                token_endpoint: None,
+                api_base_url: None,
+            },
+        )]
+        .into();
+    })
+    .await;
+    let body = expect_error(
+        start(&server, "corp", "", None).await,
+        502,
+        "oauth_provider_failed",
+    )
+    .await;
+    let message = body["message"].as_str().unwrap();
+    assert!(message.starts_with("wrong_issuer: "), "{message}");
+    assert!(message.contains(&configured), "{message}");
+    assert_eq!(server.count_rows("challenges").await, 0);
 }
 
 /// oidc-provider sets `aud` to the client that redeemed the code, always; what it can be made
