@@ -10,6 +10,10 @@
 //            two more answers held back unsent, and the authenticator's credentials.
 //   link     sign in with {email, password}, add a passkey on /console, try adding a second one
 //            from the same authenticator (excluded), sign out, sign in with the passkey.
+//   password-signup  {email, password, name} through "Create an account"; reports what the page says.
+//   visit    opens {url} (an emailed link); reports the user /console shows and their doors.
+//   password-reset-start   {email} through "Forgot your password?"; reports what the page says.
+//   password-reset-finish  {email, code, password}; reports the user /console shows.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -145,7 +149,59 @@ async function link(input) {
   });
 }
 
-const modes = { signup, link };
+// Opens the <details> holding `form` and fills its fields.
+async function fillForm(page, form, fields) {
+  await page.click(`details:has(#${form}) summary`);
+  for (const [name, value] of Object.entries(fields)) {
+    await page.fill(`#${form} input[name=${name}]`, value);
+  }
+}
+
+async function passwordSignup(input) {
+  return withBrowser(async (page) => {
+    await page.goto(`${input.base}/console/login`);
+    const { email, password, name } = input;
+    await fillForm(page, "password-signup", { email, password, name });
+    await page.click("#password-signup button");
+    return { status: await statusText(page) };
+  });
+}
+
+async function visit(input) {
+  return withBrowser(async (page) => {
+    await page.goto(input.url);
+    await page.waitForURL(`${input.base}/console`);
+    return { user: await page.textContent("#user-id"), identities: await identities(page) };
+  });
+}
+
+async function passwordResetStart(input) {
+  return withBrowser(async (page) => {
+    await page.goto(`${input.base}/console/login`);
+    await fillForm(page, "password-reset-start", { email: input.email });
+    await page.click("#password-reset-start button");
+    return { status: await statusText(page) };
+  });
+}
+
+async function passwordResetFinish(input) {
+  return withBrowser(async (page) => {
+    await page.goto(`${input.base}/console/login`);
+    const { email, code, password } = input;
+    await fillForm(page, "password-reset-finish", { email, code, password });
+    await clickTo(page, "#password-reset-finish button", "/console", input.base);
+    return { user: await page.textContent("#user-id") };
+  });
+}
+
+const modes = {
+  signup,
+  link,
+  "password-signup": passwordSignup,
+  visit,
+  "password-reset-start": passwordResetStart,
+  "password-reset-finish": passwordResetFinish,
+};
 const mode = modes[process.argv[2]];
 if (!mode) {
   console.error(`unknown mode ${process.argv[2]}; one of ${Object.keys(modes).join(", ")}`);

@@ -1,5 +1,5 @@
 // The console's sign-in buttons: WebAuthn ceremonies against /v1/auth/passkey/*, and the JSON
-// doors (password, email link). Served from /console/assets so the pages' CSP allows no inline
+// doors (password sign-in, sign-up and reset; email link). Served from /console/assets so the pages' CSP allows no inline
 // script. Binary WebAuthn fields travel as base64url; the session arrives as cookies.
 "use strict";
 
@@ -95,6 +95,27 @@ on("passkey-signup", "submit", (form) => register(field(form, "name").trim()), "
 on("passkey-add", "click", () => register(), "/console");
 on("password-login", "submit", (form) =>
   post("/v1/auth/password/login", { email: field(form, "email"), password: field(form, "password") }),
+  "/console");
+on("password-signup", "submit", async (form) => {
+  const name = field(form, "name").trim();
+  await post("/v1/auth/password/register", {
+    email: field(form, "email"),
+    password: field(form, "password"),
+    ...(name ? { name } : {}),
+    redirect_to: form.dataset.redirect,
+  });
+  return "Check your mail: the link in it creates the account.";
+});
+on("password-reset-start", "submit", async (form) => {
+  await post("/v1/auth/password/reset/start", { email: field(form, "email") });
+  return "Check your mail for a code, then set the new password below.";
+});
+on("password-reset-finish", "submit", (form) =>
+  post("/v1/auth/password/reset/finish", {
+    email: field(form, "email"),
+    code: field(form, "code"),
+    new_password: field(form, "password"),
+  }),
   "/console");
 on("email-start", "submit", async (form) => {
   await post("/v1/auth/email/start", { email: field(form, "email"), redirect_to: form.dataset.redirect });

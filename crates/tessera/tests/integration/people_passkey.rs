@@ -23,12 +23,12 @@ pub async fn passkey_server() -> TestServer {
     .await
 }
 
-fn browser_base(server: &TestServer) -> String {
+pub fn browser_base(server: &TestServer) -> String {
     server.config().issuer()
 }
 
 /// Runs `tests/peers/passkey_browser.mjs <mode>` off the runtime (the server runs on it).
-async fn browser(mode: &'static str, input: Value) -> Value {
+pub async fn browser(mode: &'static str, input: Value) -> Value {
     tokio::task::spawn_blocking(move || peer::run("node", "passkey_browser.mjs", mode, &input))
         .await
         .unwrap()
