@@ -11,6 +11,8 @@
 //   link     sign in with {email, password}, add a passkey on /console, try adding a second one
 //            from the same authenticator (excluded), sign out, sign in with the passkey.
 //   password-signup  {email, password, name} through "Create an account"; reports what the page says.
+//   resume   signs in with {email, password}, loses the access cookie (it lives 15 minutes),
+//            opens /console again; reports both users and where the browser went meanwhile.
 //   visit    opens {url} (an emailed link); reports the user /console shows and their doors.
 //   password-reset-start   {email} through "Forgot your password?"; reports what the page says.
 //   password-reset-finish  {email, code, password}; reports the user /console shows.
@@ -167,6 +169,26 @@ async function passwordSignup(input) {
   });
 }
 
+async function resume(input) {
+  const base = input.base;
+  return withBrowser(async (page) => {
+    const context = page.context();
+    await page.goto(`${base}/console/login`);
+    await page.fill("#password-login input[name=email]", input.email);
+    await page.fill("#password-login input[name=password]", input.password);
+    await clickTo(page, "#password-login button", "/console", base);
+    const signedIn = await page.textContent("#user-id");
+    await context.clearCookies({ name: "tessera_session" });
+    const visited = [];
+    page.on("framenavigated", (frame) => {
+      if (frame === page.mainFrame()) visited.push(frame.url());
+    });
+    await page.goto(`${base}/console`);
+    await page.waitForURL(`${base}/console`);
+    return { signed_in: signedIn, resumed: await page.textContent("#user-id"), visited };
+  });
+}
+
 async function visit(input) {
   return withBrowser(async (page) => {
     await page.goto(input.url);
@@ -198,6 +220,7 @@ const modes = {
   signup,
   link,
   "password-signup": passwordSignup,
+  resume,
   visit,
   "password-reset-start": passwordResetStart,
   "password-reset-finish": passwordResetFinish,

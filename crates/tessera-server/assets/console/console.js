@@ -90,6 +90,12 @@ function on(id, event, action, next) {
 
 const field = (form, name) => form.elements.namedItem(name).value;
 
+// Sent here from /console without a live access cookie: the refresh cookie (path /v1/auth, so
+// only a request there carries it) may still resume the session; otherwise stay to sign in.
+if (new URLSearchParams(window.location.search).has("resume")) {
+  post("/v1/auth/refresh").then(() => window.location.assign("/console"), () => {});
+}
+
 on("passkey-login", "click", signIn, "/console");
 on("passkey-signup", "submit", (form) => register(field(form, "name").trim()), "/console");
 on("passkey-add", "click", () => register(), "/console");

@@ -95,7 +95,9 @@ async fn home(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Some(me) = browser_session(&state, &ctx, &headers).await else {
-        return Ok(Redirect::to("/console/login").into_response());
+        // The access cookie lives 15 minutes, the refresh cookie (sent to /v1/auth only) 30
+        // days: the sign-in page first tries to resume the session with it.
+        return Ok(Redirect::to("/console/login?resume").into_response());
     };
     let Some(user) = state.store.user(me.user_id).await? else {
         return Ok(Redirect::to("/console/login").into_response());

@@ -428,3 +428,33 @@ async fn the_console_signs_up_and_resets_a_password_in_a_browser() {
     )
     .await;
 }
+
+/// The console outlives its 15-minute access cookie: without it, `/console` sends the browser
+/// to the sign-in page, whose script resumes the session with the refresh cookie (rotating it)
+/// and goes back. The same session, no new one.
+#[tokio::test]
+async fn the_console_resumes_a_session_once_its_access_cookie_is_gone() {
+    let server = passkey_server().await;
+    let base = browser_base(&server);
+    let grant = register(&server, "ada@example.com").await;
+    let sessions = server.count_rows("sessions").await;
+    let seen = browser(
+        "resume",
+        json!({"base": base, "email": "ada@example.com", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(seen["signed_in"], grant["user"]["id"], "{seen}");
+    assert_eq!(seen["resumed"], grant["user"]["id"], "{seen}");
+    assert_eq!(
+        seen["visited"],
+        json!([
+            format!("{base}/console/login?resume"),
+            format!("{base}/console")
+        ]),
+    );
+    assert_eq!(
+        server.count_rows("sessions").await,
+        sessions + 1,
+        "the browser's sign-in; resuming starts none"
+    );
+}
