@@ -238,7 +238,8 @@ async fn accept(
 /// `/console`. A link that fails goes to `/console/login?error=<code>`.
 #[utoipa::path(get, path = "/v1/invitations/accept", tag = "tenants",
     params(wire::InvitationLinkQuery),
-    responses((status = 302, description = "Signed in and a member (cookies set): to `/console`; or failed: to `/console/login?error=<code>`.")))]
+    responses((status = 302, description = "Signed in and a member (cookies set): to `/console`; or failed: to `/console/login?error=<code>`."),
+        (status = 400, description = "The link has no `token`.", body = tessera_proto::ErrorBody)))]
 async fn accept_link(
     State(state): State<AppState>,
     ctx: RequestContext,
