@@ -25,16 +25,26 @@ pub enum SecretKind {
     EmailLink,
     /// The handle of a passkey ceremony between its start and its finish (single-use).
     PasskeyCeremony,
+    /// An OAuth authorization code (single-use, 60 seconds).
+    AuthorizationCode,
+    /// A refresh token an application holds for a person's grant (single-use; rotated).
+    GrantRefreshToken,
+    /// The handle of an authorization request awaiting consent (single-use; bound to the
+    /// session that saw the consent screen).
+    ConsentRequest,
 }
 
 impl SecretKind {
-    pub const ALL: [SecretKind; 6] = [
+    pub const ALL: [SecretKind; 9] = [
         Self::TenantApiKey,
         Self::OperatorKey,
         Self::ClientSecret,
         Self::RefreshToken,
         Self::EmailLink,
         Self::PasskeyCeremony,
+        Self::AuthorizationCode,
+        Self::GrantRefreshToken,
+        Self::ConsentRequest,
     ];
 
     pub fn prefix(self) -> &'static str {
@@ -45,6 +55,9 @@ impl SecretKind {
             Self::RefreshToken => "trt",
             Self::EmailLink => "tml",
             Self::PasskeyCeremony => "tpc",
+            Self::AuthorizationCode => "tac",
+            Self::GrantRefreshToken => "tgr",
+            Self::ConsentRequest => "tcq",
         }
     }
 

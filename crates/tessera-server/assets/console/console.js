@@ -90,12 +90,15 @@ function on(id, event, action, next) {
 
 const field = (form, name) => form.elements.namedItem(name).value;
 
-on("passkey-login", "click", signIn, "/console");
-on("passkey-signup", "submit", (form) => register(field(form, "name").trim()), "/console");
+// Where a sign-in goes next: the page that sent the person here (`return_to`), else the console.
+const afterSignIn = document.getElementById("after-sign-in")?.dataset.next || "/console";
+
+on("passkey-login", "click", signIn, afterSignIn);
+on("passkey-signup", "submit", (form) => register(field(form, "name").trim()), afterSignIn);
 on("passkey-add", "click", () => register(), "/console");
 on("password-login", "submit", (form) =>
   post("/v1/auth/password/login", { email: field(form, "email"), password: field(form, "password") }),
-  "/console");
+  afterSignIn);
 on("email-start", "submit", async (form) => {
   await post("/v1/auth/email/start", { email: field(form, "email"), redirect_to: form.dataset.redirect });
   return "Check your mail for a sign-in link and code.";

@@ -96,7 +96,10 @@ impl ApiKeyAuthenticator {
                 SecretKind::ClientSecret
                 | SecretKind::RefreshToken
                 | SecretKind::EmailLink
-                | SecretKind::PasskeyCeremony,
+                | SecretKind::PasskeyCeremony
+                | SecretKind::AuthorizationCode
+                | SecretKind::GrantRefreshToken
+                | SecretKind::ConsentRequest,
             )
             | None => return Err(AuthFailure::Malformed),
         }
