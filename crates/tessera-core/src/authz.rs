@@ -37,6 +37,9 @@ pub struct OAuthClient {
     pub redirect_uris: Vec<String>,
     /// The most the client may ask for.
     pub scopes: Scopes,
+    /// SHA-256 of the registration access token of a client that registered itself (RFC 7591);
+    /// the token reads and deletes the registration (RFC 7592).
+    pub registration_token_hash: Option<[u8; 32]>,
     pub created_at: OffsetDateTime,
 }
 

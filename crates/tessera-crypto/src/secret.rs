@@ -32,10 +32,12 @@ pub enum SecretKind {
     /// The handle of an authorization request awaiting consent (single-use; bound to the
     /// session that saw the consent screen).
     ConsentRequest,
+    /// The registration access token of a dynamically registered client (RFC 7592).
+    RegistrationAccessToken,
 }
 
 impl SecretKind {
-    pub const ALL: [SecretKind; 9] = [
+    pub const ALL: [SecretKind; 10] = [
         Self::TenantApiKey,
         Self::OperatorKey,
         Self::ClientSecret,
@@ -45,6 +47,7 @@ impl SecretKind {
         Self::AuthorizationCode,
         Self::GrantRefreshToken,
         Self::ConsentRequest,
+        Self::RegistrationAccessToken,
     ];
 
     pub fn prefix(self) -> &'static str {
@@ -58,6 +61,7 @@ impl SecretKind {
             Self::AuthorizationCode => "tac",
             Self::GrantRefreshToken => "tgr",
             Self::ConsentRequest => "tcq",
+            Self::RegistrationAccessToken => "tra",
         }
     }
 

@@ -98,6 +98,9 @@ pub struct ServerMetadata {
     pub authorization_endpoint: String,
     pub token_endpoint: String,
     pub userinfo_endpoint: String,
+    /// RFC 7591, when the operator allows dynamic registration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_endpoint: Option<String>,
     pub jwks_uri: String,
     pub introspection_endpoint: String,
     pub revocation_endpoint: String,

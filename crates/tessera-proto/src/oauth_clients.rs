@@ -1,5 +1,6 @@
 //! OAuth clients: the applications a tenant registers so that people sign in to them through
-//! Tessera (authorization code with PKCE, OpenID Connect).
+//! Tessera (authorization code with PKCE, OpenID Connect), registered through the tenant's API
+//! or dynamically (RFC 7591, managed per RFC 7592).
 
 use serde::{Deserialize, Serialize};
 use time::OffsetDateTime;
@@ -51,4 +52,48 @@ pub struct CreatedOAuthClient {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct OAuthClientList {
     pub clients: Vec<OAuthClient>,
+}
+
+/// RFC 7591 §2: the metadata a client registers itself with at `POST /oauth2/register`.
+/// Unknown fields are ignored, as the RFC asks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ClientRegistrationRequest {
+    pub redirect_uris: Vec<String>,
+    #[serde(default)]
+    pub client_name: Option<String>,
+    /// `client_secret_basic` (default), `client_secret_post`, or `none` (a public client).
+    #[serde(default)]
+    pub token_endpoint_auth_method: Option<String>,
+    /// `authorization_code` and `refresh_token` only.
+    #[serde(default)]
+    pub grant_types: Option<Vec<String>>,
+    /// `code` only.
+    #[serde(default)]
+    pub response_types: Option<Vec<String>>,
+    /// Space-separated; default `openid profile email offline_access`.
+    #[serde(default)]
+    pub scope: Option<String>,
+}
+
+/// RFC 7591 §3.2.1 and RFC 7592 §3: the registered client, with what manages it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ClientRegistration {
+    pub client_id: String,
+    /// Confidential clients, in the registration response only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret: Option<String>,
+    /// 0: the secret does not expire.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_secret_expires_at: Option<i64>,
+    pub client_id_issued_at: i64,
+    /// In the registration response only: the bearer token for `registration_client_uri`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_access_token: Option<String>,
+    pub registration_client_uri: String,
+    pub client_name: String,
+    pub redirect_uris: Vec<String>,
+    pub token_endpoint_auth_method: String,
+    pub grant_types: Vec<String>,
+    pub response_types: Vec<String>,
+    pub scope: String,
 }

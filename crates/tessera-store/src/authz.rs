@@ -20,7 +20,8 @@ use crate::rows::{all, capabilities_json, get, hash, opt_secs, opt_time, parsed,
 
 macro_rules! client_columns {
     () => {
-        "id, tenant_id, name, secret_hash, redirect_uris, scopes, created_at"
+        "id, tenant_id, name, secret_hash, redirect_uris, scopes, registration_token_hash, \
+         created_at"
     };
 }
 
@@ -31,23 +32,27 @@ macro_rules! grant_columns {
     };
 }
 
-fn client(row: &AnyRow) -> Result<OAuthClient, StoreError> {
-    let secret: Option<Vec<u8>> = get(row, "secret_hash")?;
-    let secret_hash = secret
+fn opt_hash(row: &AnyRow, column: &'static str) -> Result<Option<[u8; 32]>, StoreError> {
+    let bytes: Option<Vec<u8>> = get(row, column)?;
+    bytes
         .map(|bytes| {
             <[u8; 32]>::try_from(bytes.as_slice())
-                .map_err(|_| corrupt("secret_hash", format_args!("{} bytes", bytes.len())))
+                .map_err(|_| corrupt(column, format_args!("{} bytes", bytes.len())))
         })
-        .transpose()?;
+        .transpose()
+}
+
+fn client(row: &AnyRow) -> Result<OAuthClient, StoreError> {
     Ok(OAuthClient {
         id: parsed(row, "id", str::parse)?,
         tenant_id: parsed(row, "tenant_id", str::parse)?,
         name: get(row, "name")?,
-        secret_hash,
+        secret_hash: opt_hash(row, "secret_hash")?,
         redirect_uris: parsed(row, "redirect_uris", |text| {
             serde_json::from_str::<Vec<String>>(text)
         })?,
         scopes: parsed(row, "scopes", Scopes::parse)?,
+        registration_token_hash: opt_hash(row, "registration_token_hash")?,
         created_at: time(row, "created_at")?,
     })
 }
@@ -119,7 +124,7 @@ impl AuthorizationStore for SqlStore {
         sqlx::query(concat!(
             "INSERT INTO oauth_clients (",
             client_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
         ))
         .bind(c.id.to_string())
         .bind(c.tenant_id.to_string())
@@ -127,6 +132,7 @@ impl AuthorizationStore for SqlStore {
         .bind(c.secret_hash.as_ref().map(|h| h.to_vec()))
         .bind(capabilities_json(&c.redirect_uris))
         .bind(c.scopes.to_string())
+        .bind(c.registration_token_hash.as_ref().map(|h| h.to_vec()))
         .bind(secs(c.created_at))
         .execute(&self.pool)
         .await

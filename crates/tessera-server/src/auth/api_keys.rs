@@ -99,7 +99,8 @@ impl ApiKeyAuthenticator {
                 | SecretKind::PasskeyCeremony
                 | SecretKind::AuthorizationCode
                 | SecretKind::GrantRefreshToken
-                | SecretKind::ConsentRequest,
+                | SecretKind::ConsentRequest
+                | SecretKind::RegistrationAccessToken,
             )
             | None => return Err(AuthFailure::Malformed),
         }

@@ -32,6 +32,10 @@ fn metadata(state: &AppState) -> ServerMetadata {
         authorization_endpoint: format!("{issuer}/oauth2/authorize"),
         token_endpoint: format!("{issuer}/oauth2/token"),
         userinfo_endpoint: format!("{issuer}/oauth2/userinfo"),
+        registration_endpoint: state
+            .config
+            .dynamic_registration_tenant
+            .map(|_| format!("{issuer}/oauth2/register")),
         jwks_uri: format!("{issuer}/.well-known/jwks.json"),
         introspection_endpoint: format!("{issuer}/oauth2/introspect"),
         revocation_endpoint: format!("{issuer}/oauth2/revoke"),

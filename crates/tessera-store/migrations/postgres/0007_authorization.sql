@@ -1,7 +1,8 @@
 -- The authorization server (PostgreSQL). Keep it the same logical schema as
 -- ../sqlite/0007_authorization.sql.
 -- Applications register OAuth clients in a tenant (a confidential client has the SHA-256 of its
--- secret, a public one none) with their exact redirect URIs. A person's authorization of a
+-- secret, a public one none) with their exact redirect URIs, through the tenant's API or, when the
+-- operator allows it, dynamically. A person's authorization of a
 -- client is a grant: it begins with a single-use code (only its SHA-256 is stored) and lives on
 -- through a family of rotating refresh tokens; revoking the grant ends every token issued from
 -- it. Consent is remembered per client and person. Times are unix seconds.
@@ -13,6 +14,9 @@ CREATE TABLE oauth_clients (
     secret_hash   BYTEA  CHECK (secret_hash IS NULL OR length(secret_hash) = 32),
     redirect_uris TEXT   NOT NULL,
     scopes        TEXT   NOT NULL,
+    -- Dynamically registered clients (RFC 7591): SHA-256 of the registration access token
+    -- that reads or deletes the registration (RFC 7592).
+    registration_token_hash BYTEA CHECK (registration_token_hash IS NULL OR length(registration_token_hash) = 32),
     created_at    BIGINT NOT NULL,
     CONSTRAINT oauth_clients_pkey PRIMARY KEY (id),
     CONSTRAINT oauth_clients_tenant_id_fkey FOREIGN KEY (tenant_id) REFERENCES tenants (id) ON DELETE CASCADE

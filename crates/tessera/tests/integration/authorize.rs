@@ -728,3 +728,194 @@ async fn clients_are_registered_per_tenant_and_bad_input_writes_nothing() {
 async fn public_secret_of(server: &TestServer, tenant: &TestTenant) -> String {
     register_client(server, tenant, false).await.secret.unwrap()
 }
+
+#[tokio::test]
+async fn dynamic_registration_is_off_unless_the_operator_names_a_tenant() {
+    let server = TestServer::start().await;
+    let response = server
+        .http
+        .post(server.url("/oauth2/register"))
+        .json(&json!({"redirect_uris": [REDIRECT]}))
+        .send()
+        .await
+        .unwrap();
+    expect_error(response, 404, "not_found").await;
+    let metadata = expect_json(
+        get(
+            &server,
+            &server.url("/.well-known/oauth-authorization-server"),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    assert!(metadata.get("registration_endpoint").is_none());
+}
+
+#[tokio::test]
+async fn a_client_registers_itself_signs_a_person_in_and_manages_its_registration() {
+    let first = TestServer::start().await;
+    let tenant = first.register_tenant("MCP host").await;
+    let tenant_id = tenant.id.parse().unwrap();
+    // The operator switches registration on for this tenant (a second node with that setting).
+    let server = first
+        .sibling_with(|c| c.dynamic_registration_tenant = Some(tenant_id))
+        .await;
+    let metadata = expect_json(
+        get(
+            &server,
+            &server.url("/.well-known/oauth-authorization-server"),
+            None,
+        )
+        .await,
+        200,
+    )
+    .await;
+    let endpoint = metadata["registration_endpoint"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(endpoint, server.url("/oauth2/register"));
+    let list = format!("/v1/tenants/{}/oauth-clients", tenant.id);
+
+    // Refused metadata: RFC 7591 errors, and nothing is registered.
+    for (body, code) in [
+        (
+            json!({"redirect_uris": ["http://app.example.com/cb"]}),
+            "invalid_redirect_uri",
+        ),
+        (json!({"redirect_uris": []}), "invalid_redirect_uri"),
+        (
+            json!({"redirect_uris": [REDIRECT], "token_endpoint_auth_method": "private_key_jwt"}),
+            "invalid_client_metadata",
+        ),
+        (
+            json!({"redirect_uris": [REDIRECT], "grant_types": ["client_credentials"]}),
+            "invalid_client_metadata",
+        ),
+        (
+            json!({"redirect_uris": [REDIRECT], "scope": "openid bad\"scope"}),
+            "invalid_client_metadata",
+        ),
+    ] {
+        let response = server
+            .http
+            .post(&endpoint)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        oauth_error(response, 400, code).await;
+    }
+    let listed = expect_json(
+        call(&server, Method::GET, &list, Some(&tenant.api_key), None).await,
+        200,
+    )
+    .await;
+    assert_eq!(listed["clients"], json!([]));
+
+    let registered = server
+        .http
+        .post(&endpoint)
+        .json(&json!({
+            "redirect_uris": [REDIRECT],
+            "client_name": "MCP Inspector",
+            "token_endpoint_auth_method": "none",
+            "grant_types": ["authorization_code", "refresh_token"],
+            "response_types": ["code"],
+            "unknown_metadata": "ignored",
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.headers()["cache-control"], "no-store");
+    let registered = expect_json(registered, 201).await;
+    assert!(registered.get("client_secret").is_none());
+    assert_eq!(registered["token_endpoint_auth_method"], "none");
+    assert_eq!(registered["scope"], "email offline_access openid profile");
+    let token = registered["registration_access_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(token.starts_with("tra_"));
+    let uri = registered["registration_client_uri"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let app = App {
+        client_id: registered["client_id"].as_str().unwrap().to_owned(),
+        secret: None,
+    };
+    // The tenant sees (and could delete) the client that registered itself.
+    let listed = expect_json(
+        call(&server, Method::GET, &list, Some(&tenant.api_key), None).await,
+        200,
+    )
+    .await;
+    assert_eq!(listed["clients"][0]["client_id"], app.client_id.as_str());
+
+    // The registered client runs the code flow like any other.
+    let (user_id, cookie) = person(&server, "ada@example.com").await;
+    let code = code_for(&server, &app, &cookie).await;
+    let tokens = expect_json(redeem(&server, &app, &redeem_form(&code)).await, 200).await;
+    let (_, claims) = jwt_parts(tokens["id_token"].as_str().unwrap());
+    assert_eq!(claims["sub"], user_id);
+    assert_eq!(claims["aud"], app.client_id.as_str());
+    let access = tokens["access_token"].as_str().unwrap();
+
+    // RFC 7592: the registration access token reads and deletes the registration; nothing
+    // else does.
+    let read = server
+        .http
+        .get(&uri)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let read = expect_json(read, 200).await;
+    assert_eq!(read["client_name"], "MCP Inspector");
+    assert!(read.get("registration_access_token").is_none());
+    for wrong in [tenant.api_key.as_str(), access, "tra_x"] {
+        let response = server
+            .http
+            .get(&uri)
+            .bearer_auth(wrong)
+            .send()
+            .await
+            .unwrap();
+        oauth_error(response, 401, "invalid_token").await;
+    }
+    let other = server
+        .http
+        .post(&endpoint)
+        .json(&json!({"redirect_uris": [REDIRECT]}))
+        .send()
+        .await
+        .unwrap();
+    let other = expect_json(other, 201).await;
+    assert!(other["client_secret"].as_str().unwrap().starts_with("tcs_"));
+    let other_token = other["registration_access_token"].as_str().unwrap();
+    let crossed = server
+        .http
+        .delete(&uri)
+        .bearer_auth(other_token)
+        .send()
+        .await
+        .unwrap();
+    oauth_error(crossed, 401, "invalid_token").await;
+    let deleted = server
+        .http
+        .delete(&uri)
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), 204);
+    assert_eq!(
+        server.introspect(&tenant.api_key, access).await["active"],
+        false
+    );
+    let gone = get(&server, &authorize_url(&server, &app, &[]), Some(&cookie)).await;
+    oauth_error(gone, 400, "invalid_request").await;
+}

@@ -20,7 +20,7 @@ use crate::http::json::{ApiJson, path_id};
 use crate::http::openapi::{BodyErrors, KeyErrors};
 use crate::state::AppState;
 
-const MAX_REDIRECT_URIS: usize = 10;
+pub(crate) const MAX_REDIRECT_URIS: usize = 10;
 const MAX_REDIRECT_URI_LEN: usize = 2000;
 const MAX_SCOPES: usize = 64;
 
@@ -30,7 +30,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(get_client, delete_client))
 }
 
-fn view(client: &OAuthClient) -> wire::OAuthClient {
+pub(crate) fn view(client: &OAuthClient) -> wire::OAuthClient {
     wire::OAuthClient {
         client_id: client.id.to_string(),
         tenant_id: client.tenant_id.to_string(),
@@ -87,7 +87,7 @@ pub(crate) fn redirect_uri(raw: &str) -> Result<String, ApiError> {
     Ok(raw.to_owned())
 }
 
-fn client_scopes(scopes: Option<Vec<String>>) -> Result<Scopes, ApiError> {
+pub(crate) fn client_scopes(scopes: Option<Vec<String>>) -> Result<Scopes, ApiError> {
     let scopes = scopes.unwrap_or_else(|| OIDC_SCOPES.map(str::to_owned).to_vec());
     if scopes.is_empty() || scopes.len() > MAX_SCOPES {
         return Err(ApiError::invalid(format!(
@@ -129,6 +129,7 @@ async fn create_client(
         secret_hash: secret.as_ref().map(|s| s.hash),
         redirect_uris,
         scopes: client_scopes(body.scopes)?,
+        registration_token_hash: None,
         created_at: state.clock.now(),
     };
     state.store.create_oauth_client(&client).await?;
