@@ -42,6 +42,12 @@ impl AppState {
         id_token: bool,
         refresh: Option<GeneratedSecret>,
     ) -> Result<GrantTokens, KeyRingError> {
+        // The code exchange is the one call that asks for an ID token.
+        let grant_type = if id_token {
+            "authorization_code"
+        } else {
+            "refresh_token"
+        };
         let now = self.clock.now().unix_timestamp();
         let ring = self.keys.ring();
         let claims = AccessTokenClaims {
@@ -80,8 +86,7 @@ impl AppState {
                 .contains(OFFLINE_ACCESS)
                 .then(|| GeneratedSecret::new(SecretKind::GrantRefreshToken))
         });
-        metrics::counter!("tessera_tokens_issued_total", "grant_type" => "authorization_code")
-            .increment(1);
+        metrics::counter!("tessera_tokens_issued_total", "grant_type" => grant_type).increment(1);
         Ok(GrantTokens {
             refresh_hash: refresh.as_ref().map(|r| r.hash),
             response: TokenResponse {
