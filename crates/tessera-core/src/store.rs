@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use crate::agent::{Agent, AgentPatch, ClientSecret};
 use crate::api_key::{ApiKey, KeyOwner};
 use crate::audit::{AuditEvent, AuditFilter, ChainedEvent, Checkpoint, LinkHash};
+use crate::authz::AuthorizationStore;
 use crate::mail::OutboxStore;
 use crate::people::{ChallengeStore, PeopleStore, SessionStore};
 use crate::placement::PlacementStore;
@@ -48,6 +49,7 @@ pub trait Store:
     + SessionStore
     + ChallengeStore
     + OutboxStore
+    + AuthorizationStore
     + Send
     + Sync
     + std::fmt::Debug

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod compliance;
 pub mod error;
 pub mod oauth2;
+pub mod oauth_clients;
 pub mod ops;
 pub mod people;
 pub mod placements;

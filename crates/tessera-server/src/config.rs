@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
-use tessera_core::PlanTable;
+use tessera_core::{PlanTable, TenantId};
 use tessera_crypto::Algorithm;
 use tessera_federation::ProviderConfig;
 use tessera_gateway::routes::{Route, RouteTable};
@@ -190,6 +190,10 @@ pub struct Config {
     /// The WebAuthn relying party id (a registrable domain, never an IP address); defaults to
     /// the public URL's host.
     pub passkey_rp_id: Option<String>,
+    /// Dynamic client registration (RFC 7591) at `/oauth2/register`: off unless set; the
+    /// clients that register themselves belong to this tenant (e.g. the tenant whose MCP server
+    /// Tessera guards).
+    pub dynamic_registration_tenant: Option<TenantId>,
 }
 
 /// The chain of new users' custodial wallets.
@@ -217,7 +221,7 @@ pub enum LogFormat {
 
 /// The fields of [`Config`], the only `TESSERA_*` variables read as configuration (other tools
 /// use the prefix too, and an unknown key in the file is an error).
-const FIELDS: [&str; 59] = [
+const FIELDS: [&str; 60] = [
     "listen",
     "data_dir",
     "database_url",
@@ -277,6 +281,7 @@ const FIELDS: [&str; 59] = [
     "wallet_chain_id",
     "solana_chain_id",
     "passkey_rp_id",
+    "dynamic_registration_tenant",
 ];
 
 impl Default for Config {
@@ -342,6 +347,7 @@ impl Default for Config {
             wallet_chain_id: 1,
             solana_chain_id: "mainnet".to_owned(),
             passkey_rp_id: None,
+            dynamic_registration_tenant: None,
         }
     }
 }

@@ -19,6 +19,8 @@ mod api_keys;
 mod audit;
 #[path = "integration/audit_log.rs"]
 mod audit_log;
+#[path = "integration/authorize.rs"]
+mod authorize;
 #[path = "integration/cli.rs"]
 mod cli;
 #[path = "integration/compliance.rs"]

@@ -90,18 +90,21 @@ function on(id, event, action, next) {
 
 const field = (form, name) => form.elements.namedItem(name).value;
 
+// Where a sign-in goes next: the page that sent the person here (`return_to`), else the console.
+const afterSignIn = document.getElementById("after-sign-in")?.dataset.next || "/console";
+
 // Sent here from /console without a live access cookie: the refresh cookie (path /v1/auth, so
 // only a request there carries it) may still resume the session; otherwise stay to sign in.
 if (new URLSearchParams(window.location.search).has("resume")) {
-  post("/v1/auth/refresh").then(() => window.location.assign("/console"), () => {});
+  post("/v1/auth/refresh").then(() => window.location.assign(afterSignIn), () => {});
 }
 
-on("passkey-login", "click", signIn, "/console");
-on("passkey-signup", "submit", (form) => register(field(form, "name").trim()), "/console");
+on("passkey-login", "click", signIn, afterSignIn);
+on("passkey-signup", "submit", (form) => register(field(form, "name").trim()), afterSignIn);
 on("passkey-add", "click", () => register(), "/console");
 on("password-login", "submit", (form) =>
   post("/v1/auth/password/login", { email: field(form, "email"), password: field(form, "password") }),
-  "/console");
+  afterSignIn);
 on("password-signup", "submit", async (form) => {
   const name = field(form, "name").trim();
   await post("/v1/auth/password/register", {
@@ -122,7 +125,7 @@ on("password-reset-finish", "submit", (form) =>
     code: field(form, "code"),
     new_password: field(form, "password"),
   }),
-  "/console");
+  afterSignIn);
 on("email-start", "submit", async (form) => {
   await post("/v1/auth/email/start", { email: field(form, "email"), redirect_to: form.dataset.redirect });
   return "Check your mail for a sign-in link and code.";

@@ -9,6 +9,7 @@ pub mod compliance;
 pub mod invitations;
 pub mod me;
 pub mod members;
+pub mod oauth_clients;
 pub mod placements;
 pub mod provisioning;
 pub mod tenants;
