@@ -72,6 +72,18 @@ pub fn failed_to(error: ApiError, reason: &str, to: Option<Url>) -> Response {
     }
 }
 
+/// Ends an emailed link's sign-in: `signed_in_to` where it leads, or `failed_to` `back` with
+/// the error's code as the reason.
+pub fn link_ended(outcome: Result<(Issued, Option<Url>), ApiError>, back: Option<Url>) -> Response {
+    match outcome {
+        Ok((issued, to)) => signed_in_to(issued, to),
+        Err(error) => {
+            let reason = error.code().code();
+            failed_to(error, reason, back)
+        }
+    }
+}
+
 /// A 302 to `to`, never cached, carrying `headers` (the session cookies, when signed in).
 pub fn found(mut headers: HeaderMap, to: &Url) -> Response {
     match HeaderValue::from_str(to.as_str()) {

@@ -19,7 +19,7 @@ use crate::http::json::{ApiJson, ApiQuery};
 use crate::http::openapi::{BodyErrors, SessionErrors};
 use crate::people::accounts::Door;
 use crate::people::email::{Ask, Proven, Purpose, TTL};
-use crate::people::redirect::{failed_to, signed_in_to};
+use crate::people::redirect::link_ended;
 use crate::people::sessions::{Issued, actor};
 use crate::people::signed_in::{MaybeSignedIn, SignedIn};
 use crate::state::AppState;
@@ -129,13 +129,7 @@ async fn callback(
         Ok(proven) => sign_in(&state, &ctx, &headers, me, proven).await,
         Err(error) => Err(refused(&state, &ctx, error).await),
     };
-    match signed_in {
-        Ok((issued, to)) => signed_in_to(issued, to),
-        Err(error) => {
-            let reason = error.code().code();
-            failed_to(error, reason, back)
-        }
-    }
+    link_ended(signed_in, back)
 }
 
 /// Ends a proven email in a session: the address's user (created on first use), or the user

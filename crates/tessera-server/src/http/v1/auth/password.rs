@@ -21,7 +21,7 @@ use crate::http::openapi::{BodyErrors, SessionErrors};
 use crate::people::accounts::Door;
 use crate::people::email::{Proven, Purpose, TTL};
 use crate::people::password;
-use crate::people::redirect::{failed_to, signed_in_to};
+use crate::people::redirect::link_ended;
 use crate::people::sessions::{Issued, actor};
 use crate::people::sign_up::SignUp;
 use crate::people::signed_in::{MaybeSignedIn, SignedIn};
@@ -145,13 +145,7 @@ async fn callback(
         Ok(proven) => signed_up(&state, &ctx, &headers, me, proven).await,
         Err(error) => Err(refused(&state, &ctx, error).await),
     };
-    match signed_up {
-        Ok((issued, to)) => signed_in_to(issued, to),
-        Err(error) => {
-            let reason = error.code().code();
-            failed_to(error, reason, back)
-        }
-    }
+    link_ended(signed_up, back)
 }
 
 /// Ends a confirmed sign-up in a session, like every door. Returns where the browser goes next.
