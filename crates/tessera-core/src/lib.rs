@@ -1,6 +1,6 @@
 //! The domain of Tessera: typed identifiers, the objects of DESIGN.md §1 that exist so far
 //! (tenants, API keys, agents and their client secrets, signing keys, revoked tokens, audit events,
-//! placements, and people: users, their identities, memberships, wallets and sessions),
+//! placements, third-party connections, and people: users, their identities, memberships, wallets and sessions),
 //! the scope vocabulary, and the ports the rest of the system is written against:
 //!
 //! - [`Store`]: durable state; `tessera-store` implements it over SQLite and PostgreSQL.
@@ -31,6 +31,7 @@ pub mod agent;
 pub mod api_key;
 pub mod audit;
 pub mod clock;
+pub mod connection;
 pub mod id;
 pub mod mail;
 pub mod people;

@@ -8,6 +8,7 @@ use time::OffsetDateTime;
 use crate::agent::{Agent, AgentPatch, ClientSecret};
 use crate::api_key::{ApiKey, KeyOwner};
 use crate::audit::{AuditEvent, AuditFilter, ChainedEvent, Checkpoint, LinkHash};
+use crate::connection::ConnectionStore;
 use crate::mail::OutboxStore;
 use crate::people::{ChallengeStore, PeopleStore, SessionStore};
 use crate::placement::PlacementStore;
@@ -48,6 +49,7 @@ pub trait Store:
     + SessionStore
     + ChallengeStore
     + OutboxStore
+    + ConnectionStore
     + Send
     + Sync
     + std::fmt::Debug

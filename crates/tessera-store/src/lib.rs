@@ -11,6 +11,7 @@ mod agents;
 mod api_keys;
 mod audit;
 mod challenges;
+mod connections;
 mod error;
 mod outbox;
 mod people;

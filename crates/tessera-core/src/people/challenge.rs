@@ -8,12 +8,14 @@ use time::OffsetDateTime;
 use crate::store::StoreResult;
 
 text_enum!(
-    /// What a challenge is for; a secret of one kind is never accepted as another.
+    /// What a challenge is for; a secret of one kind is never accepted as another
+    /// (`connection_state`: the nonce of a begun per-agent OAuth connection).
     ChallengeKind {
         Email = "email",
         Invitation = "invitation",
         WalletNonce = "wallet_nonce",
         OAuthState = "oauth_state",
+        ConnectionState = "connection_state",
         PasskeyRegistration = "passkey_registration",
         PasskeyLogin = "passkey_login",
     }
