@@ -58,6 +58,7 @@ impl App {
     pub async fn open(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Started> {
         let store = bootstrap::open_store(&config).await?;
         let master = bootstrap::master_keys(&config)?;
+        let oauth_state_secret = bootstrap::oauth_state_secret(&config)?;
         let dyn_store: Arc<dyn Store> = store.clone();
         let operator_key = bootstrap::ensure_operator(dyn_store.as_ref(), clock.as_ref()).await?;
         let keys = KeyService::load(
@@ -74,6 +75,7 @@ impl App {
             keys,
             master,
             telemetry::metrics_handle(),
+            oauth_state_secret.as_deref().map(Vec::as_slice),
         )?;
         Ok(Started {
             app: App { state, store },

@@ -10,6 +10,7 @@ use tessera_core::api_key::{ApiKey, KeyOwner};
 use tessera_core::{ApiKeyId, Clock, OperatorId, Scopes, Store, scope};
 use tessera_crypto::{GeneratedSecret, MasterKey, MasterKeys, SecretKind, SecretString};
 use tessera_store::SqlStore;
+use zeroize::Zeroizing;
 
 use crate::config::Config;
 
@@ -59,6 +60,33 @@ pub fn master_keys(config: &Config) -> anyhow::Result<MasterKeys> {
     write_private_file(&path, key.to_base64().as_bytes())?;
     tracing::info!(path = %path.display(), "generated the master key; back it up: without it, sealed keys cannot be opened");
     Ok(MasterKeys::new(key, Vec::new()))
+}
+
+/// The key connection `state`s are signed with: `oauth_state_secret`, or in embedded mode a
+/// key file in the data directory (generated on first need). None on PostgreSQL without one
+/// and without integrations (there is nothing to sign).
+pub fn oauth_state_secret(config: &Config) -> anyhow::Result<Option<Zeroizing<Vec<u8>>>> {
+    if let Some(secret) = &config.oauth_state_secret {
+        return Ok(Some(Zeroizing::new(secret.expose().as_bytes().to_vec())));
+    }
+    if config.database_url.is_some() {
+        if config.integrations.is_empty() {
+            return Ok(None);
+        }
+        bail!(
+            "integrations on PostgreSQL need TESSERA_OAUTH_STATE_SECRET (the same on every instance; e.g. `openssl rand -base64 32`)"
+        );
+    }
+    let path = config.oauth_state_secret_path();
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        return Ok(Some(Zeroizing::new(text.trim().as_bytes().to_vec())));
+    }
+    create_private_dir(&config.data_dir)?;
+    let key = MasterKey::generate(0);
+    write_private_file(&path, key.to_base64().as_bytes())?;
+    Ok(Some(Zeroizing::new(key.to_base64().as_bytes().to_vec())))
 }
 
 /// Creates the operator account on an empty store and returns its first key (to print once).
