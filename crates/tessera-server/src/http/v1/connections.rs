@@ -88,7 +88,8 @@ async fn record(
     params(("agent_id" = String, Path), ("provider" = String, Path)),
     responses((status = 200, body = wire::ConnectionToken), KeyErrors,
         (status = 409, body = ErrorBody, description = "`connection_needs_reauth` or `connection_expired`, with `start_url`"),
-        (status = 502, body = ErrorBody, description = "The provider failed the refresh")),
+        (status = 502, body = ErrorBody, description = "The provider failed the refresh"),
+        (status = 503, body = ErrorBody, description = "`<provider>_oauth_not_configured` (`setup_required`)")),
     security(("api_key" = []), ("session" = [])))]
 async fn token(
     State(state): State<AppState>,
@@ -126,7 +127,8 @@ async fn token(
     request_body = wire::ProxyRequest,
     responses((status = 200, body = wire::ProxyResponse), KeyErrors, BodyErrors,
         (status = 409, body = ErrorBody, description = "`connection_needs_reauth` or `connection_expired`, with `start_url`"),
-        (status = 502, body = ErrorBody, description = "The provider could not be reached")),
+        (status = 502, body = ErrorBody, description = "The provider could not be reached"),
+        (status = 503, body = ErrorBody, description = "`<provider>_oauth_not_configured` (`setup_required`)")),
     security(("api_key" = []), ("session" = [])))]
 async fn proxy(
     State(state): State<AppState>,

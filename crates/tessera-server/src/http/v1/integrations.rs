@@ -183,7 +183,9 @@ fn refused(reason: &'static str, message: &str) -> Refusal {
     responses(
         (status = 302, description = "To `integrations_return_url` with `connected` or `error`"),
         (status = 200, body = wire::Connected, description = "Connected (no return URL configured)"),
-        (status = 400, body = ErrorBody, description = "A refused state or code (no return URL configured)")))]
+        (status = 400, body = ErrorBody, description = "A refused state or code (no return URL configured)"),
+        (status = 502, body = ErrorBody, description = "The provider refused the code or failed (no return URL configured)"),
+        (status = 503, body = ErrorBody, description = "`<provider>_oauth_not_configured` (no return URL configured)")))]
 async fn callback(
     State(state): State<AppState>,
     ctx: RequestContext,
