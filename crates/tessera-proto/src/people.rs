@@ -116,6 +116,11 @@ pub struct PasswordRegisterRequest {
     pub password: String,
     #[serde(default)]
     pub name: Option<String>,
+    /// Where the confirmation link sends the browser after signing up (or with `?error=` when
+    /// it fails): this server's origin or one of `sign_in_redirect_origins`. Without it the link
+    /// answers with the session grant.
+    #[serde(default)]
+    pub redirect_to: Option<String>,
 }
 
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -123,6 +128,32 @@ pub struct PasswordRegisterRequest {
 pub struct PasswordLoginRequest {
     pub email: String,
     pub password: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetStartRequest {
+    #[schema(example = "ada@example.com")]
+    pub email: String,
+}
+
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordResetFinishRequest {
+    pub email: String,
+    /// The 6 digits from the email.
+    #[schema(example = "042917")]
+    pub code: String,
+    /// At least 12 characters.
+    pub new_password: String,
+}
+
+impl std::fmt::Debug for PasswordResetFinishRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PasswordResetFinishRequest")
+            .field("email", &self.email)
+            .finish_non_exhaustive()
+    }
 }
 
 // By hand: the password stays out of logs.

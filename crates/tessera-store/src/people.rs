@@ -136,7 +136,7 @@ impl PeopleStore for SqlStore {
     async fn create_user(
         &self,
         user: &User,
-        identity: &Identity,
+        identities: &[Identity],
         wallet: &Wallet,
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
@@ -148,7 +148,9 @@ impl PeopleStore for SqlStore {
             .execute(&mut *tx)
             .await
             .map_err(|e| write_error(e, "users.id"))?;
-        insert_identity_on(&mut tx, identity).await?;
+        for identity in identities {
+            insert_identity_on(&mut tx, identity).await?;
+        }
         sqlx::query(
             "INSERT INTO wallets (id, user_id, chain, address, sealed_key, created_at) \
              VALUES ($1, $2, $3, $4, $5, $6)",
@@ -202,9 +204,12 @@ impl PeopleStore for SqlStore {
         .transpose()
     }
 
-    async fn insert_identity(&self, identity: &Identity) -> StoreResult<()> {
-        let mut conn = self.pool.acquire().await.map_err(db_error)?;
-        insert_identity_on(&mut conn, identity).await
+    async fn insert_identities(&self, identities: &[Identity]) -> StoreResult<()> {
+        let mut tx = self.pool.begin().await.map_err(db_error)?;
+        for identity in identities {
+            insert_identity_on(&mut tx, identity).await?;
+        }
+        tx.commit().await.map_err(db_error)
     }
 
     async fn identities(&self, user: UserId) -> StoreResult<Vec<Identity>> {

@@ -49,6 +49,8 @@ mod people_email;
 mod people_oauth;
 #[path = "integration/people_passkey.rs"]
 mod people_passkey;
+#[path = "integration/people_password.rs"]
+mod people_password;
 #[path = "integration/people_wallet.rs"]
 mod people_wallet;
 #[path = "integration/plans.rs"]

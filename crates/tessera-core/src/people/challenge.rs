@@ -1,5 +1,6 @@
 //! One-time challenges: the short-lived secrets a sign-in flow hands out and takes back once —
-//! an email's link and code, a wallet nonce, an OAuth `state`, a passkey ceremony, an invitation.
+//! an email's link and code (to sign in, to confirm a password sign-up, to reset a password), a
+//! wallet nonce, an OAuth `state`, a passkey ceremony, an invitation.
 //! Only a SHA-256 of the secret is stored; taking a challenge deletes it, so it works once.
 
 use async_trait::async_trait;
@@ -12,6 +13,10 @@ text_enum!(
     /// (`connection_state`: the nonce of a begun per-agent OAuth connection).
     ChallengeKind {
         Email = "email",
+        // A password sign-up waiting for its address to be confirmed.
+        PasswordSignUp = "password_sign_up",
+        // A password reset waiting for the code mailed to the account's address.
+        PasswordReset = "password_reset",
         Invitation = "invitation",
         WalletNonce = "wallet_nonce",
         OAuthState = "oauth_state",

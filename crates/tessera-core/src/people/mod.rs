@@ -178,12 +178,12 @@ pub enum MemberChange {
 
 #[async_trait]
 pub trait PeopleStore: Send + Sync {
-    /// Creates a user with its first identity and its wallet in one transaction. An identity
+    /// Creates a user with its first identities and its wallet in one transaction. An identity
     /// that already exists is `Conflict("identities.kind")` and nothing is written.
     async fn create_user(
         &self,
         user: &User,
-        identity: &Identity,
+        identities: &[Identity],
         wallet: &Wallet,
     ) -> StoreResult<()>;
     async fn user(&self, id: UserId) -> StoreResult<Option<User>>;
@@ -192,9 +192,9 @@ pub trait PeopleStore: Send + Sync {
 
     /// The identity behind a door, and so the user.
     async fn identity(&self, kind: &IdentityKind, subject: &str) -> StoreResult<Option<Identity>>;
-    /// Binds another door to an existing user; `Conflict("identities.kind")` when the door
-    /// already belongs to someone.
-    async fn insert_identity(&self, identity: &Identity) -> StoreResult<()>;
+    /// Binds more doors to an existing user, all or none (one transaction);
+    /// `Conflict("identities.kind")` when one of them already belongs to someone.
+    async fn insert_identities(&self, identities: &[Identity]) -> StoreResult<()>;
     async fn identities(&self, user: UserId) -> StoreResult<Vec<Identity>>;
     /// Records a use of the door, and its new credential when it changed (a passkey's counter, a
     /// password rehashed with stronger parameters).

@@ -70,10 +70,7 @@ impl AppState {
                     "identity_taken",
                 );
                 self.audit(ctx, fact).await;
-                Err(ApiError::new(
-                    ErrorCode::IdentityTaken,
-                    "this sign-in method already belongs to another user",
-                ))
+                Err(taken())
             }
             (Some(identity), _) => {
                 // The stored credential stays: a door that changes it (a passkey's counter)
@@ -86,59 +83,94 @@ impl AppState {
                     created: false,
                 })
             }
-            (None, Some(me)) => {
-                let user = self.existing_user(me.user_id).await?;
-                let identity = identity_for(&door, user.id, now);
-                match self.store.insert_identity(&identity).await {
-                    Err(StoreError::Conflict(_)) => {
-                        return Err(ApiError::new(
-                            ErrorCode::IdentityTaken,
-                            "this sign-in method already belongs to another user",
-                        ));
-                    }
-                    other => other?,
-                }
-                if user.email.is_none()
-                    && let Some(email) = &door.email
-                {
-                    self.store.set_user_email(user.id, email).await?;
-                }
-                let fact = Fact::success(None, me.actor(), "identity.link", identity.id);
-                self.audit(ctx, fact).await;
-                Ok(Entered {
-                    user,
-                    identity,
-                    created: false,
-                })
-            }
-            (None, None) => self.create_user(ctx, door).await,
+            (None, Some(me)) => self.link(ctx, std::slice::from_ref(&door), me).await,
+            (None, None) => match self.create_user(ctx, std::slice::from_ref(&door)).await? {
+                Some(entered) => Ok(entered),
+                // Two first sign-ins through one door raced; the other one created the user.
+                None => Box::pin(self.enter(ctx, door, None)).await,
+            },
         }
     }
 
-    async fn create_user(&self, ctx: &RequestContext, door: Door) -> Result<Entered, ApiError> {
+    /// Opens several new doors at once, all or none: a new user behind all of them, or, with a
+    /// session, all of them added to the signed-in user. A door someone already holds (the
+    /// signed-in user included) is `409 identity_taken` and nothing is written. The first door
+    /// is the one `Entered::identity` names.
+    pub async fn open(
+        &self,
+        ctx: &RequestContext,
+        doors: &[Door],
+        link_to: Option<SignedIn>,
+    ) -> Result<Entered, ApiError> {
+        match link_to {
+            Some(me) => self.link(ctx, doors, me).await,
+            None => self.create_user(ctx, doors).await?.ok_or_else(taken),
+        }
+    }
+
+    /// Adds `doors` to `me`'s user in one transaction.
+    async fn link(
+        &self,
+        ctx: &RequestContext,
+        doors: &[Door],
+        me: SignedIn,
+    ) -> Result<Entered, ApiError> {
+        let user = self.existing_user(me.user_id).await?;
+        let now = self.clock.now();
+        let identities: Vec<Identity> = doors
+            .iter()
+            .map(|door| identity_for(door, user.id, now))
+            .collect();
+        match self.store.insert_identities(&identities).await {
+            Err(StoreError::Conflict(_)) => return Err(taken()),
+            other => other?,
+        }
+        if user.email.is_none()
+            && let Some(email) = doors.iter().find_map(|door| door.email.as_ref())
+        {
+            self.store.set_user_email(user.id, email).await?;
+        }
+        for identity in &identities {
+            let fact = Fact::success(None, me.actor(), "identity.link", identity.id);
+            self.audit(ctx, fact).await;
+        }
+        Ok(Entered {
+            user,
+            identity: first(identities)?,
+            created: false,
+        })
+    }
+
+    /// Creates a user behind `doors` (and their custodial wallet); None when one of the doors
+    /// already belongs to someone, and then nothing is written.
+    async fn create_user(
+        &self,
+        ctx: &RequestContext,
+        doors: &[Door],
+    ) -> Result<Option<Entered>, ApiError> {
         let user = User {
             id: UserId::generate(),
-            email: door.email.clone(),
-            name: door.name.clone(),
+            email: doors.iter().find_map(|door| door.email.clone()),
+            name: doors.iter().find_map(|door| door.name.clone()),
             created_at: self.clock.now(),
         };
-        let identity = identity_for(&door, user.id, user.created_at);
+        let identities: Vec<Identity> = doors
+            .iter()
+            .map(|door| identity_for(door, user.id, user.created_at))
+            .collect();
         let wallet = self.new_custodial_wallet(user.id)?;
-        match self.store.create_user(&user, &identity, &wallet).await {
+        match self.store.create_user(&user, &identities, &wallet).await {
             Ok(()) => {}
-            // Two first sign-ins through one door raced; the other one created the user.
-            Err(StoreError::Conflict("identities.kind")) => {
-                return Box::pin(self.enter(ctx, door, None)).await;
-            }
+            Err(StoreError::Conflict("identities.kind")) => return Ok(None),
             Err(error) => return Err(error.into()),
         }
         let fact = Fact::success(None, actor(user.id), "user.create", user.id);
         self.audit(ctx, fact).await;
-        Ok(Entered {
+        Ok(Some(Entered {
             user,
-            identity,
+            identity: first(identities)?,
             created: true,
-        })
+        }))
     }
 
     async fn existing_user(&self, id: UserId) -> Result<User, ApiError> {
@@ -147,6 +179,20 @@ impl AppState {
             .await?
             .ok_or_else(|| ApiError::internal(format!("identity of missing user {id}")))
     }
+}
+
+fn taken() -> ApiError {
+    ApiError::new(
+        ErrorCode::IdentityTaken,
+        "this sign-in method already belongs to another user",
+    )
+}
+
+fn first(identities: Vec<Identity>) -> Result<Identity, ApiError> {
+    identities
+        .into_iter()
+        .next()
+        .ok_or_else(|| ApiError::internal("a door was opened without a door"))
 }
 
 fn identity_for(door: &Door, user: UserId, now: time::OffsetDateTime) -> Identity {

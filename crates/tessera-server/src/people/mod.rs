@@ -1,10 +1,12 @@
 //! People signing in: the doors share [`accounts::AppState::enter`] (find the user behind a
 //! door, or create one with a custodial wallet, or link the door to the signed-in user) and end
 //! in the same session issuance ([`sessions`]); [`signed_in`] authenticates a session on later
-//! requests; [`password`] hashes and throttles passwords; [`email`] sends and checks sign-in
-//! links and codes; [`wallet_sign_in`] and [`oauth`] are the wallet and OAuth/OIDC doors' own
-//! state and checks; [`passkeys`] runs WebAuthn ceremonies; [`redirect`] says where a flow may
-//! send the browser back to.
+//! requests; [`password`] hashes and throttles passwords, [`sign_up`] confirms password sign-ups
+//! by email and [`password_reset`] resets passwords by an emailed code; [`email`] sends and
+//! checks emailed links and codes (sign-in, sign-up confirmation, password reset);
+//! [`wallet_sign_in`] and [`oauth`] are the wallet and OAuth/OIDC doors' own state and checks;
+//! [`passkeys`] runs WebAuthn ceremonies; [`redirect`] says where a flow may send the browser
+//! back to.
 
 pub mod accounts;
 pub mod cookies;
@@ -12,8 +14,10 @@ pub mod email;
 pub mod oauth;
 pub mod passkeys;
 pub mod password;
+pub mod password_reset;
 pub mod redirect;
 pub mod sessions;
+pub mod sign_up;
 pub mod signed_in;
 pub mod wallet_sign_in;
 pub mod wallets;

@@ -62,7 +62,10 @@ async fn stored_user(store: &SqlStore, email: &str) -> (User, Identity) {
         sealed_key: vec![1, 2, 3],
         created_at: T0,
     };
-    store.create_user(&user, &door, &wallet).await.unwrap();
+    store
+        .create_user(&user, std::slice::from_ref(&door), &wallet)
+        .await
+        .unwrap();
     (user, door)
 }
 
@@ -95,37 +98,46 @@ mod cases {
             sealed_key: vec![0],
             created_at: T0,
         };
+        // Even beside a door nobody holds.
+        let free = identity(other, IdentityKind::Password, "other@example.com");
         assert!(matches!(
-            store.create_user(&user, &again, &wallet).await,
+            store.create_user(&user, &[free, again], &wallet).await,
             Err(StoreError::Conflict("identities.kind"))
         ));
         assert_eq!(store.user(other).await.unwrap(), None);
         assert!(store.wallets(other).await.unwrap().is_empty());
         // Linking a taken door to another user is a conflict too; another kind is another door.
+        // Doors linked together go in all or none.
         let (grace, _) = stored_user(store, "grace@example.com").await;
         assert!(matches!(
             store
-                .insert_identity(&identity(grace.id, IdentityKind::Email, "ada@example.com"))
+                .insert_identities(&[
+                    identity(grace.id, IdentityKind::Password, "grace@work.example"),
+                    identity(grace.id, IdentityKind::Email, "ada@example.com"),
+                ])
                 .await,
             Err(StoreError::Conflict("identities.kind"))
         ));
+        assert_eq!(store.identities(grace.id).await.unwrap().len(), 1);
         store
-            .insert_identity(&identity(
-                grace.id,
-                IdentityKind::Password,
-                "ada@example.com",
-            ))
+            .insert_identities(&[
+                identity(grace.id, IdentityKind::Password, "ada@example.com"),
+                identity(grace.id, IdentityKind::Email, "grace@work.example"),
+            ])
             .await
             .unwrap();
         assert_eq!(store.identities(ada.id).await.unwrap().len(), 1);
-        assert_eq!(store.identities(grace.id).await.unwrap().len(), 2);
+        assert_eq!(store.identities(grace.id).await.unwrap().len(), 3);
         assert_eq!(store.wallets(ada.id).await.unwrap().len(), 1);
     }
 
     pub async fn the_last_identity_stays_even_under_concurrent_unlinks(store: &SqlStore) {
         let (ada, first) = stored_user(store, "ada@example.com").await;
         let second = identity(ada.id, IdentityKind::Password, "ada@example.com");
-        store.insert_identity(&second).await.unwrap();
+        store
+            .insert_identities(std::slice::from_ref(&second))
+            .await
+            .unwrap();
         let (a, b) = tokio::join!(
             store.unlink_identity(ada.id, first.id),
             store.unlink_identity(ada.id, second.id),
@@ -381,7 +393,10 @@ mod cases {
             credential: Some("counter=1".to_owned()),
             ..identity(ada.id, IdentityKind::Passkey, "cred-1")
         };
-        store.insert_identity(&passkey).await.unwrap();
+        store
+            .insert_identities(std::slice::from_ref(&passkey))
+            .await
+            .unwrap();
         // Two sign-ins that both saw counter 1 race to store their counter: one wins.
         let (a, b) = tokio::join!(
             store.replace_identity_credential(passkey.id, "counter=1", "counter=2"),

@@ -1,13 +1,15 @@
-//! People: password sign-up and sign-in, sessions (refresh rotation, reuse detection, sign-out,
+//! People: password sign-up and sign-in (the flows' edges are in `people_password`), sessions (refresh rotation, reuse detection, sign-out,
 //! revocation), `/v1/me`, identities, and the custodial wallet — over HTTP, on both backends.
 
 use reqwest::Method;
 use serde_json::{Value, json};
 use tessera_testkit::{TestServer, peer};
 
-use crate::support::{expect_error, expect_json, jwt_parts, set_cookies};
+use crate::support::{
+    expect_error, expect_json, jwt_parts, last_mail_to, mailed_code, set_cookies,
+};
 
-const PASSWORD: &str = "correct horse battery";
+pub const PASSWORD: &str = "correct horse battery";
 
 /// Sends `method path` with a session bearer token (when given) and a JSON body (when given).
 pub async fn as_user(
@@ -27,23 +29,62 @@ pub async fn as_user(
     request.send().await.expect("request")
 }
 
-/// Registers `email` with a password; returns the session grant.
+pub async fn ask_sign_up(
+    server: &TestServer,
+    body: Value,
+    token: Option<&str>,
+) -> reqwest::Response {
+    as_user(
+        server,
+        Method::POST,
+        "/v1/auth/password/register",
+        token,
+        Some(body),
+    )
+    .await
+}
+
+pub async fn confirm(
+    server: &TestServer,
+    email: &str,
+    code: &str,
+    token: Option<&str>,
+) -> reqwest::Response {
+    as_user(
+        server,
+        Method::POST,
+        "/v1/auth/password/confirm",
+        token,
+        Some(json!({"email": email, "code": code})),
+    )
+    .await
+}
+
+/// Asks to sign `email` up with `PASSWORD` (with `token`: to add it to that user) and returns
+/// the confirmation's code from the outbox.
+pub async fn sign_up_code(server: &TestServer, email: &str, token: Option<&str>) -> String {
+    let body = json!({"email": email, "password": PASSWORD});
+    let answer = expect_json(ask_sign_up(server, body, token).await, 202).await;
+    assert_eq!(answer, json!({"expires_in": 900}));
+    let mail = last_mail_to(server, &email.to_lowercase()).await;
+    assert!(
+        mail.subject.starts_with("Confirm your Tessera account"),
+        "{mail:?}"
+    );
+    mailed_code(&mail.body)
+}
+
+/// Signs `email` up with a password, confirmed by the code mailed to it; returns the session.
 pub async fn register(server: &TestServer, email: &str) -> Value {
+    let code = sign_up_code(server, email, None).await;
     expect_json(
-        as_user(
-            server,
-            Method::POST,
-            "/v1/auth/password/register",
-            None,
-            Some(json!({"email": email, "password": PASSWORD})),
-        )
-        .await,
+        confirm(server, &email.to_lowercase(), &code, None).await,
         201,
     )
     .await
 }
 
-async fn login(server: &TestServer, email: &str, password: &str) -> reqwest::Response {
+pub async fn login(server: &TestServer, email: &str, password: &str) -> reqwest::Response {
     as_user(
         server,
         Method::POST,
@@ -85,9 +126,22 @@ async fn password_sign_up_sign_in_and_me() {
     )
     .await;
     assert_eq!(me["user"]["id"], user_id);
-    assert_eq!(me["identities"].as_array().unwrap().len(), 1);
-    assert_eq!(me["identities"][0]["kind"], "password");
-    assert_eq!(me["identities"][0]["subject"], "ada@example.com");
+    // The confirmed address is a door of its own, and the user's address.
+    assert_eq!(me["user"]["email"], "ada@example.com");
+    let mut doors: Vec<(&str, &str)> = me["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["kind"].as_str().unwrap(), i["subject"].as_str().unwrap()))
+        .collect();
+    doors.sort_unstable();
+    assert_eq!(
+        doors,
+        [
+            ("email", "ada@example.com"),
+            ("password", "ada@example.com")
+        ]
+    );
     assert_eq!(me["memberships"], json!([]));
     // Exactly one custodial wallet, an Ethereum address, no key anywhere.
     let wallets = me["wallets"].as_array().unwrap();
@@ -108,8 +162,14 @@ async fn password_sign_up_sign_in_and_me() {
     assert_eq!(sessions[0]["method"], "password");
 
     let audit = server.audit_log().await;
-    assert!(audit.iter().any(|row| row.action == "user.create"));
-    assert!(audit.iter().any(|row| row.action == "auth.password.login"));
+    for action in [
+        "auth.password.register",
+        "user.create",
+        "auth.password.confirm",
+        "auth.password.login",
+    ] {
+        assert!(audit.iter().any(|row| row.action == action), "{action}");
+    }
 }
 
 #[tokio::test]
@@ -131,11 +191,32 @@ async fn password_refusals_reveal_nothing_and_write_nothing() {
     )
     .await;
     assert_eq!(wrong, unknown);
+    let malformed = expect_error(
+        login(&server, "not-an-email", PASSWORD).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+    assert_eq!(malformed, unknown);
 
-    // Bad input: short password, bad email, unknown field, duplicate registration.
+    // Bad input: a clear error, no mail, nothing pending, no user.
+    let written = || async {
+        (
+            server.count_rows("email_outbox").await,
+            server.count_rows("challenges").await,
+            server.count_rows("users").await,
+            server.count_rows("identities").await,
+        )
+    };
+    let before = written().await;
     for (body, status, code) in [
         (
             json!({"email": "x@example.com", "password": "short"}),
+            400,
+            "invalid_parameter",
+        ),
+        (
+            json!({"email": "x@example.com", "password": "y".repeat(1025)}),
             400,
             "invalid_parameter",
         ),
@@ -145,31 +226,27 @@ async fn password_refusals_reveal_nothing_and_write_nothing() {
             "invalid_parameter",
         ),
         (
+            json!({"email": "x@example.com", "password": PASSWORD, "redirect_to": "https://evil.example/"}),
+            400,
+            "invalid_parameter",
+        ),
+        (
             json!({"email": "x@example.com", "password": PASSWORD, "admin": true}),
             422,
             "invalid_body",
         ),
-        (
-            json!({"email": "grace@example.com", "password": "another password"}),
-            409,
-            "identity_taken",
-        ),
     ] {
+        expect_error(ask_sign_up(&server, body, None).await, status, code).await;
+    }
+    for (email, code) in [("x@example.com", "12345"), ("nope", "123456")] {
         expect_error(
-            as_user(
-                &server,
-                Method::POST,
-                "/v1/auth/password/register",
-                None,
-                Some(body),
-            )
-            .await,
-            status,
-            code,
+            confirm(&server, email, code, None).await,
+            400,
+            "invalid_parameter",
         )
         .await;
     }
-    // The duplicate did not replace the password.
+    assert_eq!(written().await, before);
     expect_json(login(&server, "grace@example.com", PASSWORD).await, 200).await;
     expect_error(
         login(&server, "x@example.com", PASSWORD).await,
@@ -328,14 +405,9 @@ async fn sign_out_and_session_revocation_take_effect_at_once() {
 #[tokio::test]
 async fn browsers_get_http_only_cookies_and_can_use_them() {
     let server = TestServer::start().await;
-    let response = as_user(
-        &server,
-        Method::POST,
-        "/v1/auth/password/register",
-        None,
-        Some(json!({"email": "cookie@example.com", "password": PASSWORD})),
-    )
-    .await;
+    let code = sign_up_code(&server, "cookie@example.com", None).await;
+    let response = confirm(&server, "cookie@example.com", &code, None).await;
+    assert_eq!(response.status(), 201);
     assert_eq!(response.headers()["cache-control"], "no-store");
     let cookies = set_cookies(&response);
     let session = cookies
@@ -364,7 +436,10 @@ async fn browsers_get_http_only_cookies_and_can_use_them() {
         .send()
         .await
         .unwrap();
-    assert_eq!(expect_json(me, 200).await["user"]["email"], json!(null));
+    assert_eq!(
+        expect_json(me, 200).await["user"]["email"],
+        "cookie@example.com"
+    );
     // Refresh by cookie alone (no body).
     let refreshed = server
         .http
@@ -376,80 +451,88 @@ async fn browsers_get_http_only_cookies_and_can_use_them() {
     expect_json(refreshed, 200).await;
 }
 
+/// The ids of the user's doors of `kind`.
+async fn doors(server: &TestServer, token: &str, kind: &str) -> Vec<String> {
+    let me = expect_json(
+        as_user(server, Method::GET, "/v1/me", Some(token), None).await,
+        200,
+    )
+    .await;
+    me["identities"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["kind"] == kind)
+        .map(|i| i["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+async fn unlink(server: &TestServer, token: &str, id: &str) -> reqwest::Response {
+    let path = format!("/v1/me/identities/{id}");
+    as_user(server, Method::DELETE, &path, Some(token), None).await
+}
+
 #[tokio::test]
 async fn the_last_identity_cannot_be_unlinked() {
     let server = TestServer::start().await;
     let grant = register(&server, "edsger@example.com").await;
     let token = grant["access_token"].as_str().unwrap();
-    let me = expect_json(
-        as_user(&server, Method::GET, "/v1/me", Some(token), None).await,
-        200,
-    )
-    .await;
-    let identity = me["identities"][0]["id"].as_str().unwrap();
-    expect_error(
-        as_user(
-            &server,
-            Method::DELETE,
-            &format!("/v1/me/identities/{identity}"),
-            Some(token),
-            None,
-        )
-        .await,
-        409,
-        "last_identity",
-    )
-    .await;
-
-    // A second door (a password for another address, added while signed in) makes it possible.
-    let linked = as_user(
-        &server,
-        Method::POST,
-        "/v1/auth/password/register",
-        Some(token),
-        Some(json!({"email": "edsger@work.example", "password": PASSWORD})),
-    )
-    .await;
-    let linked = expect_json(linked, 201).await;
-    assert_eq!(linked["user"]["id"], grant["user"]["id"]);
-    assert_eq!(linked["created"], false);
-    let response = as_user(
-        &server,
-        Method::DELETE,
-        &format!("/v1/me/identities/{identity}"),
-        Some(token),
-        None,
-    )
-    .await;
-    assert_eq!(response.status(), 204);
+    // Two doors from the sign-up: the password goes, the address is the last one and stays.
+    let password = doors(&server, token, "password").await.remove(0);
+    assert_eq!(unlink(&server, token, &password).await.status(), 204);
     expect_error(
         login(&server, "edsger@example.com", PASSWORD).await,
         401,
         "invalid_credentials",
     )
     .await;
-    expect_json(login(&server, "edsger@work.example", PASSWORD).await, 200).await;
+    let address = doors(&server, token, "email").await.remove(0);
+    expect_error(unlink(&server, token, &address).await, 409, "last_identity").await;
 
-    // Another user cannot unlink it, and cannot take a door that is someone else's.
-    let other = register(&server, "mallory@example.com").await;
-    let other_token = other["access_token"].as_str().unwrap();
-    let me = expect_json(
-        as_user(&server, Method::GET, "/v1/me", Some(token), None).await,
+    // A password for another address, added while signed in: confirmed by its email, and only
+    // by this user's session (a used-up code asks for a new email).
+    let code = sign_up_code(&server, "edsger@work.example", Some(token)).await;
+    expect_error(
+        confirm(&server, "edsger@work.example", &code, None).await,
+        401,
+        "unauthenticated",
+    )
+    .await;
+    let code = sign_up_code(&server, "edsger@work.example", Some(token)).await;
+    let linked = expect_json(
+        confirm(&server, "edsger@work.example", &code, Some(token)).await,
         200,
     )
     .await;
-    let remaining = me["identities"][0]["id"].as_str().unwrap();
+    assert_eq!(linked["user"]["id"], grant["user"]["id"]);
+    assert_eq!(linked["created"], false);
+    assert_eq!(doors(&server, token, "email").await.len(), 2);
+    assert_eq!(unlink(&server, token, &address).await.status(), 204);
+    expect_json(login(&server, "edsger@work.example", PASSWORD).await, 200).await;
+
+    // Another user cannot unlink his doors, nor get a password on his address.
+    let other = register(&server, "mallory@example.com").await;
+    let other_token = other["access_token"].as_str().unwrap();
+    let remaining = doors(&server, token, "password").await.remove(0);
     expect_error(
-        as_user(
-            &server,
-            Method::DELETE,
-            &format!("/v1/me/identities/{remaining}"),
-            Some(other_token),
-            None,
-        )
-        .await,
+        unlink(&server, other_token, &remaining).await,
         404,
         "not_found",
+    )
+    .await;
+    let asked = ask_sign_up(
+        &server,
+        json!({"email": "edsger@work.example", "password": "mallory's password"}),
+        Some(other_token),
+    )
+    .await;
+    expect_json(asked, 202).await;
+    let note = last_mail_to(&server, "edsger@work.example").await;
+    assert_eq!(note.subject, "You already have a Tessera account");
+    expect_error(
+        login(&server, "edsger@work.example", "mallory's password").await,
+        401,
+        "invalid_credentials",
     )
     .await;
 }

@@ -9,25 +9,18 @@ use serde_json::{Value, json};
 use tessera_testkit::{SmtpSink, TestServer};
 
 use crate::people::{as_user, register};
-use crate::support::{expect_error, expect_json, set_cookies};
+use crate::support::{
+    expect_error, expect_json, last_mail_to, mail_to, mailed_code, mailed_link, set_cookies,
+};
 
 const APP: &str = "https://app.example";
 
-/// The link and the code in an email's text.
+/// The link and the code in a sign-in email's text.
 fn secrets(text: &str) -> (String, String) {
-    let link = text
-        .split_whitespace()
-        .find(|word| word.contains("/v1/auth/email/callback?"))
-        .expect("a link in the email")
-        .to_owned();
-    let code = text
-        .split("enter this code: ")
-        .nth(1)
-        .and_then(|rest| rest.get(..6))
-        .expect("a code in the email")
-        .to_owned();
-    assert!(code.bytes().all(|b| b.is_ascii_digit()), "{code}");
-    (link, code)
+    (
+        mailed_link(text, "/v1/auth/email/callback"),
+        mailed_code(text),
+    )
 }
 
 /// A server keeping mail in the outbox, with `APP` as an allowed redirect origin.
@@ -398,7 +391,7 @@ async fn a_signed_in_user_adds_an_address() {
     let grant = register(&server, "pat@example.com").await;
     let token = grant["access_token"].as_str().unwrap();
     expect_json(start(&server, "pat@work.example", Some(token)).await, 202).await;
-    let (link, code) = secrets(&server.outbox().await.remove(0).body);
+    let (link, code) = secrets(&last_mail_to(&server, "pat@work.example").await.body);
 
     // Only the asker's session completes it: a mailed link opened by someone else (or no one
     // signed in) adds nothing.
@@ -422,7 +415,7 @@ async fn a_signed_in_user_adds_an_address() {
     )
     .await;
     expect_json(start(&server, "pat@work.example", Some(token)).await, 202).await;
-    let (_, code) = secrets(&server.outbox().await.remove(1).body);
+    let (_, code) = secrets(&last_mail_to(&server, "pat@work.example").await.body);
     expect_error(
         verify(&server, "pat@work.example", &code, None).await,
         401,
@@ -431,7 +424,7 @@ async fn a_signed_in_user_adds_an_address() {
     .await;
 
     expect_json(start(&server, "pat@work.example", Some(token)).await, 202).await;
-    let (_, code) = secrets(&server.outbox().await.remove(2).body);
+    let (_, code) = secrets(&last_mail_to(&server, "pat@work.example").await.body);
     let linked = expect_json(
         verify(&server, "pat@work.example", &code, Some(token)).await,
         200,
@@ -450,8 +443,10 @@ async fn a_signed_in_user_adds_an_address() {
         .iter()
         .map(|i| i["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds.len(), 2, "{me}");
-    assert!(kinds.contains(&"email") && kinds.contains(&"password"));
+    // The password and its confirmed address from the sign-up, and the added address.
+    assert_eq!(kinds.len(), 3, "{me}");
+    assert_eq!(kinds.iter().filter(|kind| **kind == "email").count(), 2);
+    assert!(kinds.contains(&"password"));
 
     // Signing in by that address now leads to Pat.
     let (_, code) = mailed(&server, "pat@work.example").await;
@@ -461,7 +456,7 @@ async fn a_signed_in_user_adds_an_address() {
     // Eve cannot take Pat's address.
     let eve = other["access_token"].as_str().unwrap();
     expect_json(start(&server, "pat@work.example", Some(eve)).await, 202).await;
-    let (_, code) = secrets(&server.outbox().await.last().unwrap().body);
+    let (_, code) = secrets(&last_mail_to(&server, "pat@work.example").await.body);
     expect_error(
         verify(&server, "pat@work.example", &code, Some(eve)).await,
         409,
@@ -534,7 +529,12 @@ async fn bad_input_is_refused_and_writes_nothing() {
         "invalid_credentials",
     )
     .await;
-    assert_eq!(server.count_rows("email_outbox").await, 0);
+    assert_eq!(
+        mail_to(&server, "r@example.com").await.len(),
+        1,
+        "only the sign-up's confirmation"
+    );
+    assert_eq!(server.count_rows("email_outbox").await, 1);
     assert_eq!(server.count_rows("challenges").await, 0);
     assert_eq!(
         server.count_rows("users").await,

@@ -376,13 +376,13 @@ async fn a_signed_in_user_links_the_account_which_then_belongs_to_them_only() {
         .iter()
         .map(|i| i["kind"].as_str().unwrap())
         .collect();
-    assert_eq!(kinds.len(), 2);
+    // The password and its confirmed address from the sign-up, and the provider's account.
+    assert_eq!(kinds.len(), 3);
     assert!(kinds.contains(&"oauth:google"), "{kinds:?}");
-    // The provider's account alone now signs Ada in; its verified address filled Ada's empty
-    // one (a password door vouches for no address).
+    // The provider's account alone now signs Ada in; her address stays the one she confirmed.
     let alone = expect_json(sign_in(&server, &peer, "ada-google", None).await, 200).await;
     assert_eq!(alone["user"]["id"], ada["user"]["id"]);
-    assert_eq!(alone["user"]["email"], "ada-google@example.test");
+    assert_eq!(alone["user"]["email"], "ada@example.com");
 
     // Eve cannot link Ada's account: 409, or an error on the redirect.
     let eve = register(&server, "eve@example.com").await;
@@ -408,7 +408,7 @@ async fn a_signed_in_user_links_the_account_which_then_belongs_to_them_only() {
             .as_array()
             .unwrap()
             .len(),
-        1
+        2
     );
 
     // A linking sign-in whose session ended meanwhile is refused.

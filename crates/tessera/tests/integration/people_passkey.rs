@@ -251,11 +251,11 @@ async fn a_password_user_links_a_passkey_in_the_console_and_signs_in_with_it() {
     );
     let mut kinds: Vec<_> = seen["identities"].as_array().unwrap().clone();
     kinds.sort_by_key(|kind| kind.to_string());
-    assert_eq!(kinds, [json!("passkey"), json!("password")]);
+    assert_eq!(kinds, [json!("email"), json!("passkey"), json!("password")]);
     // The authenticator holds one passkey: the second registration was excluded by the server.
     assert!(!seen["second_add"].as_str().unwrap().is_empty(), "{seen}");
     assert_eq!(seen["credentials"].as_array().unwrap().len(), 1, "{seen}");
-    assert_eq!(seen["identities_after"].as_array().unwrap().len(), 2);
+    assert_eq!(seen["identities_after"].as_array().unwrap().len(), 3);
     let subject = base64url(seen["credentials"][0]["id"].as_str().unwrap());
 
     // A signed-in registration excludes the person's own passkeys, and only theirs.
@@ -276,7 +276,7 @@ async fn a_password_user_links_a_passkey_in_the_console_and_signs_in_with_it() {
         .collect();
     assert_eq!(excluded, [subject]);
     // The authenticator names the account by the person's email or name, else their id.
-    assert_eq!(options["user"]["name"], ada_id);
+    assert_eq!(options["user"]["name"], "ada@example.com");
     let token = grace["access_token"].as_str().unwrap();
     let start = post(
         &server,
@@ -298,7 +298,8 @@ async fn a_password_user_links_a_passkey_in_the_console_and_signs_in_with_it() {
         .identities(grace["user"]["id"].as_str().unwrap().parse().unwrap())
         .await
         .unwrap();
-    assert_eq!(grace_doors.len(), 1, "grace's doors are untouched");
+    // Her password and its confirmed address, nothing more.
+    assert_eq!(grace_doors.len(), 2, "grace's doors are untouched");
 }
 
 #[tokio::test]

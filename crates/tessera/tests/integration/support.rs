@@ -2,7 +2,7 @@
 
 use reqwest::{Method, Response};
 use serde_json::Value;
-use tessera_testkit::TestServer;
+use tessera_testkit::{OutboxRow, TestServer};
 
 /// Sends `method path` with `key` as `X-API-Key` (when given) and `body` as JSON (when given).
 pub async fn call(
@@ -109,4 +109,42 @@ pub fn set_cookies(response: &Response) -> Vec<String> {
         .iter()
         .map(|v| v.to_str().unwrap().to_owned())
         .collect()
+}
+
+/// The mail kept in the outbox for `recipient`, oldest first.
+pub async fn mail_to(server: &TestServer, recipient: &str) -> Vec<OutboxRow> {
+    server
+        .outbox()
+        .await
+        .into_iter()
+        .filter(|mail| mail.recipient == recipient)
+        .collect()
+}
+
+/// The newest mail kept in the outbox for `recipient`.
+pub async fn last_mail_to(server: &TestServer, recipient: &str) -> OutboxRow {
+    mail_to(server, recipient)
+        .await
+        .pop()
+        .unwrap_or_else(|| panic!("no mail for {recipient} in the outbox"))
+}
+
+/// The 6-digit code in an email's text.
+pub fn mailed_code(text: &str) -> String {
+    let code = text
+        .split("enter this code: ")
+        .nth(1)
+        .and_then(|rest| rest.get(..6))
+        .unwrap_or_else(|| panic!("no code in {text:?}"))
+        .to_owned();
+    assert!(code.bytes().all(|b| b.is_ascii_digit()), "{code}");
+    code
+}
+
+/// The link to `path` in an email's text.
+pub fn mailed_link(text: &str, path: &str) -> String {
+    text.split_whitespace()
+        .find(|word| word.contains(&format!("{path}?")))
+        .unwrap_or_else(|| panic!("no link to {path} in {text:?}"))
+        .to_owned()
 }

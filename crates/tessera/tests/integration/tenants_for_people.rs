@@ -94,7 +94,7 @@ async fn a_person_creates_and_owns_a_tenant() {
     assert_eq!(
         members["members"],
         json!([{
-            "user_id": ada_id, "email": null, "name": null, "role": "owner",
+            "user_id": ada_id, "email": "ada@example.com", "name": null, "role": "owner",
             "created_at": members["members"][0]["created_at"],
         }])
     );

@@ -7,7 +7,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tessera_core::people::IdentityKind;
 use tessera_core::validate;
-use tessera_proto::ErrorCode;
 use tessera_proto::people as wire;
 use url::Url;
 use utoipa_axum::router::OpenApiRouter;
@@ -19,7 +18,7 @@ use crate::error::ApiError;
 use crate::http::json::{ApiJson, ApiQuery};
 use crate::http::openapi::{BodyErrors, SessionErrors};
 use crate::people::accounts::Door;
-use crate::people::email::{Proven, TTL};
+use crate::people::email::{Ask, Proven, Purpose, TTL};
 use crate::people::redirect::{failed_to, signed_in_to};
 use crate::people::sessions::{Issued, actor};
 use crate::people::signed_in::{MaybeSignedIn, SignedIn};
@@ -54,9 +53,16 @@ async fn start(
         .map(|url| state.allowed_redirect(url))
         .transpose()?;
     let actor = me.map_or_else(|| "anonymous".to_owned(), |me| me.actor());
-    state
-        .send_sign_in_email(&ctx, &email, redirect_to, me.map(|me| me.user_id))
-        .await?;
+    state.count_email_send(&ctx, &email)?;
+    let ask = Ask {
+        purpose: Purpose::SignIn,
+        email: email.clone(),
+        redirect_to,
+        link_to: me.map(|me| me.user_id),
+        password: None,
+        name: None,
+    };
+    state.send_challenge_email(&ctx, ask).await?;
     let fact = Fact::success(None, actor, "auth.email.start", &email);
     state.audit(&ctx, fact).await;
     let started = wire::EmailStarted {
@@ -84,7 +90,10 @@ async fn verify(
             "code: must be the 6 digits from the email",
         ));
     }
-    let proven = match state.prove_email_by_code(&ctx, &email, &body.code).await {
+    let proven = match state
+        .prove_email_by_code(&ctx, Purpose::SignIn, &email, &body.code)
+        .await
+    {
         Ok(proven) => proven,
         Err(error) => return Err(refused(&state, &ctx, error).await),
     };
@@ -113,7 +122,10 @@ async fn callback(
         .redirect_to
         .as_deref()
         .and_then(|url| state.allowed_redirect(url).ok());
-    let signed_in = match state.prove_email_by_link(&ctx, &query.token).await {
+    let signed_in = match state
+        .prove_email_by_link(&ctx, Purpose::SignIn, &query.token)
+        .await
+    {
         Ok(proven) => sign_in(&state, &ctx, &headers, me, proven).await,
         Err(error) => Err(refused(&state, &ctx, error).await),
     };
@@ -135,16 +147,7 @@ async fn sign_in(
     me: Option<SignedIn>,
     proven: Proven,
 ) -> Result<(Issued, Option<Url>), ApiError> {
-    let link_to = match (proven.link_to, me) {
-        (None, _) => None,
-        (Some(asker), Some(me)) if me.user_id == asker => Some(me),
-        (Some(_), _) => {
-            return Err(ApiError::new(
-                ErrorCode::Unauthenticated,
-                "this email adds an address to an account: open it signed in as that account",
-            ));
-        }
-    };
+    let link_to = proven.completed_by(me)?;
     let door = Door {
         email: Some(proven.email.clone()),
         ..Door::new(IdentityKind::Email, proven.email)

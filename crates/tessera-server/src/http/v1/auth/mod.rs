@@ -5,6 +5,7 @@ pub mod email;
 pub mod oauth;
 pub mod passkey;
 pub mod password;
+pub mod password_reset;
 pub mod session;
 pub mod wallet;
 
@@ -18,6 +19,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .merge(oauth::router())
         .merge(passkey::router())
         .merge(password::router())
+        .merge(password_reset::router())
         .merge(session::router())
         .merge(wallet::router())
 }
