@@ -9,8 +9,7 @@ use time::OffsetDateTime;
 use crate::store::StoreResult;
 
 text_enum!(
-    /// What a challenge is for; a secret of one kind is never accepted as another
-    /// (`connection_state`: the nonce of a begun per-agent OAuth connection).
+    /// What a challenge is for; a secret of one kind is never accepted as another.
     ChallengeKind {
         Email = "email",
         // A password sign-up waiting for its address to be confirmed.
@@ -20,6 +19,7 @@ text_enum!(
         Invitation = "invitation",
         WalletNonce = "wallet_nonce",
         OAuthState = "oauth_state",
+        // The nonce of a begun per-agent OAuth connection (the token vault).
         ConnectionState = "connection_state",
         PasskeyRegistration = "passkey_registration",
         PasskeyLogin = "passkey_login",
