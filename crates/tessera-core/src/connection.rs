@@ -118,13 +118,4 @@ pub trait ConnectionStore: Send + Sync {
     async fn finish_lease(&self, connection: &Connection, owner: &str) -> StoreResult<bool>;
     /// Drops `owner`'s lease without writing anything (the refresh failed transiently).
     async fn release_lease(&self, key: &ConnectionKey, owner: &str) -> StoreResult<()>;
-    /// Every connection's key, for rewrapping under a new master key.
-    async fn connection_keys(&self) -> StoreResult<Vec<ConnectionKey>>;
-    /// Replaces the sealed token set only if it is still `old` (nothing refreshed it meanwhile).
-    async fn reseal_connection(
-        &self,
-        key: &ConnectionKey,
-        old: &[u8],
-        new: &[u8],
-    ) -> StoreResult<bool>;
 }

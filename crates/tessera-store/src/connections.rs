@@ -223,39 +223,4 @@ impl ConnectionStore for SqlStore {
         .map_err(db_error)?;
         Ok(())
     }
-
-    async fn connection_keys(&self) -> StoreResult<Vec<ConnectionKey>> {
-        sqlx::query(
-            "SELECT tenant_id, scope_kind, scope_id, provider, name FROM connections \
-             ORDER BY tenant_id, scope_kind, scope_id, provider, name",
-        )
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db_error)?
-        .iter()
-        .map(key)
-        .collect()
-    }
-
-    async fn reseal_connection(
-        &self,
-        k: &ConnectionKey,
-        old: &[u8],
-        new: &[u8],
-    ) -> StoreResult<bool> {
-        let done = bind_key!(
-            sqlx::query(concat!(
-                "UPDATE connections SET sealed_tokens = $6 WHERE ",
-                by_key!(),
-                " AND sealed_tokens = $7"
-            )),
-            k
-        )
-        .bind(new.to_vec())
-        .bind(old.to_vec())
-        .execute(&self.pool)
-        .await
-        .map_err(db_error)?;
-        Ok(done.rows_affected() == 1)
-    }
 }

@@ -16,6 +16,7 @@ mod error;
 mod outbox;
 mod people;
 mod placements;
+mod rewrap;
 mod rows;
 mod sessions;
 mod signing_keys;
@@ -33,6 +34,8 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use tessera_core::StoreError;
+
+pub use rewrap::Rewrapped;
 
 /// SQLite serializes writers anyway; a few readers alongside are all it can use.
 const SQLITE_MAX_CONNECTIONS: u32 = 8;
