@@ -394,6 +394,8 @@ async fn rotate_master_rewraps_everything_sealed_while_the_server_runs() {
     let server = TestServer::start_with(|config| {
         config.oauth_allow_private_issuers = true;
         config.integrations = [("crm".to_owned(), integration)].into();
+        // PostgreSQL refuses integrations without one (embedded mode generates it).
+        config.oauth_state_secret = Some(tessera_server::Secret::new("s".repeat(32)));
     })
     .await;
     if server.database().is_some() {
