@@ -17,6 +17,12 @@
 //   claimsInIdToken       true (default): scope `email`/`profile` claims go into the ID token;
 //                         false: they are only at the userinfo endpoint (the spec's default,
 //                         oidc-provider's conformIdTokenClaims)
+//   authorizedParty       an `azp` claim (Core §2: the client the ID token was issued to) for
+//                         every ID token, through the `openid` scope's claims; absent by
+//                         default, as oidc-provider sets none of its own. The token's `aud`
+//                         stays the client that redeemed the code (oidc-provider fixes it), so
+//                         this is the one way to have the real provider name another client
+//                         in an ID token for this one
 //   refreshTokens         true: clients may use the refresh_token grant, every code exchange
 //                         issues a refresh token, every refresh rotates it, and RFC 7009
 //                         revocation is on (a token vault's provider); default false
@@ -100,7 +106,7 @@ const provider = new Provider(issuer, {
     : {}),
   conformIdTokenClaims: !(config.claimsInIdToken ?? true),
   claims: {
-    openid: ['sub'],
+    openid: config.authorizedParty ? ['sub', 'azp'] : ['sub'],
     email: ['email', 'email_verified'],
     profile: ['name'],
   },
@@ -113,6 +119,7 @@ const provider = new Provider(issuer, {
           email: `${sub}@example.test`,
           email_verified: sub !== 'unverified',
           name: `User ${sub}`,
+          ...(config.authorizedParty ? { azp: config.authorizedParty } : {}),
         };
       },
     };

@@ -10,6 +10,12 @@
 //            two more answers held back unsent, and the authenticator's credentials.
 //   link     sign in with {email, password}, add a passkey on /console, try adding a second one
 //            from the same authenticator (excluded), sign out, sign in with the passkey.
+//   password-signup  {email, password, name} through "Create an account"; reports what the page says.
+//   resume   signs in with {email, password}, loses the access cookie (it lives 15 minutes),
+//            opens /console again; reports both users and where the browser went meanwhile.
+//   visit    opens {url} (an emailed link); reports the user /console shows and their doors.
+//   password-reset-start   {email} through "Forgot your password?"; reports what the page says.
+//   password-reset-finish  {email, code, password}; reports the user /console shows.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -145,7 +151,80 @@ async function link(input) {
   });
 }
 
-const modes = { signup, link };
+// Opens the <details> holding `form` and fills its fields.
+async function fillForm(page, form, fields) {
+  await page.click(`details:has(#${form}) summary`);
+  for (const [name, value] of Object.entries(fields)) {
+    await page.fill(`#${form} input[name=${name}]`, value);
+  }
+}
+
+async function passwordSignup(input) {
+  return withBrowser(async (page) => {
+    await page.goto(`${input.base}/console/login`);
+    const { email, password, name } = input;
+    await fillForm(page, "password-signup", { email, password, name });
+    await page.click("#password-signup button");
+    return { status: await statusText(page) };
+  });
+}
+
+async function resume(input) {
+  const base = input.base;
+  return withBrowser(async (page) => {
+    const context = page.context();
+    await page.goto(`${base}/console/login`);
+    await page.fill("#password-login input[name=email]", input.email);
+    await page.fill("#password-login input[name=password]", input.password);
+    await clickTo(page, "#password-login button", "/console", base);
+    const signedIn = await page.textContent("#user-id");
+    await context.clearCookies({ name: "tessera_session" });
+    const visited = [];
+    page.on("framenavigated", (frame) => {
+      if (frame === page.mainFrame()) visited.push(frame.url());
+    });
+    await page.goto(`${base}/console`);
+    await page.waitForURL(`${base}/console`);
+    return { signed_in: signedIn, resumed: await page.textContent("#user-id"), visited };
+  });
+}
+
+async function visit(input) {
+  return withBrowser(async (page) => {
+    await page.goto(input.url);
+    await page.waitForURL(`${input.base}/console`);
+    return { user: await page.textContent("#user-id"), identities: await identities(page) };
+  });
+}
+
+async function passwordResetStart(input) {
+  return withBrowser(async (page) => {
+    await page.goto(`${input.base}/console/login`);
+    await fillForm(page, "password-reset-start", { email: input.email });
+    await page.click("#password-reset-start button");
+    return { status: await statusText(page) };
+  });
+}
+
+async function passwordResetFinish(input) {
+  return withBrowser(async (page) => {
+    await page.goto(`${input.base}/console/login`);
+    const { email, code, password } = input;
+    await fillForm(page, "password-reset-finish", { email, code, password });
+    await clickTo(page, "#password-reset-finish button", "/console", input.base);
+    return { user: await page.textContent("#user-id") };
+  });
+}
+
+const modes = {
+  signup,
+  link,
+  "password-signup": passwordSignup,
+  resume,
+  visit,
+  "password-reset-start": passwordResetStart,
+  "password-reset-finish": passwordResetFinish,
+};
 const mode = modes[process.argv[2]];
 if (!mode) {
   console.error(`unknown mode ${process.argv[2]}; one of ${Object.keys(modes).join(", ")}`);

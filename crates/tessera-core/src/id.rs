@@ -121,6 +121,14 @@ typed_id!(
     /// A user's custodial wallet.
     WalletId, "wal", "wallet"
 );
+typed_id!(
+    /// An application's OAuth client, registered in a tenant (its `client_id`).
+    OAuthClientId, "cli", "OAuth client"
+);
+typed_id!(
+    /// A person's authorization of an OAuth client: its code and its family of refresh tokens.
+    GrantId, "grt", "grant"
+);
 
 #[cfg(test)]
 mod tests {

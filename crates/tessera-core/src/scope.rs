@@ -17,18 +17,21 @@ pub const WEBHOOKS_WRITE: &str = "webhooks:write";
 pub const MEMBERS_WRITE: &str = "members:write";
 /// Agents' access tokens: read the agent's connections (fresh tokens, the provider proxy).
 pub const CONNECTIONS_READ: &str = "connections:read";
+/// Register and delete the tenant's OAuth clients (applications people sign in to).
+pub const CLIENTS_WRITE: &str = "clients:write";
 /// Everything a tenant can do.
 pub const ALL: &str = "*";
 /// The operator: every tenant, and administration (suspend, reactivate).
 pub const ADMIN: &str = "admin";
 
 /// The scopes a tenant's API key may carry.
-pub const TENANT_KEY_SCOPES: [&str; 6] = [
+pub const TENANT_KEY_SCOPES: [&str; 7] = [
     READ,
     AGENTS_WRITE,
     API_KEYS_WRITE,
     WEBHOOKS_WRITE,
     MEMBERS_WRITE,
+    CLIENTS_WRITE,
     ALL,
 ];
 

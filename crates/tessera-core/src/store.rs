@@ -9,6 +9,7 @@ use crate::agent::{Agent, AgentPatch, ClientSecret};
 use crate::api_key::{ApiKey, KeyOwner};
 use crate::audit::{AuditEvent, AuditFilter, ChainedEvent, Checkpoint, LinkHash};
 use crate::connection::ConnectionStore;
+use crate::authz::AuthorizationStore;
 use crate::mail::OutboxStore;
 use crate::people::{ChallengeStore, PeopleStore, SessionStore};
 use crate::placement::PlacementStore;
@@ -50,6 +51,7 @@ pub trait Store:
     + ChallengeStore
     + OutboxStore
     + ConnectionStore
+    + AuthorizationStore
     + Send
     + Sync
     + std::fmt::Debug

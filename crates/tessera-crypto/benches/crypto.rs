@@ -29,6 +29,7 @@ fn claims() -> AccessTokenClaims {
         client_id: "agt_0197a5f0c1d27c3e8f2b4a6d8e0f1a2b".to_owned(),
         scope: "mail:read mail:send".to_owned(),
         tenant_id: "ten_0197a5f0c1d27c3e8f2b4a6d8e0f1a2d".to_owned(),
+        gid: None,
     }
 }
 

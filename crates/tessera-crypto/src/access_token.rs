@@ -10,7 +10,7 @@ pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessTokenClaims {
     pub iss: String,
-    /// The agent (or, later, user) the token was issued to.
+    /// The agent the token was issued to, or the person an application acts for.
     pub sub: String,
     pub aud: String,
     pub exp: i64,
@@ -21,6 +21,10 @@ pub struct AccessTokenClaims {
     #[serde(default, skip_serializing_if = "String::is_empty")]
     pub scope: String,
     pub tenant_id: String,
+    /// The grant a token issued to an application for a person comes from; revoking the grant
+    /// ends the token. Absent on agents' own tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gid: Option<String>,
 }
 
 impl Validity for AccessTokenClaims {

@@ -156,6 +156,11 @@ impl KeyRing {
         self.signer.as_ref().map(|s| s.kid.as_str())
     }
 
+    /// The algorithm of the active key (an ID token's `at_hash` depends on it).
+    pub fn signing_alg(&self) -> Option<Algorithm> {
+        self.signer.as_ref().map(|s| s.alg)
+    }
+
     /// Signs `claims` as a compact JWS with the active key.
     pub fn sign<C: Serialize>(&self, typ: &str, claims: &C) -> Result<String, KeyRingError> {
         let signer = self.signer.as_ref().ok_or(KeyRingError::NoSigningKey)?;

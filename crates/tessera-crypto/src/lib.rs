@@ -6,11 +6,13 @@
 //! - [`signing`]: generating signing keys (ES256, EdDSA, RS256) and their public JWKs;
 //! - [`keyring`]: the set of published keys, signing and verifying JWTs, the JWKS document;
 //! - [`access_token`]: the claims of an RFC 9068 access token;
-//! - [`session_token`]: the claims of a person's session access token.
+//! - [`session_token`]: the claims of a person's session access token;
+//! - [`oidc`]: ID token claims, `at_hash`, and PKCE's S256 challenge.
 
 pub mod access_token;
 pub mod envelope;
 pub mod keyring;
+pub mod oidc;
 pub mod secret;
 pub mod session_token;
 pub mod signing;
@@ -18,6 +20,7 @@ pub mod signing;
 pub use access_token::{ACCESS_TOKEN_TYP, AccessTokenClaims};
 pub use envelope::{EnvelopeError, MasterKey, MasterKeys};
 pub use keyring::{Expectation, KeyRing, KeyRingError, PublishedKey, TokenError, Validity};
+pub use oidc::{ID_TOKEN_TYP, IdTokenClaims};
 pub use secret::{GeneratedSecret, SecretKind, SecretString, sha256};
 pub use session_token::{SESSION_TOKEN_TYP, SessionClaims};
 pub use signing::{Algorithm, GeneratedKey, SigningError};

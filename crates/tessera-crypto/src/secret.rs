@@ -25,16 +25,29 @@ pub enum SecretKind {
     EmailLink,
     /// The handle of a passkey ceremony between its start and its finish (single-use).
     PasskeyCeremony,
+    /// An OAuth authorization code (single-use, 60 seconds).
+    AuthorizationCode,
+    /// A refresh token an application holds for a person's grant (single-use; rotated).
+    GrantRefreshToken,
+    /// The handle of an authorization request awaiting consent (single-use; bound to the
+    /// session that saw the consent screen).
+    ConsentRequest,
+    /// The registration access token of a dynamically registered client (RFC 7592).
+    RegistrationAccessToken,
 }
 
 impl SecretKind {
-    pub const ALL: [SecretKind; 6] = [
+    pub const ALL: [SecretKind; 10] = [
         Self::TenantApiKey,
         Self::OperatorKey,
         Self::ClientSecret,
         Self::RefreshToken,
         Self::EmailLink,
         Self::PasskeyCeremony,
+        Self::AuthorizationCode,
+        Self::GrantRefreshToken,
+        Self::ConsentRequest,
+        Self::RegistrationAccessToken,
     ];
 
     pub fn prefix(self) -> &'static str {
@@ -45,6 +58,10 @@ impl SecretKind {
             Self::RefreshToken => "trt",
             Self::EmailLink => "tml",
             Self::PasskeyCeremony => "tpc",
+            Self::AuthorizationCode => "tac",
+            Self::GrantRefreshToken => "tgr",
+            Self::ConsentRequest => "tcq",
+            Self::RegistrationAccessToken => "tra",
         }
     }
 

@@ -101,7 +101,9 @@ pub struct OAuthErrorBody {
 }
 
 error_codes!(
-    /// RFC 6749 §5.2 error codes, and RFC 7009's `unsupported_token_type`.
+    /// RFC 6749 §4.1.2.1 and §5.2 error codes, RFC 6750's bearer-token errors, RFC 7009's
+    /// `unsupported_token_type`, RFC 7591's registration errors, and OpenID Connect's
+    /// `login_required` and `consent_required`.
     OAuthErrorCode {
         InvalidRequest => ("invalid_request", 400, "A parameter is missing, repeated, malformed or not allowed."),
         InvalidClient => ("invalid_client", 401, "Client authentication failed."),
@@ -110,6 +112,14 @@ error_codes!(
         UnsupportedGrantType => ("unsupported_grant_type", 400, "The grant type is not supported."),
         InvalidScope => ("invalid_scope", 400, "The requested scope exceeds what the client may have."),
         UnsupportedTokenType => ("unsupported_token_type", 400, "The server cannot revoke this type of token."),
+        UnsupportedResponseType => ("unsupported_response_type", 400, "The authorization endpoint answers `response_type=code` only."),
+        AccessDenied => ("access_denied", 403, "The person declined the request."),
+        LoginRequired => ("login_required", 401, "`prompt=none`, but nobody is signed in."),
+        ConsentRequired => ("consent_required", 403, "`prompt=none`, but the person has not consented to this client and these scopes."),
+        InvalidToken => ("invalid_token", 401, "The access token is missing, malformed, expired or revoked."),
+        InsufficientScope => ("insufficient_scope", 403, "The access token lacks the scope this call needs."),
+        InvalidRedirectUri => ("invalid_redirect_uri", 400, "A redirect URI of the registration is not acceptable (RFC 7591)."),
+        InvalidClientMetadata => ("invalid_client_metadata", 400, "A field of the registration is not acceptable (RFC 7591)."),
         SlowDown => ("slow_down", 429, "Too many requests from this client; retry later."),
         ServerError => ("server_error", 500, "Tessera failed; the request id in the logs says why."),
         TemporarilyUnavailable => ("temporarily_unavailable", 503, "A dependency is unreachable; retry later."),

@@ -9,6 +9,7 @@ pub mod compliance;
 pub mod connections;
 pub mod error;
 pub mod oauth2;
+pub mod oauth_clients;
 pub mod ops;
 pub mod people;
 pub mod placements;

@@ -6,13 +6,23 @@ use utoipa::ToSchema;
 /// The form of `POST /oauth2/token` (`application/x-www-form-urlencoded`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct TokenRequest {
+    /// `client_credentials` (agents), `authorization_code` or `refresh_token` (applications).
     #[schema(example = "client_credentials")]
     pub grant_type: String,
-    /// Space-separated; a subset of the agent's scopes. Omit for all of them.
+    /// Space-separated; a subset of the agent's scopes (or of the grant's, when refreshing).
+    /// Omit for all of them.
     pub scope: Option<String>,
-    /// For `client_secret_post`; otherwise use HTTP Basic.
+    /// For `client_secret_post` and public clients; otherwise use HTTP Basic.
     pub client_id: Option<String>,
     pub client_secret: Option<String>,
+    /// `authorization_code`: the code the redirect URI received.
+    pub code: Option<String>,
+    /// `authorization_code`: the redirect URI of the authorization request, exactly.
+    pub redirect_uri: Option<String>,
+    /// `authorization_code`: the PKCE verifier of the request's `code_challenge`.
+    pub code_verifier: Option<String>,
+    /// `refresh_token`: the refresh token (single-use; the response carries the next one).
+    pub refresh_token: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -22,6 +32,28 @@ pub struct TokenResponse {
     pub token_type: String,
     pub expires_in: i64,
     pub scope: String,
+    /// Applications granted `offline_access`: the next refresh token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refresh_token: Option<String>,
+    /// OpenID Connect: the ID token, when the code was issued for scope `openid`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id_token: Option<String>,
+}
+
+/// OpenID Connect `/oauth2/userinfo`: the claims the access token's scopes allow.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct UserInfo {
+    /// The user id (the ID token's `sub`).
+    pub sub: String,
+    /// Scope `profile`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// Scope `email`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Scope `email`: whether the person proved they receive mail at `email`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email_verified: Option<bool>,
 }
 
 /// The form of `POST /oauth2/introspect` and `POST /oauth2/revoke`.
@@ -63,12 +95,22 @@ pub struct IntrospectionResponse {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ServerMetadata {
     pub issuer: String,
+    pub authorization_endpoint: String,
     pub token_endpoint: String,
+    pub userinfo_endpoint: String,
+    /// RFC 7591, when the operator allows dynamic registration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub registration_endpoint: Option<String>,
     pub jwks_uri: String,
     pub introspection_endpoint: String,
     pub revocation_endpoint: String,
     pub grant_types_supported: Vec<String>,
     pub response_types_supported: Vec<String>,
+    pub response_modes_supported: Vec<String>,
+    pub code_challenge_methods_supported: Vec<String>,
+    /// RFC 9207: the authorization response carries `iss`.
+    pub authorization_response_iss_parameter_supported: bool,
+    pub claims_supported: Vec<String>,
     pub token_endpoint_auth_methods_supported: Vec<String>,
     pub introspection_endpoint_auth_methods_supported: Vec<String>,
     pub revocation_endpoint_auth_methods_supported: Vec<String>,

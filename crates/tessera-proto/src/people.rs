@@ -320,6 +320,21 @@ pub struct InvitationList {
     pub invitations: Vec<Invitation>,
 }
 
+/// The parameters of an invitation email's link.
+#[derive(Clone, PartialEq, Eq, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InvitationLinkQuery {
+    /// The invitation's `tml_…` token.
+    pub token: String,
+}
+
+impl std::fmt::Debug for InvitationLinkQuery {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InvitationLinkQuery")
+            .finish_non_exhaustive()
+    }
+}
+
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AcceptInvitationRequest {

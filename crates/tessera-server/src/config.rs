@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 use serde::{Deserialize, Serialize};
-use tessera_core::PlanTable;
+use tessera_core::{PlanTable, TenantId};
 use tessera_crypto::Algorithm;
 use tessera_federation::ProviderConfig;
 use tessera_federation::connect::ConnectorConfig;
@@ -202,6 +202,10 @@ pub struct Config {
     /// PostgreSQL when integrations are configured (every instance needs the same one); in
     /// embedded mode a key file is generated in the data directory when unset.
     pub oauth_state_secret: Option<Secret>,
+    /// Dynamic client registration (RFC 7591) at `/oauth2/register`: off unless set; the
+    /// clients that register themselves belong to this tenant (e.g. the tenant whose MCP server
+    /// Tessera guards).
+    pub dynamic_registration_tenant: Option<TenantId>,
 }
 
 /// The chain of new users' custodial wallets.
@@ -229,7 +233,7 @@ pub enum LogFormat {
 
 /// The fields of [`Config`], the only `TESSERA_*` variables read as configuration (other tools
 /// use the prefix too, and an unknown key in the file is an error).
-const FIELDS: [&str; 62] = [
+const FIELDS: [&str; 63] = [
     "listen",
     "data_dir",
     "database_url",
@@ -292,6 +296,7 @@ const FIELDS: [&str; 62] = [
     "integrations",
     "integrations_return_url",
     "oauth_state_secret",
+    "dynamic_registration_tenant",
 ];
 
 impl Default for Config {
@@ -360,6 +365,7 @@ impl Default for Config {
             integrations: BTreeMap::new(),
             integrations_return_url: None,
             oauth_state_secret: None,
+            dynamic_registration_tenant: None,
         }
     }
 }

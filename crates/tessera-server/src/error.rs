@@ -88,6 +88,10 @@ impl ApiError {
         self.code
     }
 
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
     pub fn not_found(what: &str) -> Self {
         Self::new(ErrorCode::NotFound, format!("no such {what}"))
     }
@@ -186,6 +190,10 @@ impl OAuthError {
         self.code
     }
 
+    pub fn description(&self) -> &str {
+        &self.description
+    }
+
     pub fn with_basic_challenge(mut self, basic: bool) -> Self {
         self.basic_challenge = basic;
         self
@@ -222,12 +230,19 @@ impl IntoResponse for OAuthError {
         let mut response = (status, Json(body)).into_response();
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if status == StatusCode::UNAUTHORIZED {
-            let challenge = if self.basic_challenge {
-                "Basic realm=\"tessera\""
-            } else {
-                "Bearer realm=\"tessera\""
-            };
+        let challenge = match self.code {
+            // RFC 6750 §3: a resource (userinfo) says what was wrong with the bearer token.
+            OAuthErrorCode::InvalidToken => {
+                Some("Bearer realm=\"tessera\", error=\"invalid_token\"")
+            }
+            OAuthErrorCode::InsufficientScope => {
+                Some("Bearer realm=\"tessera\", error=\"insufficient_scope\"")
+            }
+            _ if status != StatusCode::UNAUTHORIZED => None,
+            _ if self.basic_challenge => Some("Basic realm=\"tessera\""),
+            _ => Some("Bearer realm=\"tessera\""),
+        };
+        if let Some(challenge) = challenge {
             headers.insert(
                 header::WWW_AUTHENTICATE,
                 HeaderValue::from_static(challenge),

@@ -5,6 +5,7 @@
 //! - [`keys`]: the signing-key service (first key, rotation, refresh across instances);
 //! - [`auth`]: API-key authentication and the authorization extractors;
 //! - [`tokens`], [`revocation`]: issuing and validating access tokens, revoking them;
+//! - [`grants`]: the tokens an application holds for a person (access, ID and refresh tokens);
 //! - [`http`]: the routers (`/v1`, `/oauth2`, `/.well-known`, operations), the OpenAPI
 //!   document and the middleware;
 //! - [`gateway`]: `/api/*`, authenticated, rate-limited by plan and forwarded to the tenant's
@@ -30,6 +31,7 @@ pub mod config;
 pub mod context;
 pub mod error;
 pub mod gateway;
+pub mod grants;
 pub mod http;
 pub mod keys;
 pub mod limits;

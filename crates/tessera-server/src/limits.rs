@@ -49,8 +49,7 @@ impl Limits {
 
     /// Counts one failed authentication from `ip`.
     pub fn auth_failed(&self, ip: IpAddr) {
-        if let Err(not_until) = self.auth_failures.check_key(&ip) {
-            let wait = not_until.wait_time_from(DefaultClock::default().now());
+        if let Err(wait) = count(&self.auth_failures, &ip) {
             let mut blocked = self.blocked.lock().unwrap_or_else(|p| p.into_inner());
             let now = Instant::now();
             blocked.retain(|_, until| *until > now);
@@ -69,12 +68,45 @@ pub fn per_hour(n: u32) -> Quota {
     Quota::per_hour(NonZeroU32::new(n).unwrap_or(NonZeroU32::MIN))
 }
 
+/// Past this many keys, a count first forgets the keys whose quota has refilled (they hold
+/// nothing a new key would not), so spraying addresses cannot grow a limiter without bound.
+const PRUNE_ABOVE: usize = 10_000;
+
 /// Counts one event for `key`; Err holds how long to wait.
 pub fn count<K: Clone + Hash + Eq>(
     limiter: &DefaultKeyedRateLimiter<K>,
     key: &K,
 ) -> Result<(), Duration> {
+    if limiter.len() > PRUNE_ABOVE {
+        limiter.retain_recent();
+    }
     limiter
         .check_key(key)
         .map_err(|not_until| not_until.wait_time_from(DefaultClock::default().now()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_whose_quota_refilled_are_forgotten_past_the_threshold() {
+        // One event per key refills within a millisecond at this rate.
+        let limiter: DefaultKeyedRateLimiter<usize> =
+            RateLimiter::keyed(Quota::per_second(NonZeroU32::new(1000).unwrap()));
+        for key in 0..=PRUNE_ABOVE {
+            count(&limiter, &key).unwrap();
+        }
+        assert_eq!(limiter.len(), PRUNE_ABOVE + 1);
+        std::thread::sleep(Duration::from_millis(20));
+        count(&limiter, &0).unwrap();
+        assert_eq!(limiter.len(), 1, "only the key just counted");
+
+        // Below the threshold nothing is pruned, and a spent key keeps its count.
+        let limiter: DefaultKeyedRateLimiter<usize> = RateLimiter::keyed(per_hour(1));
+        count(&limiter, &7).unwrap();
+        std::thread::sleep(Duration::from_millis(20));
+        assert!(count(&limiter, &7).is_err());
+        assert_eq!(limiter.len(), 1);
+    }
 }

@@ -1,5 +1,6 @@
 //! Access tokens: issuing them (RFC 9068 profile) and deciding whether one is still good —
-//! signature, type, issuer, audience, expiry, then revocation, the tenant's and the agent's status.
+//! signature, type, issuer, audience, expiry, then revocation, the tenant's and the agent's status
+//! (or, for a token an application holds for a person, its grant's: see `grants`).
 
 use tessera_core::agent::{Agent, AgentStatus};
 use tessera_core::tenant::TenantStatus;
@@ -57,6 +58,7 @@ impl AppState {
             client_id: agent.id.to_string(),
             scope: scopes.to_string(),
             tenant_id: agent.tenant_id.to_string(),
+            gid: None,
         };
         let token = self.keys.ring().sign(ACCESS_TOKEN_TYP, &claims)?;
         metrics::counter!("tessera_tokens_issued_total", "grant_type" => "client_credentials")
@@ -69,6 +71,13 @@ impl AppState {
         let claims = self.verify_signed_token(token).await?;
         if self.revocations.is_revoked(&claims.jti).await? {
             return Err(Inactive::Revoked);
+        }
+        if let Some(gid) = &claims.gid {
+            let Ok(tenant) = claims.tenant_id.parse::<TenantId>() else {
+                return Err(Inactive::PrincipalInactive);
+            };
+            self.check_grant_token(&claims, gid, tenant).await?;
+            return Ok(claims);
         }
         let (Ok(tenant), Ok(agent)) = (
             claims.tenant_id.parse::<TenantId>(),

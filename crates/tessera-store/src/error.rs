@@ -58,6 +58,21 @@ const RULES: &[(&str, &str)] = &[
     ("challenges_pkey", "challenges.key"),
     ("email_outbox_pkey", "email_outbox.id"),
     ("api_keys_user_id_fkey", "api_keys.user_id"),
+    ("oauth_clients_pkey", "oauth_clients.id"),
+    ("oauth_clients_tenant_id_fkey", "oauth_clients.tenant_id"),
+    ("oauth_grants_pkey", "oauth_grants.id"),
+    ("oauth_grants_code_hash_key", "oauth_grants.code_hash"),
+    ("oauth_grants_tenant_id_fkey", "oauth_grants.tenant_id"),
+    ("oauth_grants_client_id_fkey", "oauth_grants.client_id"),
+    ("oauth_grants_user_id_fkey", "oauth_grants.user_id"),
+    ("oauth_refresh_tokens_pkey", "oauth_refresh_tokens.hash"),
+    (
+        "oauth_refresh_tokens_grant_id_fkey",
+        "oauth_refresh_tokens.grant_id",
+    ),
+    ("oauth_consents_pkey", "oauth_consents.client_id"),
+    ("oauth_consents_client_id_fkey", "oauth_consents.client_id"),
+    ("oauth_consents_user_id_fkey", "oauth_consents.user_id"),
 ];
 
 /// Maps an error of a statement that writes; `fallback` names the conflict when the database

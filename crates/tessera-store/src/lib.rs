@@ -10,6 +10,7 @@
 mod agents;
 mod api_keys;
 mod audit;
+mod authz;
 mod challenges;
 mod connections;
 mod error;

@@ -64,6 +64,11 @@ pub struct OidcProviderOptions {
     /// Whether clients get (rotating) refresh tokens and revocation is on.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub refresh_tokens: bool,
+    /// An `azp` (authorized party) claim for every ID token. oidc-provider sets `aud` to the
+    /// client that redeemed the code whatever it is told, so naming another client here is
+    /// how a test gets a real ID token issued to someone else.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorized_party: Option<String>,
 }
 
 #[derive(Deserialize)]

@@ -19,6 +19,8 @@ mod api_keys;
 mod audit;
 #[path = "integration/audit_log.rs"]
 mod audit_log;
+#[path = "integration/authorize.rs"]
+mod authorize;
 #[path = "integration/cli.rs"]
 mod cli;
 #[path = "integration/compliance.rs"]
@@ -47,6 +49,8 @@ mod people;
 mod people_email;
 #[path = "integration/people_oauth.rs"]
 mod people_oauth;
+#[path = "integration/people_oauth_refused.rs"]
+mod people_oauth_refused;
 #[path = "integration/people_passkey.rs"]
 mod people_passkey;
 #[path = "integration/people_password.rs"]

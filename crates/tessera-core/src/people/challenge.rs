@@ -1,6 +1,7 @@
 //! One-time challenges: the short-lived secrets a sign-in flow hands out and takes back once —
 //! an email's link and code (to sign in, to confirm a password sign-up, to reset a password), a
-//! wallet nonce, an OAuth `state`, a passkey ceremony, an invitation.
+//! wallet nonce, an OAuth `state`, a passkey ceremony, an invitation, an authorization request
+//! awaiting the person's consent.
 //! Only a SHA-256 of the secret is stored; taking a challenge deletes it, so it works once.
 
 use async_trait::async_trait;
@@ -23,6 +24,7 @@ text_enum!(
         ConnectionState = "connection_state",
         PasskeyRegistration = "passkey_registration",
         PasskeyLogin = "passkey_login",
+        AuthorizationRequest = "authorization_request",
     }
 );
 

@@ -1,5 +1,5 @@
 // The console's sign-in buttons: WebAuthn ceremonies against /v1/auth/passkey/*, and the JSON
-// doors (password, email link). Served from /console/assets so the pages' CSP allows no inline
+// doors (password sign-in, sign-up and reset; email link). Served from /console/assets so the pages' CSP allows no inline
 // script. Binary WebAuthn fields travel as base64url; the session arrives as cookies.
 "use strict";
 
@@ -90,12 +90,42 @@ function on(id, event, action, next) {
 
 const field = (form, name) => form.elements.namedItem(name).value;
 
-on("passkey-login", "click", signIn, "/console");
-on("passkey-signup", "submit", (form) => register(field(form, "name").trim()), "/console");
+// Where a sign-in goes next: the page that sent the person here (`return_to`), else the console.
+const afterSignIn = document.getElementById("after-sign-in")?.dataset.next || "/console";
+
+// Sent here from /console without a live access cookie: the refresh cookie (path /v1/auth, so
+// only a request there carries it) may still resume the session; otherwise stay to sign in.
+if (new URLSearchParams(window.location.search).has("resume")) {
+  post("/v1/auth/refresh").then(() => window.location.assign(afterSignIn), () => {});
+}
+
+on("passkey-login", "click", signIn, afterSignIn);
+on("passkey-signup", "submit", (form) => register(field(form, "name").trim()), afterSignIn);
 on("passkey-add", "click", () => register(), "/console");
 on("password-login", "submit", (form) =>
   post("/v1/auth/password/login", { email: field(form, "email"), password: field(form, "password") }),
-  "/console");
+  afterSignIn);
+on("password-signup", "submit", async (form) => {
+  const name = field(form, "name").trim();
+  await post("/v1/auth/password/register", {
+    email: field(form, "email"),
+    password: field(form, "password"),
+    ...(name ? { name } : {}),
+    redirect_to: form.dataset.redirect,
+  });
+  return "Check your mail: the link in it creates the account.";
+});
+on("password-reset-start", "submit", async (form) => {
+  await post("/v1/auth/password/reset/start", { email: field(form, "email") });
+  return "Check your mail for a code, then set the new password below.";
+});
+on("password-reset-finish", "submit", (form) =>
+  post("/v1/auth/password/reset/finish", {
+    email: field(form, "email"),
+    code: field(form, "code"),
+    new_password: field(form, "password"),
+  }),
+  afterSignIn);
 on("email-start", "submit", async (form) => {
   await post("/v1/auth/email/start", { email: field(form, "email"), redirect_to: form.dataset.redirect });
   return "Check your mail for a sign-in link and code.";

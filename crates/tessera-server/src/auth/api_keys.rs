@@ -96,7 +96,11 @@ impl ApiKeyAuthenticator {
                 SecretKind::ClientSecret
                 | SecretKind::RefreshToken
                 | SecretKind::EmailLink
-                | SecretKind::PasskeyCeremony,
+                | SecretKind::PasskeyCeremony
+                | SecretKind::AuthorizationCode
+                | SecretKind::GrantRefreshToken
+                | SecretKind::ConsentRequest
+                | SecretKind::RegistrationAccessToken,
             )
             | None => return Err(AuthFailure::Malformed),
         }

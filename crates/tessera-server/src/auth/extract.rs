@@ -38,6 +38,7 @@ requirement!(AgentsWrite, scope::AGENTS_WRITE);
 requirement!(ApiKeysWrite, scope::API_KEYS_WRITE);
 requirement!(WebhooksWrite, scope::WEBHOOKS_WRITE);
 requirement!(MembersWrite, scope::MEMBERS_WRITE);
+requirement!(ClientsWrite, scope::CLIENTS_WRITE);
 
 /// The credential presented: `X-API-Key`, else `Authorization: Bearer`.
 pub fn presented_credential(headers: &HeaderMap) -> Option<&str> {

@@ -111,6 +111,13 @@ async fn authenticate(
         }
     } else {
         match state.validate_access_token(credential).await {
+            // An application's token for a person is for the application's own resources;
+            // whether it may reach a tenant's runtime is not decided yet, so it may not.
+            Ok(claims) if claims.gid.is_some() => (
+                ErrorCode::Unauthenticated,
+                "application_token",
+                "a token an application holds for a person does not pass the gateway".to_owned(),
+            ),
             Ok(claims) => {
                 let caller = (|| {
                     Some(GatewayCaller {

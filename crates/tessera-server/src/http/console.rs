@@ -1,16 +1,18 @@
-//! `/console`: the server-rendered pages a person signs in with (`/console/login`), lands on
-//! (`/console`: who they are, their doors, sign-out) and signs out with (`POST /console/logout`).
+//! `/console`: the server-rendered pages a person signs in with (`/console/login`, which can
+//! send them back to where they came from: `?return_to=`), lands on (`/console`: who they are,
+//! their doors, sign-out) and signs out with (`POST /console/logout`). The authorization
+//! endpoint renders its consent screen with these pages' layout and headers.
 //!
 //! The pages hold no secret and no inline script: the CSP allows scripts, styles and requests
 //! from this origin only, and the buttons' script is served from `/console/assets/`. The
 //! session is the `tessera_session` cookie (HttpOnly, SameSite=Lax). Cross-site request forgery:
-//! the one form POST (sign-out) must carry an `Origin` equal to the public URL's origin (every
+//! the form POSTs (sign-out, consent) must carry an `Origin` equal to the public URL's origin (every
 //! browser sends it on POST; `Referrer-Policy: same-origin` keeps it); the JSON doors the script
 //! calls need `Content-Type: application/json`, which no cross-site form can send.
 
 use askama::Template;
 use axum::Router;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -40,9 +42,15 @@ pub fn router() -> Router<AppState> {
 #[template(path = "console/login.html")]
 struct LoginPage {
     passkeys: bool,
-    /// Where the email link brings the person back to.
-    console_url: String,
+    /// Where the person goes once signed in (the email link and the providers bring them back
+    /// there too): the console, or the `return_to` they came with.
+    next: String,
     providers: Vec<ProviderLink>,
+}
+
+#[derive(serde::Deserialize)]
+struct LoginQuery {
+    return_to: Option<String>,
 }
 
 struct ProviderLink {
@@ -66,8 +74,12 @@ struct IdentityRow {
     last_used: String,
 }
 
-async fn login(State(state): State<AppState>) -> Response {
-    let console_url = format!("{}/console", state.issuer);
+async fn login(State(state): State<AppState>, Query(query): Query<LoginQuery>) -> Response {
+    // Only where a sign-in may redirect (this origin, or a configured one): no open redirect.
+    let next = query
+        .return_to
+        .and_then(|raw| state.allowed_redirect(&raw).ok())
+        .map_or_else(|| format!("{}/console", state.issuer), String::from);
     let providers = state
         .config
         .oauth_providers
@@ -77,14 +89,14 @@ async fn login(State(state): State<AppState>) -> Response {
             href: format!(
                 "/v1/auth/oauth/{name}/start?{}",
                 url::form_urlencoded::Serializer::new(String::new())
-                    .append_pair("redirect_to", &console_url)
+                    .append_pair("redirect_to", &next)
                     .finish()
             ),
         })
         .collect();
     page(&LoginPage {
         passkeys: state.people.passkeys.is_ok(),
-        console_url,
+        next,
         providers,
     })
 }
@@ -95,7 +107,9 @@ async fn home(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let Some(me) = browser_session(&state, &ctx, &headers).await else {
-        return Ok(Redirect::to("/console/login").into_response());
+        // The access cookie lives 15 minutes, the refresh cookie (sent to /v1/auth only) 30
+        // days: the sign-in page first tries to resume the session with it.
+        return Ok(Redirect::to("/console/login?resume").into_response());
     };
     let Some(user) = state.store.user(me.user_id).await? else {
         return Ok(Redirect::to("/console/login").into_response());
@@ -149,7 +163,7 @@ async fn style() -> Response {
 }
 
 /// The session of the browser's cookie, if it is live (a stale one is no session).
-async fn browser_session(
+pub(crate) async fn browser_session(
     state: &AppState,
     ctx: &RequestContext,
     headers: &HeaderMap,
@@ -159,7 +173,7 @@ async fn browser_session(
 }
 
 /// Whether a form POST comes from a page of this server.
-fn same_origin(headers: &HeaderMap, issuer: &str) -> bool {
+pub(crate) fn same_origin(headers: &HeaderMap, issuer: &str) -> bool {
     let Ok(public) = url::Url::parse(issuer) else {
         return false;
     };
@@ -170,14 +184,37 @@ fn same_origin(headers: &HeaderMap, issuer: &str) -> bool {
 }
 
 fn page(template: &impl Template) -> Response {
+    render(template, CSP)
+}
+
+/// A page whose form's answer redirects to `target` (the consent screen, whose POST ends at the
+/// client's redirect URI): browsers apply `form-action` to the redirects after a submission.
+pub(crate) fn page_posting_to(template: &impl Template, target: &url::Url) -> Response {
+    let source = match target.scheme() {
+        "http" | "https" => target.origin().ascii_serialization(),
+        // A native app's private-use scheme.
+        scheme => format!("{scheme}:"),
+    };
+    let csp = CSP.replace(
+        "form-action 'self'",
+        &format!("form-action 'self' {source}"),
+    );
+    render(template, &csp)
+}
+
+fn render(template: &impl Template, csp: &str) -> Response {
+    let Ok(csp) = HeaderValue::from_str(csp) else {
+        return ApiError::internal("a content security policy that is no header value")
+            .into_response();
+    };
     let html = match template.render() {
         Ok(html) => html,
         Err(error) => return ApiError::internal(error).into_response(),
     };
     let mut response = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], html).into_response();
     let headers = response.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, csp);
     for (name, value) in [
-        (header::CONTENT_SECURITY_POLICY, CSP),
         (header::CACHE_CONTROL, "no-store"),
         (header::REFERRER_POLICY, "same-origin"),
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),

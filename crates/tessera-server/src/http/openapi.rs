@@ -12,6 +12,7 @@ use utoipa::{Modify, OpenApi};
         (name = "tenants", description = "Tenants: registration and status"),
         (name = "api-keys", description = "API keys of a tenant"),
         (name = "agents", description = "Agents and their client secrets"),
+        (name = "oauth-clients", description = "Applications people sign in to through Tessera (OAuth 2 / OpenID Connect clients)"),
         (name = "audit", description = "The tamper-evident audit log"),
         (name = "analytics", description = "Token trends, agent activity and usage, from usage counters"),
         (name = "compliance", description = "Controls, a tenant's compliance report, agent cards"),
@@ -20,7 +21,7 @@ use utoipa::{Modify, OpenApi};
         (name = "auth", description = "Signing people in: the doors, session refresh and sign-out"),
         (name = "connections", description = "Agents' third-party accounts: connecting (OAuth), ingesting, fresh tokens, the provider-call proxy"),
         (name = "me", description = "The signed-in person: identities, tenants, wallets, sessions"),
-        (name = "oauth2", description = "OAuth 2 token, introspection and revocation"),
+        (name = "oauth2", description = "OAuth 2 / OpenID Connect: authorization, token, userinfo, introspection and revocation"),
         (name = "discovery", description = "Metadata and keys"),
         (name = "operations", description = "Health, readiness, metrics"),
     )

@@ -4,6 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use tessera_core::authz::OIDC_SCOPES;
 use tessera_crypto::Algorithm;
 use tessera_proto::oauth2::ServerMetadata;
 use utoipa_axum::router::OpenApiRouter;
@@ -28,17 +29,48 @@ fn metadata(state: &AppState) -> ServerMetadata {
     let client_auth = strings(&["client_secret_basic", "client_secret_post"]);
     ServerMetadata {
         issuer: issuer.clone(),
+        authorization_endpoint: format!("{issuer}/oauth2/authorize"),
         token_endpoint: format!("{issuer}/oauth2/token"),
+        userinfo_endpoint: format!("{issuer}/oauth2/userinfo"),
+        registration_endpoint: state
+            .config
+            .dynamic_registration_tenant
+            .map(|_| format!("{issuer}/oauth2/register")),
         jwks_uri: format!("{issuer}/.well-known/jwks.json"),
         introspection_endpoint: format!("{issuer}/oauth2/introspect"),
         revocation_endpoint: format!("{issuer}/oauth2/revoke"),
-        grant_types_supported: strings(&["client_credentials"]),
-        // Only grants without an authorization endpoint exist so far.
-        response_types_supported: Vec::new(),
-        token_endpoint_auth_methods_supported: client_auth.clone(),
+        grant_types_supported: strings(&[
+            "client_credentials",
+            "authorization_code",
+            "refresh_token",
+        ]),
+        response_types_supported: strings(&["code"]),
+        response_modes_supported: strings(&["query"]),
+        code_challenge_methods_supported: strings(&["S256"]),
+        authorization_response_iss_parameter_supported: true,
+        claims_supported: strings(&[
+            "iss",
+            "sub",
+            "aud",
+            "exp",
+            "iat",
+            "auth_time",
+            "nonce",
+            "at_hash",
+            "azp",
+            "name",
+            "email",
+            "email_verified",
+        ]),
+        // Public applications authenticate with nothing but their client_id (and PKCE).
+        token_endpoint_auth_methods_supported: strings(&[
+            "client_secret_basic",
+            "client_secret_post",
+            "none",
+        ]),
         introspection_endpoint_auth_methods_supported: client_auth.clone(),
         revocation_endpoint_auth_methods_supported: client_auth,
-        scopes_supported: Vec::new(),
+        scopes_supported: strings(&OIDC_SCOPES),
         subject_types_supported: strings(&["public"]),
         id_token_signing_alg_values_supported: algs.clone(),
         token_endpoint_auth_signing_alg_values_supported: algs,

@@ -81,7 +81,14 @@ impl Providers {
             .by_name
             .get(name)
             .ok_or_else(|| ApiError::oauth_not_configured(name))?;
-        let provider = lazy.get().await.map_err(|e| federation_error(&e))?;
+        // Resolving is discovery, the provider's side alone: whatever fails there, its document
+        // naming another issuer included, is the provider failing (502), not a sign-in (401).
+        let provider = lazy.get().await.map_err(|e| {
+            ApiError::new(
+                ErrorCode::OAuthProviderFailed,
+                format!("{}: {e}", e.reason()),
+            )
+        })?;
         for url in provider.fetched_endpoints() {
             check_outbound(url, self.allow_private).map_err(|detail| {
                 ApiError::new(ErrorCode::OAuthProviderFailed, format!("{name}: {detail}"))

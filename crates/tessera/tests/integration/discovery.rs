@@ -40,7 +40,27 @@ async fn metadata_names_the_issuer_and_its_endpoints() {
         );
         assert_eq!(
             metadata["grant_types_supported"],
-            serde_json::json!(["client_credentials"])
+            serde_json::json!(["client_credentials", "authorization_code", "refresh_token"])
+        );
+        assert_eq!(
+            metadata["authorization_endpoint"],
+            format!("{}/oauth2/authorize", server.base)
+        );
+        assert_eq!(
+            metadata["userinfo_endpoint"],
+            format!("{}/oauth2/userinfo", server.base)
+        );
+        assert_eq!(
+            metadata["response_types_supported"],
+            serde_json::json!(["code"])
+        );
+        assert_eq!(
+            metadata["code_challenge_methods_supported"],
+            serde_json::json!(["S256"])
+        );
+        assert_eq!(
+            metadata["authorization_response_iss_parameter_supported"],
+            true
         );
     }
     let response = server

@@ -9,7 +9,9 @@ use tessera_testkit::TestServer;
 use crate::gateway::gateway_to;
 use crate::people::{as_user, register};
 use crate::people_email::{mailed, verify};
-use crate::support::{TestRuntime, expect_error, expect_json};
+use crate::support::{
+    TestRuntime, expect_error, expect_json, last_mail_to, mailed_link, set_cookies,
+};
 
 async fn create_tenant(server: &TestServer, token: &str, name: &str) -> String {
     let tenant = crate::tenants_for_people::create_tenant(server, token, name).await;
@@ -323,6 +325,107 @@ async fn invitations_stay_with_their_address_their_tenant_and_their_week() {
     let erin = signed_in_by_email(&server, "erin@example.com").await;
     expect_error(
         accept(&server, Some(&erin), &secret).await,
+        404,
+        "not_found",
+    )
+    .await;
+}
+
+/// The session access token among a response's cookies.
+fn session_cookie(response: &reqwest::Response) -> Option<String> {
+    set_cookies(response).iter().find_map(|cookie| {
+        let value = cookie.strip_prefix("tessera_session=")?.split(';').next()?;
+        Some(value.to_owned())
+    })
+}
+
+#[tokio::test]
+async fn the_invitation_link_signs_the_address_in_and_joins_once() {
+    let server = TestServer::start().await;
+    let ada = register(&server, "ada@example.com").await;
+    let ada_token = ada["access_token"].as_str().unwrap();
+    let tenant = create_tenant(&server, ada_token, "Engines").await;
+    let issuer = server.config().issuer();
+
+    // A new address: the link makes its user (the address its door), a member with the
+    // invited role, signed in with cookies on /console; the session names the tenant.
+    let (_, secret) = invited(&server, ada_token, &tenant, "grace@example.com", "admin").await;
+    let link = mailed_link(
+        &last_mail_to(&server, "grace@example.com").await.body,
+        "/v1/invitations/accept",
+    );
+    assert_eq!(
+        link,
+        format!("{issuer}/v1/invitations/accept?token={secret}")
+    );
+    let users = server.count_rows("users").await;
+    let joined = server.http.get(&link).send().await.unwrap();
+    assert_eq!(joined.status(), 302);
+    assert_eq!(joined.headers()["location"], format!("{issuer}/console"));
+    let grace = session_cookie(&joined).expect("a session cookie");
+    assert_eq!(server.count_rows("users").await, users + 1);
+    let me = expect_json(
+        as_user(&server, Method::GET, "/v1/me", Some(&grace), None).await,
+        200,
+    )
+    .await;
+    assert_eq!(me["identities"][0]["kind"], "email");
+    assert_eq!(me["identities"][0]["subject"], "grace@example.com");
+    assert_eq!(me["memberships"][0]["tenant_id"], tenant.as_str());
+    assert_eq!(me["memberships"][0]["role"], "admin");
+    let agents = format!("/v1/tenants/{tenant}/agents");
+    expect_json(
+        as_user(&server, Method::GET, &agents, Some(&grace), None).await,
+        200,
+    )
+    .await;
+
+    // Once only: again, it goes back to the sign-in page with the reason, and signs no one in.
+    let again = server.http.get(&link).send().await.unwrap();
+    assert_eq!(again.status(), 302);
+    assert_eq!(
+        again.headers()["location"],
+        format!("{issuer}/console/login?error=not_found")
+    );
+    assert!(session_cookie(&again).is_none());
+    let forged = format!("{issuer}/v1/invitations/accept?token=tml_nope");
+    let forged = server.http.get(&forged).send().await.unwrap();
+    assert_eq!(
+        forged.headers()["location"],
+        format!("{issuer}/console/login?error=not_found")
+    );
+    assert_eq!(server.count_rows("users").await, users + 1);
+
+    // An address that already has a user: that user joins, and a member just signs in.
+    let (_, secret) = invited(&server, ada_token, &tenant, "ada@example.com", "viewer").await;
+    let link = format!("{issuer}/v1/invitations/accept?token={secret}");
+    let signed_in = server.http.get(&link).send().await.unwrap();
+    assert_eq!(signed_in.headers()["location"], format!("{issuer}/console"));
+    let again = session_cookie(&signed_in).expect("a session cookie");
+    let me = expect_json(
+        as_user(&server, Method::GET, "/v1/me", Some(&again), None).await,
+        200,
+    )
+    .await;
+    assert_eq!(me["user"]["id"], ada["user"]["id"]);
+    assert_eq!(me["memberships"][0]["role"], "owner", "unchanged");
+    assert_eq!(server.count_rows("users").await, users + 1);
+
+    // Another tenant's invitation brings no one into this tenant (isolation).
+    let bob = register(&server, "bob@example.com").await;
+    let other = create_tenant(&server, bob["access_token"].as_str().unwrap(), "B").await;
+    let (_, secret) = invited(
+        &server,
+        bob["access_token"].as_str().unwrap(),
+        &other,
+        "carol@example.com",
+        "member",
+    )
+    .await;
+    let link = format!("{issuer}/v1/invitations/accept?token={secret}");
+    let carol = session_cookie(&server.http.get(&link).send().await.unwrap()).unwrap();
+    expect_error(
+        as_user(&server, Method::GET, &agents, Some(&carol), None).await,
         404,
         "not_found",
     )

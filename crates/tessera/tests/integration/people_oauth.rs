@@ -1,7 +1,9 @@
 //! The OAuth/OIDC door over HTTP against a real OpenID Provider (npm `oidc-provider`, started
 //! per test by the testkit, its login and consent forms driven over HTTP): the whole code flow
-//! with PKCE and nonce, the state's single use and browser binding, linking, `redirect_to`,
-//! and the 503 of a provider that is not configured.
+//! with PKCE and nonce, through Google and through any other issuer configured by its URL, the
+//! state's single use and browser binding, linking, `redirect_to`, and the 503 of a provider
+//! that is not configured. The refusals of a bad answer from the provider are in
+//! `people_oauth_refused`.
 //!
 //! GitHub's flow (no ID token; the user from its REST API) has no real peer here; it is
 //! tested in tessera-federation against a stand-in, and shares every server step but
@@ -16,11 +18,16 @@ use url::Url;
 use crate::people::{as_user, register};
 use crate::support::{expect_error, expect_json, free_port, set_cookies};
 
-const APP_ORIGIN: &str = "http://app.example.test";
+pub(crate) const APP_ORIGIN: &str = "http://app.example.test";
 
 /// A server with providers `google` and `other`: two clients of one real OpenID Provider, each
 /// configured as any OpenID issuer is (Google too: `kind = "oidc"`, its issuer URL).
-async fn setup() -> (TestServer, OidcProvider) {
+pub(crate) async fn setup() -> (TestServer, OidcProvider) {
+    setup_with(OidcProviderOptions::default()).await
+}
+
+/// [`setup`] with a provider started with `options` (its clients are set here).
+pub(crate) async fn setup_with(options: OidcProviderOptions) -> (TestServer, OidcProvider) {
     let port = free_port();
     let callback = |name: &str| format!("http://127.0.0.1:{port}/v1/auth/oauth/{name}/callback");
     let peer = OidcProvider::start(&OidcProviderOptions {
@@ -28,7 +35,7 @@ async fn setup() -> (TestServer, OidcProvider) {
             OidcClient::new("google-client", "google-secret", &callback("google")),
             OidcClient::new("other-client", "other-secret", &callback("other")),
         ],
-        ..OidcProviderOptions::default()
+        ..options
     })
     .await;
     let provider = |client: &str| ProviderConfig {
@@ -57,21 +64,37 @@ async fn setup() -> (TestServer, OidcProvider) {
 }
 
 /// A begun sign-in: the provider's authorization URL and the browser-binding cookie.
-struct Begun {
-    authorization_url: Url,
-    cookie: String,
+pub(crate) struct Begun {
+    pub(crate) authorization_url: Url,
+    pub(crate) cookie: String,
 }
 
 impl Begun {
-    fn param(&self, name: &str) -> Option<String> {
+    pub(crate) fn param(&self, name: &str) -> Option<String> {
         param(&self.authorization_url, name)
     }
 }
 
-fn param(url: &Url, name: &str) -> Option<String> {
+pub(crate) fn param(url: &Url, name: &str) -> Option<String> {
     url.query_pairs()
         .find(|(k, _)| k == name)
         .map(|(_, v)| v.into_owned())
+}
+
+/// `url` with its query parameter `name` set to `value`, or removed when `value` is None; the
+/// other parameters keep their order.
+pub(crate) fn with_param(url: &Url, name: &str, value: Option<&str>) -> Url {
+    let mut pairs: Vec<(String, String)> = url
+        .query_pairs()
+        .filter(|(k, _)| k != name)
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect();
+    if let Some(value) = value {
+        pairs.push((name.to_owned(), value.to_owned()));
+    }
+    let mut changed = url.clone();
+    changed.query_pairs_mut().clear().extend_pairs(pairs);
+    changed
 }
 
 /// The value a `Set-Cookie` gives `name`, if any.
@@ -83,12 +106,22 @@ fn cookie_value(cookies: &[String], name: &str) -> Option<String> {
 }
 
 /// `GET /v1/auth/oauth/{provider}/start?{query}` (with a session bearer when given).
-async fn start(server: &TestServer, provider: &str, query: &str, token: Option<&str>) -> Response {
+pub(crate) async fn start(
+    server: &TestServer,
+    provider: &str,
+    query: &str,
+    token: Option<&str>,
+) -> Response {
     let path = format!("/v1/auth/oauth/{provider}/start?{query}");
     as_user(server, Method::GET, &path, token, None).await
 }
 
-async fn begin(server: &TestServer, provider: &str, query: &str, token: Option<&str>) -> Begun {
+pub(crate) async fn begin(
+    server: &TestServer,
+    provider: &str,
+    query: &str,
+    token: Option<&str>,
+) -> Begun {
     let response = start(server, provider, query, token).await;
     assert_eq!(response.status(), 302, "{:?}", response.text().await);
     let location = response.headers()["location"].to_str().unwrap().to_owned();
@@ -112,7 +145,11 @@ async fn begin(server: &TestServer, provider: &str, query: &str, token: Option<&
 }
 
 /// Follows the provider's redirect back to Tessera, as the browser holding `cookie` would.
-async fn call_back(server: &TestServer, callback: &Url, cookie: Option<&str>) -> Response {
+pub(crate) async fn call_back(
+    server: &TestServer,
+    callback: &Url,
+    cookie: Option<&str>,
+) -> Response {
     let mut request = server.http.get(callback.as_str());
     if let Some(cookie) = cookie {
         request = request.header("cookie", format!("tessera_oauth={cookie}"));
@@ -121,18 +158,30 @@ async fn call_back(server: &TestServer, callback: &Url, cookie: Option<&str>) ->
 }
 
 /// A whole sign-in as `account` through `provider`, without `redirect_to`.
-async fn sign_in(
+pub(crate) async fn sign_in(
     server: &TestServer,
     peer: &OidcProvider,
+    provider: &str,
     account: &str,
     token: Option<&str>,
 ) -> Response {
-    let begun = begin(server, "google", "", token).await;
+    let begun = begin(server, provider, "", token).await;
     let callback = peer.login(begun.authorization_url.as_str(), account).await;
     call_back(server, &callback, Some(&begun.cookie)).await
 }
 
-async fn me(server: &TestServer, grant: &Value) -> Value {
+/// The reasons of the refused callbacks audited so far, oldest first.
+pub(crate) async fn refused_callbacks(server: &TestServer) -> Vec<String> {
+    server
+        .audit_log()
+        .await
+        .into_iter()
+        .filter(|row| row.action == "auth.oauth.callback" && row.outcome != "success")
+        .map(|row| row.reason)
+        .collect()
+}
+
+pub(crate) async fn me(server: &TestServer, grant: &Value) -> Value {
     let token = grant["access_token"].as_str();
     expect_json(
         as_user(server, Method::GET, "/v1/me", token, None).await,
@@ -176,7 +225,7 @@ async fn the_code_flow_creates_the_user_then_signs_the_same_user_in() {
     assert_eq!(identities[0]["kind"], "oauth:google");
     assert_eq!(identities[0]["subject"], "alice");
 
-    let again = expect_json(sign_in(&server, &peer, "alice", None).await, 200).await;
+    let again = expect_json(sign_in(&server, &peer, "google", "alice", None).await, 200).await;
     assert_eq!(again["user"]["id"], grant["user"]["id"]);
     assert_eq!(again["created"], false);
     let sessions = expect_json(
@@ -199,7 +248,7 @@ async fn the_code_flow_creates_the_user_then_signs_the_same_user_in() {
             .all(|s| s["method"] == "oauth:google")
     );
     // Another account at the provider is another user.
-    let bob = expect_json(sign_in(&server, &peer, "bob", None).await, 201).await;
+    let bob = expect_json(sign_in(&server, &peer, "google", "bob", None).await, 201).await;
     assert_ne!(bob["user"]["id"], grant["user"]["id"]);
 
     let audit = server.audit_log().await;
@@ -208,6 +257,33 @@ async fn the_code_flow_creates_the_user_then_signs_the_same_user_in() {
         .filter(|row| row.action == "auth.oauth.callback" && row.outcome == "success")
         .count();
     assert_eq!(callbacks, 3);
+}
+
+/// Nothing about the door is Google's: any issuer configured by its URL (here `other`, through
+/// discovery) signs people in, under its own identity kind.
+#[tokio::test]
+async fn a_generic_openid_issuer_signs_people_in_under_its_own_name() {
+    let (server, peer) = setup().await;
+    let begun = begin(&server, "other", "", None).await;
+    assert_eq!(begun.param("client_id").as_deref(), Some("other-client"));
+    assert_eq!(
+        begun.param("redirect_uri").unwrap(),
+        server.url("/v1/auth/oauth/other/callback")
+    );
+    let callback = peer.login(begun.authorization_url.as_str(), "olga").await;
+    let grant = expect_json(
+        call_back(&server, &callback, Some(&begun.cookie)).await,
+        201,
+    )
+    .await;
+    let found = me(&server, &grant).await;
+    assert_eq!(found["user"]["email"], "olga@example.test");
+    assert_eq!(found["identities"][0]["kind"], "oauth:other");
+    assert_eq!(found["identities"][0]["subject"], "olga");
+
+    let again = expect_json(sign_in(&server, &peer, "other", "olga", None).await, 200).await;
+    assert_eq!(again["user"]["id"], grant["user"]["id"]);
+    assert_eq!(again["created"], false);
 }
 
 #[tokio::test]
@@ -250,19 +326,8 @@ async fn the_state_is_bound_to_its_browser_and_provider_and_works_once() {
     // A tampered state is unknown; a good callback cannot be replayed.
     let begun = begin(&server, "google", "", None).await;
     let callback = peer.login(begun.authorization_url.as_str(), "carol").await;
-    let mut tampered = callback.clone();
-    let pairs: Vec<(String, String)> = callback
-        .query_pairs()
-        .map(|(k, v)| {
-            let v = if k == "state" {
-                format!("{v}x")
-            } else {
-                v.into_owned()
-            };
-            (k.into_owned(), v)
-        })
-        .collect();
-    tampered.query_pairs_mut().clear().extend_pairs(pairs);
+    let state = param(&callback, "state").unwrap();
+    let tampered = with_param(&callback, "state", Some(&format!("{state}x")));
     expect_error(
         call_back(&server, &tampered, Some(&begun.cookie)).await,
         400,
@@ -350,15 +415,10 @@ async fn the_state_is_bound_to_its_browser_and_provider_and_works_once() {
         "{body}"
     );
 
-    let audit = server.audit_log().await;
-    let reasons: Vec<_> = audit
-        .iter()
-        .filter(|row| row.action == "auth.oauth.callback" && row.outcome != "success")
-        .map(|row| row.reason.as_str())
-        .collect();
-    assert!(reasons.contains(&"browser_mismatch"), "{reasons:?}");
-    assert!(reasons.contains(&"invalid_state"), "{reasons:?}");
-    assert!(reasons.contains(&"access_denied"), "{reasons:?}");
+    let reasons = refused_callbacks(&server).await;
+    for reason in ["browser_mismatch", "invalid_state", "access_denied"] {
+        assert!(reasons.iter().any(|r| r == reason), "{reasons:?}");
+    }
 }
 
 #[tokio::test]
@@ -366,7 +426,11 @@ async fn a_signed_in_user_links_the_account_which_then_belongs_to_them_only() {
     let (server, peer) = setup().await;
     let ada = register(&server, "ada@example.com").await;
     let token = ada["access_token"].as_str();
-    let linked = expect_json(sign_in(&server, &peer, "ada-google", token).await, 200).await;
+    let linked = expect_json(
+        sign_in(&server, &peer, "google", "ada-google", token).await,
+        200,
+    )
+    .await;
     assert_eq!(linked["user"]["id"], ada["user"]["id"]);
     assert_eq!(linked["created"], false);
     let identities = me(&server, &ada).await["identities"].clone();
@@ -380,7 +444,11 @@ async fn a_signed_in_user_links_the_account_which_then_belongs_to_them_only() {
     assert_eq!(kinds.len(), 3);
     assert!(kinds.contains(&"oauth:google"), "{kinds:?}");
     // The provider's account alone now signs Ada in; her address stays the one she confirmed.
-    let alone = expect_json(sign_in(&server, &peer, "ada-google", None).await, 200).await;
+    let alone = expect_json(
+        sign_in(&server, &peer, "google", "ada-google", None).await,
+        200,
+    )
+    .await;
     assert_eq!(alone["user"]["id"], ada["user"]["id"]);
     assert_eq!(alone["user"]["email"], "ada@example.com");
 
@@ -388,7 +456,7 @@ async fn a_signed_in_user_links_the_account_which_then_belongs_to_them_only() {
     let eve = register(&server, "eve@example.com").await;
     let eve_token = eve["access_token"].as_str();
     expect_error(
-        sign_in(&server, &peer, "ada-google", eve_token).await,
+        sign_in(&server, &peer, "google", "ada-google", eve_token).await,
         409,
         "identity_taken",
     )
@@ -504,6 +572,6 @@ async fn a_provider_that_is_not_configured_answers_503_setup_required() {
     expect_error(response, 503, "github_oauth_not_configured").await;
 }
 
-fn urlencode(value: &str) -> String {
+pub(crate) fn urlencode(value: &str) -> String {
     url::form_urlencoded::byte_serialize(value.as_bytes()).collect()
 }

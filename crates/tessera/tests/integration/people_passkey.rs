@@ -23,12 +23,12 @@ pub async fn passkey_server() -> TestServer {
     .await
 }
 
-fn browser_base(server: &TestServer) -> String {
+pub fn browser_base(server: &TestServer) -> String {
     server.config().issuer()
 }
 
 /// Runs `tests/peers/passkey_browser.mjs <mode>` off the runtime (the server runs on it).
-async fn browser(mode: &'static str, input: Value) -> Value {
+pub async fn browser(mode: &'static str, input: Value) -> Value {
     tokio::task::spawn_blocking(move || peer::run("node", "passkey_browser.mjs", mode, &input))
         .await
         .unwrap()
@@ -108,7 +108,7 @@ async fn a_browser_signs_up_with_a_passkey_signs_out_and_signs_in_again_username
     assert_eq!(seen["identities"], json!(["passkey"]));
     assert_eq!(
         seen["after_sign_out"],
-        format!("{}/console/login", browser_base(&server))
+        format!("{}/console/login?resume", browser_base(&server))
     );
     let after = written(&server).await;
     assert_eq!(after[0] - before[0], 1, "one user");
@@ -572,7 +572,7 @@ async fn console_pages_are_locked_down_and_sign_out_needs_this_origin() {
             .starts_with("text/javascript")
     );
 
-    // Not signed in: the landing page sends the browser to sign in.
+    // Not signed in: the landing page sends the browser to sign in (or resume its session).
     let home = server
         .http
         .get(server.url("/console"))
@@ -580,7 +580,7 @@ async fn console_pages_are_locked_down_and_sign_out_needs_this_origin() {
         .await
         .unwrap();
     assert_eq!(home.status(), 303);
-    assert_eq!(home.headers()["location"], "/console/login");
+    assert_eq!(home.headers()["location"], "/console/login?resume");
 
     // Signed in with the cookie: the landing page shows the person, and no token.
     let grant = register(&server, "ada@example.com").await;

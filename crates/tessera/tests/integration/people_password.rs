@@ -8,6 +8,7 @@ use tessera_testkit::TestServer;
 
 use crate::people::{PASSWORD, as_user, ask_sign_up, confirm, login, register, sign_up_code};
 use crate::people_email::{mailed, verify};
+use crate::people_passkey::{browser, browser_base, passkey_server};
 use crate::support::{
     expect_error, expect_json, last_mail_to, mail_to, mailed_code, mailed_link, set_cookies,
 };
@@ -364,5 +365,96 @@ async fn a_password_is_reset_by_a_mailed_code_which_ends_every_session() {
         audit
             .iter()
             .any(|row| row.action == "auth.password.reset" && row.outcome == "success")
+    );
+}
+
+/// The console's "Create an account" and "Forgot your password?" forms in a real browser: the
+/// emailed link creates the account and lands on `/console`; a mailed code sets a new password.
+#[tokio::test]
+async fn the_console_signs_up_and_resets_a_password_in_a_browser() {
+    const NEW: &str = "a brand new passphrase";
+    let server = passkey_server().await;
+    let base = browser_base(&server);
+    let email = "grace@example.com";
+
+    let asked = browser(
+        "password-signup",
+        json!({"base": base, "email": email, "password": PASSWORD, "name": "Grace Hopper"}),
+    )
+    .await;
+    assert!(
+        asked["status"]
+            .as_str()
+            .unwrap()
+            .starts_with("Check your mail"),
+        "{asked}"
+    );
+    assert_eq!(server.count_rows("users").await, 0, "only the link creates");
+    let link = mailed_link(
+        &last_mail_to(&server, email).await.body,
+        "/v1/auth/password/callback",
+    );
+    let seen = browser("visit", json!({"base": base, "url": link})).await;
+    let user = seen["user"].as_str().unwrap();
+    assert!(user.starts_with("usr_"), "{seen}");
+    let mut doors: Vec<_> = seen["identities"].as_array().unwrap().clone();
+    doors.sort_by_key(|kind| kind.to_string());
+    assert_eq!(doors, [json!("email"), json!("password")]);
+
+    let asked = browser(
+        "password-reset-start",
+        json!({"base": base, "email": email}),
+    )
+    .await;
+    assert!(
+        asked["status"]
+            .as_str()
+            .unwrap()
+            .starts_with("Check your mail"),
+        "{asked}"
+    );
+    let code = mailed_code(&last_mail_to(&server, email).await.body);
+    let reset = browser(
+        "password-reset-finish",
+        json!({"base": base, "email": email, "code": code, "password": NEW}),
+    )
+    .await;
+    assert_eq!(reset["user"], user);
+    expect_json(login(&server, email, NEW).await, 200).await;
+    expect_error(
+        login(&server, email, PASSWORD).await,
+        401,
+        "invalid_credentials",
+    )
+    .await;
+}
+
+/// The console outlives its 15-minute access cookie: without it, `/console` sends the browser
+/// to the sign-in page, whose script resumes the session with the refresh cookie (rotating it)
+/// and goes back. The same session, no new one.
+#[tokio::test]
+async fn the_console_resumes_a_session_once_its_access_cookie_is_gone() {
+    let server = passkey_server().await;
+    let base = browser_base(&server);
+    let grant = register(&server, "ada@example.com").await;
+    let sessions = server.count_rows("sessions").await;
+    let seen = browser(
+        "resume",
+        json!({"base": base, "email": "ada@example.com", "password": PASSWORD}),
+    )
+    .await;
+    assert_eq!(seen["signed_in"], grant["user"]["id"], "{seen}");
+    assert_eq!(seen["resumed"], grant["user"]["id"], "{seen}");
+    assert_eq!(
+        seen["visited"],
+        json!([
+            format!("{base}/console/login?resume"),
+            format!("{base}/console")
+        ]),
+    );
+    assert_eq!(
+        server.count_rows("sessions").await,
+        sessions + 1,
+        "the browser's sign-in; resuming starts none"
     );
 }

@@ -1,14 +1,16 @@
 //! Client authentication at the OAuth 2 endpoints: `client_secret_basic` (RFC 6749 §2.3.1,
 //! with the form-encoding of id and secret) or `client_secret_post`, never both. The secret is
-//! compared by digest in constant time against each of the agent's unexpired secrets.
+//! compared by digest in constant time against each of the agent's unexpired secrets, or the
+//! application's one secret. A public application (no secret) names itself with `client_id`.
 
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use subtle::ConstantTimeEq;
-use tessera_core::AgentId;
 use tessera_core::agent::{Agent, AgentStatus};
+use tessera_core::authz::OAuthClient;
 use tessera_core::tenant::TenantStatus;
+use tessera_core::{AgentId, OAuthClientId};
 use tessera_crypto::{SecretKind, sha256};
 use tessera_proto::OAuthErrorCode;
 
@@ -111,4 +113,48 @@ impl Presented {
         }
         Ok(agent)
     }
+}
+
+/// Authenticates an application at the token endpoint: a confidential client by its secret, a
+/// public client by its `client_id` alone (PKCE and the single-use code protect it instead).
+/// The client's tenant must be active.
+pub async fn authenticate_app(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &OAuthForm,
+) -> Result<OAuthClient, OAuthError> {
+    let presented = Presented::read(headers, form)?;
+    let basic = presented.as_ref().is_some_and(|p| p.basic);
+    let fail =
+        |why: &str| OAuthError::new(OAuthErrorCode::InvalidClient, why).with_basic_challenge(basic);
+    let client_id = match &presented {
+        Some(presented) => presented.client_id.as_str(),
+        None => form.get("client_id").ok_or_else(|| {
+            OAuthError::new(
+                OAuthErrorCode::InvalidClient,
+                "client authentication is required",
+            )
+        })?,
+    };
+    let Ok(id) = client_id.parse::<OAuthClientId>() else {
+        return Err(fail("client authentication failed"));
+    };
+    let Some(client) = state.store.oauth_client_by_id(id).await? else {
+        return Err(fail("client authentication failed"));
+    };
+    match (&presented, client.secret_hash) {
+        (Some(presented), Some(hash)) => {
+            let digest = sha256(presented.secret.as_bytes());
+            if !bool::from(digest.ct_eq(&hash)) {
+                return Err(fail("client authentication failed"));
+            }
+        }
+        (None, None) => {}
+        // A confidential client must prove itself; a public client has no secret to send.
+        (None, Some(_)) | (Some(_), None) => return Err(fail("client authentication failed")),
+    }
+    if state.tenant_status(client.tenant_id).await? != Some(TenantStatus::Active) {
+        return Err(fail("the client's tenant is suspended"));
+    }
+    Ok(client)
 }

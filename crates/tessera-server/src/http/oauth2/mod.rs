@@ -1,11 +1,17 @@
-//! The OAuth 2 endpoints: `/oauth2/token` (one file per grant as grants arrive),
+//! The OAuth 2 endpoints: `/oauth2/authorize` (authorization code with PKCE, and the consent
+//! screen), `/oauth2/token` (one file per grant under `grants/`), `/oauth2/userinfo` (OpenID
+//! Connect), `/oauth2/register` (dynamic client registration, RFC 7591/7592),
 //! `/oauth2/introspect` (RFC 7662) and `/oauth2/revoke` (RFC 7009).
 
+mod authorize;
 mod client_auth;
 mod form;
+mod grants;
 mod introspect;
+mod register;
 mod revoke;
 mod token;
+mod userinfo;
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -24,7 +30,16 @@ use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(authorize::authorize))
+        // The consent screen's form: a browser page, not part of the API document.
+        .route("/oauth2/consent", axum::routing::post(authorize::consent))
         .routes(routes!(token::token))
+        .routes(routes!(register::register))
+        .routes(routes!(
+            register::read_registration,
+            register::delete_registration
+        ))
+        .routes(routes!(userinfo::userinfo_get, userinfo::userinfo_post))
         .routes(routes!(introspect::introspect))
         .routes(routes!(revoke::revoke))
 }

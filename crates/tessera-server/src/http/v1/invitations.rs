@@ -1,19 +1,22 @@
 //! Invitations into a tenant. Owners and admins invite an email address with a role (only
 //! owners invite owners); the address gets a single-use `tml_` token valid 7 days, kept as a
-//! hashed challenge (kind `invitation`, subject = the tenant). Accepting takes a session whose
-//! user holds the invited address as a proven `email` door: the token alone is not enough, so
-//! a forwarded or leaked invitation cannot bring in someone else.
+//! hashed challenge (kind `invitation`, subject = the tenant). Either the emailed link, which
+//! proves the address like the email door's link and signs in as that address's user, or an
+//! API call whose session's user holds the invited address as a proven `email` door: a
+//! forwarded or leaked invitation never makes anyone but the address's holder a member.
 
 use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use tessera_core::people::{Challenge, ChallengeKind, IdentityKind, Membership, Role};
-use tessera_core::{StoreError, TenantId, validate};
+use tessera_core::{StoreError, TenantId, UserId, validate};
 use tessera_crypto::{GeneratedSecret, SecretKind, sha256};
 use tessera_proto::ErrorCode;
 use tessera_proto::people as wire;
 use time::Duration;
+use url::Url;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -21,11 +24,13 @@ use crate::audit::Fact;
 use crate::auth::extract::{MembersWrite, TenantAccess};
 use crate::context::RequestContext;
 use crate::error::ApiError;
-use crate::http::json::ApiJson;
+use crate::http::json::{ApiJson, ApiQuery};
 use crate::http::openapi::{BodyErrors, KeyErrors, SessionErrors};
 use crate::http::v1::me::{membership_view, role_view};
 use crate::http::v1::members::is_owner;
 use crate::mail::OutgoingEmail;
+use crate::people::accounts::Door;
+use crate::people::redirect::{failed_to, signed_in_to};
 use crate::people::sessions::actor;
 use crate::people::signed_in::SignedIn;
 use crate::state::AppState;
@@ -37,7 +42,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(invite, list_invitations))
         .routes(routes!(revoke_invitation))
-        .routes(routes!(accept))
+        .routes(routes!(accept, accept_link))
 }
 
 /// What an invitation's challenge keeps.
@@ -102,12 +107,15 @@ async fn invite(
     state.store.insert_challenge(&challenge).await?;
     let text = format!(
         "You are invited to join {} on Tessera as {}.\n\n\
-         Sign in with this address (for instance at {}/v1/auth/email/start), then accept with\n\
+         To accept, open this link (it signs you in with this address):\n\
+         {}/v1/invitations/accept?token={}\n\n\
+         Or, signed in with this address, accept from an application with\n\
          POST {}/v1/invitations/accept {{\"token\": \"{}\"}}\n\n\
          The invitation works once, for {} days.\n",
         tenant.name,
         role.as_str(),
         state.issuer,
+        token.secret.expose(),
         state.issuer,
         token.secret.expose(),
         TTL.whole_days()
@@ -194,22 +202,7 @@ async fn accept(
     me: SignedIn,
     ApiJson(body): ApiJson<wire::AcceptInvitationRequest>,
 ) -> Result<(StatusCode, Json<wire::Membership>), ApiError> {
-    let unknown = || ApiError::not_found("invitation (unknown, used, revoked or expired)");
-    if SecretKind::of(&body.token) != Some(SecretKind::EmailLink) {
-        return Err(unknown());
-    }
-    let now = state.clock.now();
-    let key = sha256(body.token.as_bytes());
-    let challenge = state
-        .store
-        .take_challenge(ChallengeKind::Invitation, &key, now)
-        .await?
-        .ok_or_else(unknown)?;
-    let invited: Invited = serde_json::from_str(&challenge.payload).map_err(ApiError::internal)?;
-    let tenant_id: TenantId = challenge
-        .subject
-        .parse()
-        .map_err(|_| ApiError::internal("an invitation names a malformed tenant"))?;
+    let (challenge, tenant_id, invited) = take(&state, &body.token).await?;
     let holds_address = state
         .store
         .identity(&IdentityKind::Email, &invited.email)
@@ -231,11 +224,97 @@ async fn accept(
             "the invitation is for another email address: sign in with it (or add it) first",
         ));
     }
+    let (membership, tenant_name) = join(&state, &ctx, tenant_id, &invited, me.user_id).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(membership_view(&membership, &tenant_name)),
+    ))
+}
+
+/// The invitation email's link, for browsers. It was mailed to the invited address, so, like
+/// the email door's link, it proves that address: it signs in as the address's user (created
+/// on first use, the address its `email` door), makes them a member with the invited role
+/// (someone already a member just signs in), sets the session cookies and lands on
+/// `/console`. A link that fails goes to `/console/login?error=<code>`.
+#[utoipa::path(get, path = "/v1/invitations/accept", tag = "tenants",
+    params(wire::InvitationLinkQuery),
+    responses((status = 302, description = "Signed in and a member (cookies set): to `/console`; or failed: to `/console/login?error=<code>`."),
+        (status = 400, description = "The link has no `token`.", body = tessera_proto::ErrorBody)))]
+async fn accept_link(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    ApiQuery(query): ApiQuery<wire::InvitationLinkQuery>,
+) -> Response {
+    let to = |path: &str| Url::parse(&format!("{}{path}", state.issuer)).ok();
+    let joined = async {
+        let (_, tenant_id, invited) = take(&state, &query.token).await?;
+        let door = Door {
+            email: Some(invited.email.clone()),
+            ..Door::new(IdentityKind::Email, invited.email.clone())
+        };
+        let entered = state.enter(&ctx, door, None).await?;
+        match join(&state, &ctx, tenant_id, &invited, entered.user.id).await {
+            Err(error) if error.code() != ErrorCode::Conflict => return Err(error),
+            _ => {}
+        }
+        state
+            .start_session(&ctx, &headers, &entered.user, "email", entered.created)
+            .await
+    }
+    .await;
+    match joined {
+        Ok(issued) => signed_in_to(issued, to("/console")),
+        Err(error) => {
+            let reason = error.code().code();
+            let fact = Fact::failure(
+                None,
+                "anonymous".to_owned(),
+                "invitation.accept",
+                "",
+                reason,
+            );
+            state.audit(&ctx, fact).await;
+            failed_to(error, reason, to("/console/login"))
+        }
+    }
+}
+
+/// Uses up the invitation `token` names: its challenge (to put back if it is not the caller's
+/// to use), its tenant, and what it invites.
+async fn take(state: &AppState, token: &str) -> Result<(Challenge, TenantId, Invited), ApiError> {
+    let unknown = || ApiError::not_found("invitation (unknown, used, revoked or expired)");
+    if SecretKind::of(token) != Some(SecretKind::EmailLink) {
+        return Err(unknown());
+    }
+    let key = sha256(token.as_bytes());
+    let challenge = state
+        .store
+        .take_challenge(ChallengeKind::Invitation, &key, state.clock.now())
+        .await?
+        .ok_or_else(unknown)?;
+    let invited: Invited = serde_json::from_str(&challenge.payload).map_err(ApiError::internal)?;
+    let tenant_id: TenantId = challenge
+        .subject
+        .parse()
+        .map_err(|_| ApiError::internal("an invitation names a malformed tenant"))?;
+    Ok((challenge, tenant_id, invited))
+}
+
+/// Makes `user` a member of `tenant_id` with the invited role (audited); 409 when they already
+/// are one. Returns the membership and the tenant's name.
+async fn join(
+    state: &AppState,
+    ctx: &RequestContext,
+    tenant_id: TenantId,
+    invited: &Invited,
+    user: UserId,
+) -> Result<(Membership, String), ApiError> {
     let membership = Membership {
         tenant_id,
-        user_id: me.user_id,
+        user_id: user,
         role: invited.role()?,
-        created_at: now,
+        created_at: state.clock.now(),
     };
     match state.store.insert_membership(&membership).await {
         Err(StoreError::Conflict(_)) => {
@@ -253,15 +332,12 @@ async fn accept(
         .ok_or_else(|| ApiError::not_found("tenant"))?;
     let fact = Fact::success(
         Some(tenant_id),
-        actor(me.user_id),
+        actor(user),
         "invitation.accept",
         &invited.id,
     );
-    state.audit(&ctx, fact).await;
-    Ok((
-        StatusCode::CREATED,
-        Json(membership_view(&membership, &tenant.name)),
-    ))
+    state.audit(ctx, fact).await;
+    Ok((membership, tenant.name))
 }
 
 async fn pending(

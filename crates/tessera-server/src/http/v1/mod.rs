@@ -11,6 +11,7 @@ pub mod integrations;
 pub mod invitations;
 pub mod me;
 pub mod members;
+pub mod oauth_clients;
 pub mod placements;
 pub mod provisioning;
 pub mod tenants;

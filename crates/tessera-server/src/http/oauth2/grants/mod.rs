@@ -1,0 +1,58 @@
+//! The grants of `/oauth2/token`, one file each. Each authenticates its client, checks the grant
+//! and returns the token response, or the response that refuses it (audited either way).
+
+pub(super) mod authorization_code;
+pub(super) mod client_credentials;
+pub(super) mod refresh_token;
+
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use tessera_core::authz::OAuthClient;
+
+use super::client_auth::authenticate_app;
+use super::form::OAuthForm;
+use super::{audit_client_failure, client_failure};
+use crate::audit::Fact;
+use crate::context::RequestContext;
+use crate::error::OAuthError;
+use crate::state::AppState;
+
+/// The actor of audit events about an application.
+fn actor(client: &OAuthClient) -> String {
+    format!("client:{}", client.id)
+}
+
+/// The application calling the token endpoint, or the refusal (counted and audited).
+async fn app_client(
+    state: &AppState,
+    ctx: &RequestContext,
+    headers: &HeaderMap,
+    form: &OAuthForm,
+) -> Result<OAuthClient, Response> {
+    match authenticate_app(state, headers, form).await {
+        Ok(client) => Ok(client),
+        Err(error) => {
+            audit_client_failure(state, ctx, "token.issue", &error).await;
+            Err(client_failure(state, ctx, error))
+        }
+    }
+}
+
+/// A refused grant of an authenticated application: audited, then answered.
+async fn refuse(
+    state: &AppState,
+    ctx: &RequestContext,
+    client: &OAuthClient,
+    target: impl ToString,
+    error: OAuthError,
+) -> Response {
+    let fact = Fact::failure(
+        Some(client.tenant_id),
+        actor(client),
+        "token.issue",
+        target,
+        error.code().code(),
+    );
+    state.audit(ctx, fact).await;
+    error.into_response()
+}

@@ -1,0 +1,105 @@
+//! `refresh_token` (RFC 6749 §6) for applications: each refresh token works once and the
+//! response carries the next; a used one presented again means it leaked, and the whole grant —
+//! every refresh and access token of the family — is revoked (OAuth 2.0 Security BCP §4.14.2).
+
+use axum::http::HeaderMap;
+use axum::response::{IntoResponse, Response};
+use tessera_core::Scopes;
+use tessera_core::authz::GrantRotation;
+use tessera_crypto::{GeneratedSecret, SecretKind, sha256};
+use tessera_proto::OAuthErrorCode;
+use tessera_proto::oauth2::TokenResponse;
+
+use super::super::form::OAuthForm;
+use super::super::token::signing_failed;
+use super::{actor, app_client, refuse};
+use crate::audit::Fact;
+use crate::context::RequestContext;
+use crate::error::OAuthError;
+use crate::state::AppState;
+
+pub(in super::super) async fn exchange(
+    state: &AppState,
+    ctx: &RequestContext,
+    headers: &HeaderMap,
+    form: &OAuthForm,
+) -> Result<TokenResponse, Response> {
+    let client = app_client(state, ctx, headers, form).await?;
+    let invalid = |why: &str| OAuthError::new(OAuthErrorCode::InvalidGrant, why);
+    let presented = match form.require("refresh_token") {
+        Ok(token) => token,
+        Err(error) => return Err(refuse(state, ctx, &client, "", error).await),
+    };
+    if SecretKind::of(presented) != Some(SecretKind::GrantRefreshToken) {
+        let error = invalid("the refresh token is not valid");
+        return Err(refuse(state, ctx, &client, "", error).await);
+    }
+    let hash = sha256(presented.as_bytes());
+    // The scope is checked before the token is used up, so a too-wide request costs nothing.
+    let requested = match form.get("scope") {
+        None => None,
+        Some(text) => match Scopes::parse(text) {
+            Ok(scopes) => Some(scopes),
+            Err(e) => {
+                let error = OAuthError::new(OAuthErrorCode::InvalidScope, e.to_string());
+                return Err(refuse(state, ctx, &client, "", error).await);
+            }
+        },
+    };
+    if let Some(requested) = &requested {
+        let granted = state
+            .store
+            .grant_of_refresh_token(&hash)
+            .await
+            .map_err(|e| OAuthError::from(e).into_response())?;
+        if let Some(grant) = granted.filter(|g| g.client_id == client.id)
+            && !requested.is_subset(&grant.scope)
+        {
+            let error = OAuthError::new(
+                OAuthErrorCode::InvalidScope,
+                "the requested scope exceeds what the person granted",
+            );
+            return Err(refuse(state, ctx, &client, grant.id, error).await);
+        }
+    }
+    let now = state.clock.now();
+    let next = GeneratedSecret::new(SecretKind::GrantRefreshToken);
+    let rotation = state
+        .store
+        .rotate_grant_refresh_token(
+            &hash,
+            client.id,
+            &next.hash,
+            now + state.grant_refresh_ttl(),
+            now,
+        )
+        .await
+        .map_err(|e| OAuthError::from(e).into_response())?;
+    let grant = match rotation {
+        GrantRotation::Rotated(grant) => grant,
+        GrantRotation::Reused(grant) => {
+            let error = invalid(
+                "this refresh token was used before: the grant and every token issued from it \
+                 are revoked",
+            );
+            return Err(refuse(state, ctx, &client, grant.id, error).await);
+        }
+        GrantRotation::Invalid => {
+            let error =
+                invalid("the refresh token is unknown, expired, revoked or not this client's");
+            return Err(refuse(state, ctx, &client, "", error).await);
+        }
+    };
+    let scope = requested.unwrap_or_else(|| grant.scope.clone());
+    let tokens = state
+        .issue_grant_tokens(&grant, &scope, false, Some(next))
+        .map_err(|e| signing_failed(e).into_response())?;
+    let fact = Fact::success(
+        Some(client.tenant_id),
+        actor(&client),
+        "token.refresh",
+        grant.id,
+    );
+    state.audit(ctx, fact).await;
+    Ok(tokens.response)
+}
