@@ -8,7 +8,10 @@ use serde_json::{Value, json};
 use tessera_testkit::{TestServer, TestTenant, peer};
 use url::Url;
 
-use crate::support::{call, expect_error, expect_json, jwt_parts, set_cookies};
+use crate::people::{ask_sign_up, confirm};
+use crate::support::{
+    call, expect_error, expect_json, jwt_parts, last_mail_to, mailed_code, set_cookies,
+};
 
 const REDIRECT: &str = "http://127.0.0.1:9/callback";
 const PASSWORD: &str = "correct horse battery staple";
@@ -40,15 +43,13 @@ async fn register_client(server: &TestServer, tenant: &TestTenant, public: bool)
     }
 }
 
-/// Registers a person with the password door; returns their user id and session cookie.
+/// Signs a person up with the password door (confirmed by the mailed code); returns their user
+/// id and session cookie.
 async fn person(server: &TestServer, email: &str) -> (String, String) {
-    let response = server
-        .http
-        .post(server.url("/v1/auth/password/register"))
-        .json(&json!({"email": email, "password": PASSWORD, "name": "Ada"}))
-        .send()
-        .await
-        .unwrap();
+    let body = json!({"email": email, "password": PASSWORD, "name": "Ada"});
+    expect_json(ask_sign_up(server, body, None).await, 202).await;
+    let code = mailed_code(&last_mail_to(server, email).await.body);
+    let response = confirm(server, email, &code, None).await;
     let cookie = set_cookies(&response)
         .into_iter()
         .find(|c| c.starts_with("tessera_session="))
@@ -207,8 +208,11 @@ async fn openid_client_signs_in_through_login_and_consent() {
     assert_eq!(claims["aud"], app.client_id);
     assert!(claims["nonce"].is_string() && claims["at_hash"].is_string());
     assert!(claims["auth_time"].as_i64().unwrap() <= claims["iat"].as_i64().unwrap());
-    // A password sign-up vouches for no address, so `email` has nothing to show.
-    assert_eq!(out["userinfo"], json!({"sub": user_id, "name": "Ada"}));
+    // A password sign-up is confirmed by email, so the address is a verified one.
+    assert_eq!(
+        out["userinfo"],
+        json!({"sub": user_id, "name": "Ada", "email": "ada@example.com", "email_verified": true})
+    );
     let first = out["first"]["access_token"].as_str().unwrap();
     let (header, access) = jwt_parts(first);
     assert_eq!(header["typ"], "at+jwt");
