@@ -23,6 +23,15 @@
 //                         stays the client that redeemed the code (oidc-provider fixes it), so
 //                         this is the one way to have the real provider name another client
 //                         in an ID token for this one
+//   refreshTokens         true: clients may use the refresh_token grant, every code exchange
+//                         issues a refresh token, every refresh rotates it, and RFC 7009
+//                         revocation is on (a token vault's provider); default false
+//
+// Besides the provider, for tests of a client that keeps tokens (the token vault):
+//   GET  /api/whoami           a protected API: 200 {sub} with a live access token, else 401
+//   GET  /_test/counts         {refresh: attempts of the refresh_token grant, paths: {path: n}}
+//   POST /_test/revoke-refresh destroys every refresh token (the user revoked the grant)
+//   POST /_test/revoke-access  destroys every access token (they stop working before expiry)
 //
 // Accounts: any login name is an account whose `sub` is that name, with
 // email `<login>@example.test`, email_verified true and name `User <login>`; the login `unverified`
@@ -77,7 +86,7 @@ const clients = (config.clients ?? []).map((c) => ({
   redirect_uris: c.redirect_uris,
   token_endpoint_auth_method: c.token_endpoint_auth_method ?? 'client_secret_basic',
   id_token_signed_response_alg: c.id_token_signed_response_alg ?? 'RS256',
-  grant_types: ['authorization_code'],
+  grant_types: config.refreshTokens ? ['authorization_code', 'refresh_token'] : ['authorization_code'],
   response_types: ['code'],
 }));
 
@@ -85,7 +94,16 @@ const provider = new Provider(issuer, {
   clients,
   jwks: { keys: (config.signingAlgs ?? ['RS256']).map(signingKey) },
   pkce: { required: () => true },
-  features: { devInteractions: { enabled: true } },
+  features: {
+    devInteractions: { enabled: true },
+    revocation: { enabled: Boolean(config.refreshTokens) },
+  },
+  ...(config.refreshTokens
+    ? {
+        issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+        rotateRefreshToken: true,
+      }
+    : {}),
   conformIdTokenClaims: !(config.claimsInIdToken ?? true),
   claims: {
     openid: config.authorizedParty ? ['sub', 'azp'] : ['sub'],
@@ -113,7 +131,42 @@ const provider = new Provider(issuer, {
 // Plain http on loopback: the relying party under test talks to it directly.
 provider.proxy = false;
 
-server.on('request', provider.callback());
+const counts = { refresh: 0, paths: {} };
+const issued = { refresh: [], access: [] };
+provider.on('refresh_token.saved', (token) => issued.refresh.push(token));
+provider.on('access_token.saved', (token) => issued.access.push(token));
+provider.on('access_token.issued', (token) => issued.access.push(token));
+for (const event of ['grant.success', 'grant.error']) {
+  provider.on(event, (ctx) => {
+    if (ctx.oidc?.params?.grant_type === 'refresh_token') counts.refresh += 1;
+  });
+}
+
+function json(res, status, body) {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify(body));
+}
+
+const callback = provider.callback();
+server.on('request', async (req, res) => {
+  const path = new URL(req.url, issuer).pathname;
+  counts.paths[path] = (counts.paths[path] ?? 0) + 1;
+  if (path === '/api/whoami') {
+    const auth = req.headers.authorization ?? '';
+    const value = auth.startsWith('Bearer ') ? auth.slice(7) : '';
+    const token = value ? await provider.AccessToken.find(value) : undefined;
+    if (!token || token.isExpired) return json(res, 401, { error: 'invalid_token' });
+    return json(res, 200, { sub: token.accountId });
+  }
+  if (path === '/_test/counts') return json(res, 200, counts);
+  if (path === '/_test/revoke-refresh' || path === '/_test/revoke-access') {
+    const kind = path.endsWith('refresh') ? 'refresh' : 'access';
+    await Promise.all(issued[kind].map((token) => token.destroy()));
+    issued[kind] = [];
+    return json(res, 200, {});
+  }
+  return callback(req, res);
+});
 
 process.stdout.write(`${JSON.stringify({ issuer, port })}\n`);
 

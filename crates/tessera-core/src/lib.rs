@@ -1,7 +1,7 @@
 //! The domain of Tessera: typed identifiers, the objects of DESIGN.md §1 that exist so far
 //! (tenants, API keys, agents and their client secrets, signing keys, revoked tokens, audit events,
-//! placements, people: users, their identities, memberships, wallets and sessions, and the
-//! authorization server's OAuth clients and grants),
+//! placements, third-party connections, people: users, their identities, memberships, wallets
+//! and sessions, and the authorization server's OAuth clients and grants),
 //! the scope vocabulary, and the ports the rest of the system is written against:
 //!
 //! - [`Store`]: durable state; `tessera-store` implements it over SQLite and PostgreSQL.
@@ -33,6 +33,7 @@ pub mod api_key;
 pub mod audit;
 pub mod authz;
 pub mod clock;
+pub mod connection;
 pub mod id;
 pub mod mail;
 pub mod people;

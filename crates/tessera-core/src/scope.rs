@@ -15,6 +15,8 @@ pub const API_KEYS_WRITE: &str = "api-keys:write";
 pub const WEBHOOKS_WRITE: &str = "webhooks:write";
 /// Change members' roles and remove members (people's tenants).
 pub const MEMBERS_WRITE: &str = "members:write";
+/// Agents' access tokens: read the agent's connections (fresh tokens, the provider proxy).
+pub const CONNECTIONS_READ: &str = "connections:read";
 /// Register and delete the tenant's OAuth clients (applications people sign in to).
 pub const CLIENTS_WRITE: &str = "clients:write";
 /// Everything a tenant can do.

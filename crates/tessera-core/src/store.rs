@@ -9,6 +9,7 @@ use crate::agent::{Agent, AgentPatch, ClientSecret};
 use crate::api_key::{ApiKey, KeyOwner};
 use crate::audit::{AuditEvent, AuditFilter, ChainedEvent, Checkpoint, LinkHash};
 use crate::authz::AuthorizationStore;
+use crate::connection::ConnectionStore;
 use crate::mail::OutboxStore;
 use crate::people::{ChallengeStore, PeopleStore, SessionStore};
 use crate::placement::PlacementStore;
@@ -49,6 +50,7 @@ pub trait Store:
     + SessionStore
     + ChallengeStore
     + OutboxStore
+    + ConnectionStore
     + AuthorizationStore
     + Send
     + Sync

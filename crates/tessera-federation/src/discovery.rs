@@ -18,6 +18,9 @@ pub(crate) struct Metadata {
     pub jwks_uri: Url,
     #[serde(default)]
     pub userinfo_endpoint: Option<Url>,
+    /// RFC 8414 / RFC 7009: where grants are revoked (connections use it on disconnect).
+    #[serde(default)]
+    pub revocation_endpoint: Option<Url>,
     /// Absent means `client_secret_basic` only (Discovery §3).
     #[serde(default)]
     pub token_endpoint_auth_methods_supported: Option<Vec<String>>,
@@ -65,6 +68,7 @@ pub(crate) async fn discover(
         ("token_endpoint", Some(&metadata.token_endpoint)),
         ("jwks_uri", Some(&metadata.jwks_uri)),
         ("userinfo_endpoint", metadata.userinfo_endpoint.as_ref()),
+        ("revocation_endpoint", metadata.revocation_endpoint.as_ref()),
     ] {
         if let Some(endpoint) = endpoint {
             check_endpoint(what, endpoint).map_err(failed)?;
@@ -126,6 +130,7 @@ mod tests {
             token_endpoint: url.clone(),
             jwks_uri: url,
             userinfo_endpoint: None,
+            revocation_endpoint: None,
             token_endpoint_auth_methods_supported: methods
                 .map(|m| m.iter().map(|s| s.to_string()).collect()),
             code_challenge_methods_supported: None,

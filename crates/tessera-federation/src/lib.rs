@@ -2,6 +2,7 @@
 
 mod authorize;
 pub mod config;
+pub mod connect;
 mod discovery;
 mod error;
 mod exchange;

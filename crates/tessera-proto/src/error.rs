@@ -16,6 +16,10 @@ pub struct ErrorBody {
     /// (`<provider>_oauth_not_configured`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub setup_required: Option<bool>,
+    /// Where a person reconnects a connection that needs it (`connection_needs_reauth`,
+    /// `connection_expired`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start_url: Option<String>,
 }
 
 macro_rules! error_codes {
@@ -66,6 +70,8 @@ error_codes!(
         IdentityTaken => ("identity_taken", 409, "This sign-in door (email, account, passkey or wallet) already belongs to a user."),
         LastIdentity => ("last_identity", 409, "This is the user's only way to sign in; add another before removing it."),
         LastOwner => ("last_owner", 409, "The tenant would be left without an owner."),
+        ConnectionNeedsReauth => ("connection_needs_reauth", 409, "The provider refused the connection's refresh token (revoked or expired grant): a person must connect it again at `start_url`."),
+        ConnectionExpired => ("connection_expired", 409, "The connection's access token expired and there is no refresh token: a person must connect it again at `start_url`."),
         RateLimited => ("rate_limited", 429, "Too many requests; retry after the time in `Retry-After`."),
         RuntimeFailed => ("runtime_failed", 502, "An entity's runtime did not start, did not become healthy, or refused its blueprint or an edge; what was started was stopped."),
         ProvisioningNotConfigured => ("provisioning_not_configured", 503, "Provisioning is not set up on this server (`provisioning_command`, or `provisioning_backend = \"static\"` with an address)."),

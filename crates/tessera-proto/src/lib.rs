@@ -6,6 +6,7 @@ pub mod analytics;
 pub mod api_keys;
 pub mod audit;
 pub mod compliance;
+pub mod connections;
 pub mod error;
 pub mod oauth2;
 pub mod oauth_clients;

@@ -58,6 +58,7 @@ impl App {
     pub async fn open(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Started> {
         let store = bootstrap::open_store(&config).await?;
         let master = bootstrap::master_keys(&config)?;
+        let oauth_state_secret = bootstrap::oauth_state_secret(&config)?;
         let dyn_store: Arc<dyn Store> = store.clone();
         let operator_key = bootstrap::ensure_operator(dyn_store.as_ref(), clock.as_ref()).await?;
         let keys = KeyService::load(
@@ -74,6 +75,7 @@ impl App {
             keys,
             master,
             telemetry::metrics_handle(),
+            oauth_state_secret.as_deref().map(Vec::as_slice),
         )?;
         Ok(Started {
             app: App { state, store },
@@ -149,12 +151,29 @@ impl App {
 }
 
 /// Picks up keys rotated by another process (`tessera keys rotate`, another instance) and
-/// keys whose activation or retirement time has come.
+/// keys whose activation or retirement time has come; in embedded mode also the master key
+/// versions `tessera keys rotate-master` adds to the key file (first: a signing key may just
+/// have been rewrapped under the new version).
 async fn refresh_keys(state: AppState) {
     let mut interval = tokio::time::interval(Duration::from_secs(state.config.key_refresh_secs));
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
+        if bootstrap::master_key_file_in_use(&state.config) {
+            match bootstrap::master_keys(&state.config) {
+                Ok(keys) if *keys.to_text() != *state.master.to_text() => {
+                    state.master.replace_with(&keys);
+                    tracing::info!(
+                        version = keys.current_version(),
+                        "loaded the master key file's new version"
+                    );
+                }
+                Ok(_) => {}
+                Err(error) => {
+                    tracing::warn!(error = %error, "re-reading the master key file failed");
+                }
+            }
+        }
         if let Err(error) = state.keys.refresh().await {
             tracing::warn!(error = %error, "refreshing the key ring failed");
         }

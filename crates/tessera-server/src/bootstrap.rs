@@ -10,6 +10,7 @@ use tessera_core::api_key::{ApiKey, KeyOwner};
 use tessera_core::{ApiKeyId, Clock, OperatorId, Scopes, Store, scope};
 use tessera_crypto::{GeneratedSecret, MasterKey, MasterKeys, SecretKind, SecretString};
 use tessera_store::SqlStore;
+use zeroize::Zeroizing;
 
 use crate::config::Config;
 
@@ -30,15 +31,13 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<SqlStore>> {
     Ok(Arc::new(store))
 }
 
-/// The master key: `master_key` from the configuration, or in embedded mode the key file in
-/// the data directory (generated, mode 0600, on first start). PostgreSQL deployments are shared
-/// by several instances, so they must be given the key explicitly.
+/// The master keys: `master_key` from the configuration, or in embedded mode the key file in
+/// the data directory (generated, mode 0600, on first start). Either holds one key or several
+/// versions (`<version>:<base64>`, the highest seals; see `tessera keys rotate-master`).
+/// PostgreSQL deployments are shared by several instances, so they must be given the keys.
 pub fn master_keys(config: &Config) -> anyhow::Result<MasterKeys> {
-    if let Some(key) = &config.master_key {
-        return Ok(MasterKeys::new(
-            MasterKey::from_base64(1, key.expose())?,
-            Vec::new(),
-        ));
+    if let Some(keys) = &config.master_key {
+        return MasterKeys::parse(keys.expose()).context("master_key");
     }
     if config.database_url.is_some() {
         bail!(
@@ -47,18 +46,62 @@ pub fn master_keys(config: &Config) -> anyhow::Result<MasterKeys> {
     }
     let path = config.master_key_path();
     if path.exists() {
-        let text = std::fs::read_to_string(&path)
-            .with_context(|| format!("reading {}", path.display()))?;
-        return Ok(MasterKeys::new(
-            MasterKey::from_base64(1, &text).with_context(|| format!("{}", path.display()))?,
-            Vec::new(),
-        ));
+        let text = Zeroizing::new(
+            std::fs::read_to_string(&path)
+                .with_context(|| format!("reading {}", path.display()))?,
+        );
+        return MasterKeys::parse(&text).with_context(|| format!("{}", path.display()));
     }
     create_private_dir(&config.data_dir)?;
-    let key = MasterKey::generate(1);
-    write_private_file(&path, key.to_base64().as_bytes())?;
+    let keys = MasterKeys::new(MasterKey::generate(1), Vec::new());
+    write_private_file(&path, keys.to_text().as_bytes())?;
     tracing::info!(path = %path.display(), "generated the master key; back it up: without it, sealed keys cannot be opened");
-    Ok(MasterKeys::new(key, Vec::new()))
+    Ok(keys)
+}
+
+/// Whether the master keys come from the key file (embedded mode), which `tessera keys
+/// rotate-master` extends and running servers re-read.
+pub fn master_key_file_in_use(config: &Config) -> bool {
+    config.master_key.is_none() && config.database_url.is_none()
+}
+
+/// Replaces the key file with `keys` (written beside it, then renamed: a reader sees the old
+/// file or the new one, never half of one).
+pub fn write_master_key_file(config: &Config, keys: &MasterKeys) -> anyhow::Result<()> {
+    let path = config.master_key_path();
+    let next = config.data_dir.join("master.key.next");
+    if next.exists() {
+        std::fs::remove_file(&next).with_context(|| format!("removing {}", next.display()))?;
+    }
+    write_private_file(&next, keys.to_text().as_bytes())?;
+    std::fs::rename(&next, &path).with_context(|| format!("replacing {}", path.display()))
+}
+
+/// The key connection `state`s are signed with: `oauth_state_secret`, or in embedded mode a
+/// key file in the data directory (generated on first need). None on PostgreSQL without one
+/// and without integrations (there is nothing to sign).
+pub fn oauth_state_secret(config: &Config) -> anyhow::Result<Option<Zeroizing<Vec<u8>>>> {
+    if let Some(secret) = &config.oauth_state_secret {
+        return Ok(Some(Zeroizing::new(secret.expose().as_bytes().to_vec())));
+    }
+    if config.database_url.is_some() {
+        if config.integrations.is_empty() {
+            return Ok(None);
+        }
+        bail!(
+            "integrations on PostgreSQL need TESSERA_OAUTH_STATE_SECRET (the same on every instance; e.g. `openssl rand -base64 32`)"
+        );
+    }
+    let path = config.oauth_state_secret_path();
+    if path.exists() {
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        return Ok(Some(Zeroizing::new(text.trim().as_bytes().to_vec())));
+    }
+    create_private_dir(&config.data_dir)?;
+    let key = MasterKey::generate(0);
+    write_private_file(&path, key.to_base64().as_bytes())?;
+    Ok(Some(Zeroizing::new(key.to_base64().as_bytes().to_vec())))
 }
 
 /// Creates the operator account on an empty store and returns its first key (to print once).

@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use tessera_core::{PlanTable, TenantId};
 use tessera_crypto::Algorithm;
 use tessera_federation::ProviderConfig;
+use tessera_federation::connect::ConnectorConfig;
 use tessera_gateway::routes::{Route, RouteTable};
 use url::Url;
 
@@ -190,6 +191,17 @@ pub struct Config {
     /// The WebAuthn relying party id (a registrable domain, never an IP address); defaults to
     /// the public URL's host.
     pub passkey_rp_id: Option<String>,
+    /// Providers agents connect their accounts at, by name (`[integrations.google]`: kind,
+    /// client_id, client_secret, scopes, endpoints…); each one's redirect URI is
+    /// `<public_url>/v1/integrations/<name>/callback`.
+    pub integrations: BTreeMap<String, ConnectorConfig>,
+    /// Where a connection's callback sends the browser: `?connected=<provider>` or
+    /// `?error=<reason>` is added. Unset: the callback answers JSON.
+    pub integrations_return_url: Option<Url>,
+    /// The HMAC-SHA256 key of connection `state`s (at least 32 bytes). Required with
+    /// PostgreSQL when integrations are configured (every instance needs the same one); in
+    /// embedded mode a key file is generated in the data directory when unset.
+    pub oauth_state_secret: Option<Secret>,
     /// Dynamic client registration (RFC 7591) at `/oauth2/register`: off unless set; the
     /// clients that register themselves belong to this tenant (e.g. the tenant whose MCP server
     /// Tessera guards).
@@ -221,7 +233,7 @@ pub enum LogFormat {
 
 /// The fields of [`Config`], the only `TESSERA_*` variables read as configuration (other tools
 /// use the prefix too, and an unknown key in the file is an error).
-const FIELDS: [&str; 60] = [
+const FIELDS: [&str; 63] = [
     "listen",
     "data_dir",
     "database_url",
@@ -281,6 +293,9 @@ const FIELDS: [&str; 60] = [
     "wallet_chain_id",
     "solana_chain_id",
     "passkey_rp_id",
+    "integrations",
+    "integrations_return_url",
+    "oauth_state_secret",
     "dynamic_registration_tenant",
 ];
 
@@ -347,6 +362,9 @@ impl Default for Config {
             wallet_chain_id: 1,
             solana_chain_id: "mainnet".to_owned(),
             passkey_rp_id: None,
+            integrations: BTreeMap::new(),
+            integrations_return_url: None,
+            oauth_state_secret: None,
             dynamic_registration_tenant: None,
         }
     }
@@ -496,6 +514,7 @@ impl Config {
         }
         self.validate_provisioning()?;
         self.validate_people()?;
+        self.validate_integrations()?;
         Ok(self)
     }
 
@@ -573,6 +592,31 @@ impl Config {
         Ok(())
     }
 
+    fn validate_integrations(&self) -> Result<(), ConfigError> {
+        for (name, integration) in &self.integrations {
+            integration
+                .validate()
+                .map_err(|why| ConfigError::Invalid(format!("integrations.{name}: {why}")))?;
+        }
+        if let Some(url) = &self.integrations_return_url
+            && !matches!(url.scheme(), "http" | "https")
+        {
+            return Err(ConfigError::Invalid(
+                "integrations_return_url must be an http(s) URL".to_owned(),
+            ));
+        }
+        if self
+            .oauth_state_secret
+            .as_ref()
+            .is_some_and(|s| s.expose().len() < 32)
+        {
+            return Err(ConfigError::Invalid(
+                "oauth_state_secret must be at least 32 bytes".to_owned(),
+            ));
+        }
+        Ok(())
+    }
+
     /// The issuer identifier: the public URL without a trailing slash.
     pub fn issuer(&self) -> String {
         match &self.public_url {
@@ -593,6 +637,10 @@ impl Config {
 
     pub fn master_key_path(&self) -> PathBuf {
         self.data_dir.join("master.key")
+    }
+
+    pub fn oauth_state_secret_path(&self) -> PathBuf {
+        self.data_dir.join("oauth_state.key")
     }
 }
 

@@ -18,6 +18,8 @@ pub struct ApiError {
     /// An optional integration that is not set up: its name prefixes the code
     /// (`google_oauth_not_configured`) and the body carries `setup_required: true`.
     unconfigured: Option<String>,
+    /// Where to reconnect a connection that needs a new consent.
+    start_url: Option<String>,
 }
 
 impl ApiError {
@@ -27,6 +29,30 @@ impl ApiError {
             message: message.into(),
             retry_after: None,
             unconfigured: None,
+            start_url: None,
+        }
+    }
+
+    /// 503 for an integration that is not in `integrations`, shaped like the sign-in doors'
+    /// (`<provider>_oauth_not_configured`, `setup_required: true`).
+    pub fn integration_not_configured(provider: &str) -> Self {
+        Self {
+            unconfigured: Some(provider.to_owned()),
+            ..Self::new(
+                ErrorCode::OAuthNotConfigured,
+                format!(
+                    "connecting `{provider}` is not set up: add [integrations.{provider}] to the \
+                     configuration"
+                ),
+            )
+        }
+    }
+
+    /// The same error with where to reconnect.
+    pub fn with_start_url(self, url: String) -> Self {
+        Self {
+            start_url: Some(url),
+            ..self
         }
     }
 
@@ -124,6 +150,7 @@ impl IntoResponse for ApiError {
                 },
                 message: self.message,
                 setup_required: self.unconfigured.map(|_| true),
+                start_url: self.start_url,
             }),
         )
             .into_response();

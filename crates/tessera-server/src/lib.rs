@@ -43,6 +43,7 @@ pub mod state;
 pub mod telemetry;
 pub mod tokens;
 pub mod usage;
+pub mod vault;
 pub mod webhooks;
 
 mod app;

@@ -21,6 +21,7 @@ use crate::limits::Limits;
 use crate::people::People;
 use crate::provision::Provisioning;
 use crate::revocation::Revocations;
+use crate::vault::Vault;
 
 #[derive(Clone, Debug)]
 pub struct AppState(Arc<Inner>);
@@ -57,6 +58,8 @@ pub struct Inner {
     pub provisioning: Provisioning,
     /// Throttles and limiters of the sign-in doors.
     pub people: People,
+    /// Agents' connections to third-party providers (integrations, refresh, proxy).
+    pub vault: Vault,
 }
 
 impl Deref for AppState {
@@ -75,6 +78,7 @@ impl AppState {
         keys: KeyService,
         master: MasterKeys,
         metrics: PrometheusHandle,
+        oauth_state_secret: Option<&[u8]>,
     ) -> anyhow::Result<Self> {
         let ttl = Duration::from_secs(config.auth_cache_ttl_secs);
         let tenants = Arc::new(StatusCache::new(10_000, ttl));
@@ -108,6 +112,7 @@ impl AppState {
             gateway: Gateway::new(&config),
             provisioning: Provisioning::new(&config, Arc::clone(&store), Arc::clone(&clock)),
             people: People::new(&config)?,
+            vault: Vault::new(&config, oauth_state_secret)?,
             config,
             store,
             clock,

@@ -12,10 +12,12 @@ mod api_keys;
 mod audit;
 mod authz;
 mod challenges;
+mod connections;
 mod error;
 mod outbox;
 mod people;
 mod placements;
+mod rewrap;
 mod rows;
 mod sessions;
 mod signing_keys;
@@ -33,6 +35,8 @@ use sqlx::AnyPool;
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use tessera_core::StoreError;
+
+pub use rewrap::Rewrapped;
 
 /// SQLite serializes writers anyway; a few readers alongside are all it can use.
 const SQLITE_MAX_CONNECTIONS: u32 = 8;

@@ -2,6 +2,7 @@
 //! `TESSERA_TEST_DATABASE_URL` names a server (each test then gets a database of its own).
 #![allow(clippy::unwrap_used)]
 
+mod connections;
 mod people;
 mod placements;
 mod support;

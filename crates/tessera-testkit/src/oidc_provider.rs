@@ -61,6 +61,9 @@ pub struct OidcProviderOptions {
     /// only to the userinfo endpoint.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub claims_in_id_token: Option<bool>,
+    /// Whether clients get (rotating) refresh tokens and revocation is on.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub refresh_tokens: bool,
     /// An `azp` (authorized party) claim for every ID token. oidc-provider sets `aud` to the
     /// client that redeemed the code whatever it is told, so naming another client here is
     /// how a test gets a real ID token issued to someone else.
@@ -199,6 +202,49 @@ impl OidcProvider {
             "no redirect to the client after 16 steps; provider stderr:\n{}",
             self.stderr.lock().expect("stderr buffer")
         );
+    }
+}
+
+impl OidcProvider {
+    /// Attempts of the refresh_token grant so far, counted by the provider.
+    pub async fn refresh_count(&self) -> u64 {
+        self.counts().await["refresh"]
+            .as_u64()
+            .expect("a refresh count")
+    }
+
+    /// Requests the provider has seen for `path` (its own endpoints and `/api/whoami`).
+    pub async fn path_count(&self, path: &str) -> u64 {
+        self.counts().await["paths"][path].as_u64().unwrap_or(0)
+    }
+
+    async fn counts(&self) -> serde_json::Value {
+        reqwest::get(format!("{}/_test/counts", self.issuer))
+            .await
+            .expect("the provider's counts")
+            .json()
+            .await
+            .expect("counts as JSON")
+    }
+
+    /// Destroys every refresh token the provider issued (the user revoked the grant).
+    pub async fn revoke_refresh_tokens(&self) {
+        self.test_call("revoke-refresh").await;
+    }
+
+    /// Destroys every access token: they stop working before they expire.
+    pub async fn revoke_access_tokens(&self) {
+        self.test_call("revoke-access").await;
+    }
+
+    async fn test_call(&self, what: &str) {
+        let status = reqwest::Client::new()
+            .post(format!("{}/_test/{what}", self.issuer))
+            .send()
+            .await
+            .expect("a test call to the provider")
+            .status();
+        assert!(status.is_success(), "{what}: {status}");
     }
 }
 

@@ -69,5 +69,8 @@ mod secrets_at_rest;
 mod tenants;
 #[path = "integration/tenants_for_people.rs"]
 mod tenants_for_people;
+#[path = "integration/vault.rs"]
+mod vault;
+
 #[path = "integration/webhooks.rs"]
 mod webhooks;

@@ -20,6 +20,8 @@ text_enum!(
         Invitation = "invitation",
         WalletNonce = "wallet_nonce",
         OAuthState = "oauth_state",
+        // The nonce of a begun per-agent OAuth connection (the token vault).
+        ConnectionState = "connection_state",
         PasskeyRegistration = "passkey_registration",
         PasskeyLogin = "passkey_login",
         AuthorizationRequest = "authorization_request",

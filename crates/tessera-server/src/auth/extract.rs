@@ -166,7 +166,7 @@ impl<R: Requirement> FromRequestParts<AppState> for TenantAccess<R> {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
-        let Caller(mut principal) = Caller::from_request_parts(parts, state).await?;
+        let Caller(principal) = Caller::from_request_parts(parts, state).await?;
         let params = RawPathParams::from_request_parts(parts, state)
             .await
             .map_err(IntoResponse::into_response)?;
@@ -181,62 +181,213 @@ impl<R: Requirement> FromRequestParts<AppState> for TenantAccess<R> {
         let tenant_id: TenantId = raw.parse().map_err(|e: tessera_core::IdError| {
             ApiError::new(ErrorCode::InvalidId, e.to_string()).into_response()
         })?;
-        match &mut principal {
-            Principal::TenantKey { tenant_id: own, .. } if *own != tenant_id => {
-                return Err(ApiError::not_found("tenant").into_response());
-            }
-            // A person reaches the tenants they belong to, as their role there allows; the
-            // membership is read on every request, so a removed member loses access at once.
-            Principal::User {
-                user_id,
-                membership,
-                ..
-            } => {
-                let member = state
-                    .store
-                    .membership(tenant_id, *user_id)
-                    .await
-                    .map_err(|e| ApiError::from(e).into_response())?
-                    .ok_or_else(|| ApiError::not_found("tenant").into_response())?;
-                let status = state
-                    .tenant_status(tenant_id)
-                    .await
-                    .map_err(|e| ApiError::from(e).into_response())?;
-                if status != Some(TenantStatus::Active) {
-                    let message = "the tenant is suspended";
-                    return Err(ApiError::new(ErrorCode::TenantSuspended, message).into_response());
-                }
-                *membership = Some((tenant_id, member.role));
-            }
-            _ => {}
-        }
-        if !principal.may(tenant_id, R::SCOPE) {
-            let message = match &principal {
-                Principal::User {
-                    membership: Some((_, role)),
-                    ..
-                } => format!(
-                    "this call needs scope `{}`, which the {} role does not have",
-                    R::SCOPE,
-                    role.as_str()
-                ),
-                _ => format!("this call needs scope `{}`", R::SCOPE),
-            };
-            return Err(ApiError::new(ErrorCode::InsufficientScope, message).into_response());
-        }
-        if principal.is_operator()
-            && state
-                .tenant_status(tenant_id)
-                .await
-                .map_err(|e| ApiError::from(e).into_response())?
-                .is_none()
-        {
-            return Err(ApiError::not_found("tenant").into_response());
-        }
+        let principal = admit::<R>(state, principal, tenant_id, "tenant").await?;
         Ok(Self {
             tenant_id,
             principal,
             _requirement: PhantomData,
+        })
+    }
+}
+
+/// Whether `principal` may do `R` in `tenant_id`; a caller of another tenant gets the 404 of
+/// `not_found` (it learns nothing). A person's membership is looked up on every request.
+async fn admit<R: Requirement>(
+    state: &AppState,
+    mut principal: Principal,
+    tenant_id: TenantId,
+    not_found: &str,
+) -> Result<Principal, Response> {
+    match &mut principal {
+        Principal::TenantKey { tenant_id: own, .. } if *own != tenant_id => {
+            return Err(ApiError::not_found(not_found).into_response());
+        }
+        // A person reaches the tenants they belong to, as their role there allows; the
+        // membership is read on every request, so a removed member loses access at once.
+        Principal::User {
+            user_id,
+            membership,
+            ..
+        } => {
+            let member = state
+                .store
+                .membership(tenant_id, *user_id)
+                .await
+                .map_err(|e| ApiError::from(e).into_response())?
+                .ok_or_else(|| ApiError::not_found(not_found).into_response())?;
+            let status = state
+                .tenant_status(tenant_id)
+                .await
+                .map_err(|e| ApiError::from(e).into_response())?;
+            if status != Some(TenantStatus::Active) {
+                let message = "the tenant is suspended";
+                return Err(ApiError::new(ErrorCode::TenantSuspended, message).into_response());
+            }
+            *membership = Some((tenant_id, member.role));
+        }
+        _ => {}
+    }
+    if !principal.may(tenant_id, R::SCOPE) {
+        let message = match &principal {
+            Principal::User {
+                membership: Some((_, role)),
+                ..
+            } => format!(
+                "this call needs scope `{}`, which the {} role does not have",
+                R::SCOPE,
+                role.as_str()
+            ),
+            _ => format!("this call needs scope `{}`", R::SCOPE),
+        };
+        return Err(ApiError::new(ErrorCode::InsufficientScope, message).into_response());
+    }
+    if principal.is_operator()
+        && state
+            .tenant_status(tenant_id)
+            .await
+            .map_err(|e| ApiError::from(e).into_response())?
+            .is_none()
+    {
+        return Err(ApiError::not_found(not_found).into_response());
+    }
+    Ok(principal)
+}
+
+/// A caller allowed `R` in the tenant of the agent named by the `{agent_id}` path segment
+/// (routes under `/v1/agents/{agent_id}`). A caller of another tenant gets the same 404 as an
+/// agent that does not exist.
+#[derive(Debug)]
+pub struct AgentAccess<R> {
+    pub agent: tessera_core::agent::Agent,
+    pub principal: Principal,
+    _requirement: PhantomData<R>,
+}
+
+impl<R> AgentAccess<R> {
+    /// The audit fact "this caller did `action` to `target` in the agent's tenant".
+    pub fn fact(&self, action: &'static str, target: impl ToString) -> Fact<'static> {
+        Fact::success(
+            Some(self.agent.tenant_id),
+            self.principal.actor(),
+            action,
+            target,
+        )
+    }
+}
+
+/// The agent named by the `{agent_id}` path segment, any tenant's.
+pub async fn path_agent(
+    parts: &mut Parts,
+    state: &AppState,
+) -> Result<tessera_core::agent::Agent, Response> {
+    let params = RawPathParams::from_request_parts(parts, state)
+        .await
+        .map_err(IntoResponse::into_response)?;
+    let raw = params
+        .iter()
+        .find(|(name, _)| *name == "agent_id")
+        .map(|(_, value)| value.to_owned())
+        .ok_or_else(|| {
+            ApiError::internal("an agent extractor used on a route without {agent_id}")
+                .into_response()
+        })?;
+    let agent_id: tessera_core::AgentId = raw.parse().map_err(|e: tessera_core::IdError| {
+        ApiError::new(ErrorCode::InvalidId, e.to_string()).into_response()
+    })?;
+    state
+        .store
+        .agent_by_client_id(agent_id)
+        .await
+        .map_err(|e| ApiError::from(e).into_response())?
+        .ok_or_else(|| ApiError::not_found("agent").into_response())
+}
+
+impl<R: Requirement> FromRequestParts<AppState> for AgentAccess<R> {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let Caller(principal) = Caller::from_request_parts(parts, state).await?;
+        let agent = path_agent(parts, state).await?;
+        let principal = admit::<R>(state, principal, agent.tenant_id, "agent").await?;
+        Ok(Self {
+            agent,
+            principal,
+            _requirement: PhantomData,
+        })
+    }
+}
+
+/// Who may read an agent's connections (a fresh token, the proxy): the agent itself, with an
+/// access token carrying scope `connections:read`, or a caller allowed `read` in its tenant
+/// (a tenant key, a member, the operator).
+#[derive(Debug)]
+pub struct ConnectionReader {
+    pub agent: tessera_core::agent::Agent,
+    /// The audit actor: `agent:<id>` or the key's or person's.
+    pub actor: String,
+}
+
+impl ConnectionReader {
+    pub fn fact(&self, action: &'static str, target: impl ToString) -> Fact<'static> {
+        Fact::success(
+            Some(self.agent.tenant_id),
+            self.actor.clone(),
+            action,
+            target,
+        )
+    }
+}
+
+impl FromRequestParts<AppState> for ConnectionReader {
+    type Rejection = Response;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let bearer = presented_credential(&parts.headers)
+            .filter(|c| c.contains('.'))
+            .map(str::to_owned);
+        if let Some(token) = bearer {
+            match state.validate_access_token(&token).await {
+                Ok(claims) => {
+                    let agent = path_agent(parts, state).await?;
+                    // Another agent's token learns nothing about this one.
+                    if claims.sub != agent.id.to_string() {
+                        return Err(ApiError::not_found("agent").into_response());
+                    }
+                    let granted = Scopes::new(claims.scope.split(' ').filter(|s| !s.is_empty()))
+                        .unwrap_or_default();
+                    if !granted.grants(scope::CONNECTIONS_READ) {
+                        let message =
+                            format!("this call needs scope `{}`", scope::CONNECTIONS_READ);
+                        return Err(
+                            ApiError::new(ErrorCode::InsufficientScope, message).into_response()
+                        );
+                    }
+                    return Ok(Self {
+                        actor: format!("agent:{}", agent.id),
+                        agent,
+                    });
+                }
+                // Not an agent's access token: a person's session, tried below.
+                Err(crate::tokens::Inactive::Token(tessera_crypto::TokenError::WrongType)) => {}
+                Err(inactive) => {
+                    state.limits.auth_failed(
+                        RequestContext::from_request_parts(parts, state)
+                            .await
+                            .unwrap_or_else(|never| match never {})
+                            .client_ip,
+                    );
+                    return Err(ApiError::new(
+                        ErrorCode::Unauthenticated,
+                        format!("the access token is not active ({})", inactive.reason()),
+                    )
+                    .into_response());
+                }
+            }
+        }
+        let access = AgentAccess::<Read>::from_request_parts(parts, state).await?;
+        Ok(Self {
+            actor: access.principal.actor(),
+            agent: access.agent,
         })
     }
 }

@@ -38,6 +38,8 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(v1::me::router())
         .merge(v1::members::router())
         .merge(v1::invitations::router())
+        .merge(v1::integrations::router())
+        .merge(v1::connections::router())
         .merge(oauth2::router())
         .merge(wellknown::router())
         .merge(ops::router())

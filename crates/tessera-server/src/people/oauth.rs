@@ -48,16 +48,7 @@ pub struct Providers {
 impl Providers {
     pub fn new(config: &Config) -> Result<Self, SetupError> {
         let allow_private = config.oauth_allow_private_issuers;
-        let http = reqwest::Client::builder()
-            // A redirect could lead anywhere; providers answer these calls directly.
-            .redirect(reqwest::redirect::Policy::none())
-            // A proxy from the environment would reach addresses the guard refuses.
-            .no_proxy()
-            .timeout(PROVIDER_TIMEOUT)
-            .connect_timeout(PROVIDER_TIMEOUT)
-            .dns_resolver(GuardedResolver { allow_private })
-            .user_agent(concat!("Tessera/", env!("CARGO_PKG_VERSION")))
-            .build()?;
+        let http = provider_client(allow_private)?;
         let mut by_name = BTreeMap::new();
         for (name, provider) in &config.oauth_providers {
             let refused = |detail: String| SetupError::Provider {
@@ -111,8 +102,23 @@ impl Providers {
     }
 }
 
+/// The client every call to an OAuth provider goes through (sign-in and connections): no
+/// redirects, no proxy, bounded time, and names resolved under the private-address policy.
+pub(crate) fn provider_client(allow_private: bool) -> reqwest::Result<reqwest::Client> {
+    reqwest::Client::builder()
+        // A redirect could lead anywhere; providers answer these calls directly.
+        .redirect(reqwest::redirect::Policy::none())
+        // A proxy from the environment would reach addresses the guard refuses.
+        .no_proxy()
+        .timeout(PROVIDER_TIMEOUT)
+        .connect_timeout(PROVIDER_TIMEOUT)
+        .dns_resolver(GuardedResolver { allow_private })
+        .user_agent(concat!("Tessera/", env!("CARGO_PKG_VERSION")))
+        .build()
+}
+
 /// Provider names appear in URLs and identity kinds (`oauth:<name>`).
-fn check_name(name: &str) -> Result<(), String> {
+pub(crate) fn check_name(name: &str) -> Result<(), String> {
     let valid = !name.is_empty()
         && name.len() <= 32
         && name
@@ -126,7 +132,7 @@ fn check_name(name: &str) -> Result<(), String> {
 }
 
 /// An address literal or `localhost` the client's DNS guard would never see.
-fn check_outbound(url: &Url, allow_private: bool) -> Result<(), String> {
+pub(crate) fn check_outbound(url: &Url, allow_private: bool) -> Result<(), String> {
     match inward_host(url) {
         Some(host) if !allow_private => Err(format!(
             "`{url}` is on a private or loopback address ({host}); set \

@@ -1,5 +1,5 @@
-//! `tessera keys`: list the signing keys and rotate them, against the store directly. A
-//! running server picks the change up within `key_refresh_secs`.
+//! `tessera keys`: list the signing keys and rotate them, and rotate the master key, against
+//! the store directly. A running server picks the change up within `key_refresh_secs`.
 
 use std::io::Write;
 use tessera_server::Overrides;
@@ -24,6 +24,11 @@ enum KeysCommand {
     List(StoreArgs),
     /// Make a new signing key. It is published at once and signs after `--activate-in`.
     Rotate(RotateArgs),
+    /// Seal everything at rest (signing keys, wallet keys, webhook secrets, vault tokens) under
+    /// a new master key version, while servers run. Embedded mode: the version is generated
+    /// into the key file, which running servers re-read. With `master_key` set: add the new
+    /// version there (`1:<old> 2:<new>`) on every instance first; this rewraps under it.
+    RotateMaster(StoreArgs),
 }
 
 #[derive(Debug, Args)]
@@ -43,6 +48,7 @@ pub async fn exec(args: KeysArgs) -> anyhow::Result<()> {
     match args.command {
         KeysCommand::List(store_args) => list(store_args).await,
         KeysCommand::Rotate(rotate_args) => rotate(rotate_args).await,
+        KeysCommand::RotateMaster(store_args) => rotate_master(store_args).await,
     }
 }
 
@@ -112,6 +118,39 @@ async fn rotate(args: RotateArgs) -> anyhow::Result<()> {
         record.kid,
         rfc3339(Some(activates_at)),
         rfc3339(Some(unpublish_at))
+    );
+    Ok(())
+}
+
+async fn rotate_master(args: StoreArgs) -> anyhow::Result<()> {
+    let config = args.load(Overrides::default())?;
+    let store = bootstrap::open_store(&config).await?;
+    let current = bootstrap::master_keys(&config)?;
+    let keys = if bootstrap::master_key_file_in_use(&config) {
+        let next = current.with_next();
+        bootstrap::write_master_key_file(&config, &next)?;
+        // Running servers re-read the file every `key_refresh_secs`: nothing may be sealed
+        // under the new version before they can open it.
+        let wait = config.key_refresh_secs.saturating_mul(2);
+        eprintln!(
+            "master key version {} written to {}; waiting {wait} s for running servers to load it",
+            next.current_version(),
+            config.master_key_path().display()
+        );
+        tokio::time::sleep(std::time::Duration::from_secs(wait)).await;
+        next
+    } else {
+        current
+    };
+    let outcome = store.rewrap_sealed(|blob| keys.rewrap(blob)).await?;
+    store.close().await;
+    writeln!(std::io::stdout().lock(), "{}", keys.current_version())?;
+    eprintln!(
+        "{} sealed values rewrapped under master key version {} ({} changed meanwhile, sealed \
+         under it already); older versions can be removed once every instance has this one",
+        outcome.rewrapped,
+        keys.current_version(),
+        outcome.skipped
     );
     Ok(())
 }

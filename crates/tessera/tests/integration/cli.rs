@@ -360,3 +360,89 @@ async fn ten_thousand_events_under_load_survive_sigterm_and_verify() {
     let (status, _) = sigterm_and_wait(second).await;
     assert!(status.success());
 }
+
+/// The agent's `crm` token, read from the vault with its own access token.
+async fn vault_read(server: &TestServer, agent: &tessera_testkit::TestAgent) -> serde_json::Value {
+    let bearer = server.token(agent, Some("connections:read")).await;
+    let response = server
+        .http
+        .get(server.url(&format!("/v1/agents/{}/connections/crm/token", agent.id)))
+        .bearer_auth(bearer)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    response.json::<serde_json::Value>().await.unwrap()["access_token"].clone()
+}
+
+#[tokio::test]
+async fn rotate_master_rewraps_everything_sealed_while_the_server_runs() {
+    let integration = tessera_federation::connect::ConnectorConfig {
+        kind: tessera_federation::connect::ConnectorKind::Oauth2,
+        client_id: "client".into(),
+        client_secret: tessera_federation::Secret::new("client-secret"),
+        scopes: None,
+        issuer: None,
+        authorization_endpoint: Some("http://127.0.0.1:9/authorize".parse().unwrap()),
+        token_endpoint: Some("http://127.0.0.1:9/token".parse().unwrap()),
+        revocation_endpoint: None,
+        api_base_urls: None,
+        token_endpoint_auth_method: None,
+        pkce: None,
+        authorize_params: Default::default(),
+    };
+    let server = TestServer::start_with(|config| {
+        config.oauth_allow_private_issuers = true;
+        config.integrations = [("crm".to_owned(), integration)].into();
+        // PostgreSQL refuses integrations without one (embedded mode generates it).
+        config.oauth_state_secret = Some(tessera_server::Secret::new("s".repeat(32)));
+    })
+    .await;
+    if server.database().is_some() {
+        // With PostgreSQL the operator adds the new version to `master_key` on every instance
+        // first; the key file (and its re-reading by running servers) is embedded mode's.
+        eprintln!("skipped: the master key file is embedded mode's");
+        return;
+    }
+    let tenant = server.register_tenant("A").await;
+    let agent = server.create_agent(&tenant, &["connections:read"]).await;
+    let body = json!({"scope_kind": "agent", "scope_id": agent.id, "provider": "crm",
+        "token_set": {"access_token": "the-access-token", "expires_in": 3600}});
+    let ingested = server
+        .http
+        .post(server.internal_url("/v1/integrations/credentials/ingest"))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ingested.status(), 201);
+    let output = tessera(&server, &["keys", "rotate-master"]).await;
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "2");
+    // Every sealed value now names version 2, and the running server still opens them.
+    let version = |blob: &[u8]| u32::from_be_bytes(blob[1..5].try_into().unwrap());
+    let store = &server.state().store;
+    for key in store.signing_keys().await.unwrap() {
+        assert_eq!(version(&key.sealed_private_key), 2);
+    }
+    let key = tessera_core::connection::ConnectionKey {
+        tenant_id: tenant.id.parse().unwrap(),
+        scope_kind: tessera_core::connection::ScopeKind::Agent,
+        scope_id: agent.id.clone(),
+        provider: "crm".into(),
+        name: "oauth_token".into(),
+    };
+    let connection = store.connection(&key).await.unwrap().unwrap();
+    assert_eq!(version(&connection.sealed_tokens), 2);
+    assert_eq!(vault_read(&server, &agent).await, "the-access-token");
+    // The key file keeps both versions; after a restart (the signing key unsealed again) all
+    // still works.
+    let key_file = std::fs::read_to_string(server.config().master_key_path()).unwrap();
+    assert_eq!(key_file.lines().count(), 2);
+    let server = server.restart().await;
+    assert_eq!(vault_read(&server, &agent).await, "the-access-token");
+}

@@ -6,6 +6,8 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod compliance;
+pub mod connections;
+pub mod integrations;
 pub mod invitations;
 pub mod me;
 pub mod members;
