@@ -139,10 +139,13 @@ pub(super) async fn authorize(
             return back.error(OAuthErrorCode::LoginRequired, "nobody is signed in");
         }
         let here = format!("/oauth2/authorize?{}", query.unwrap_or_default());
+        // `resume`: the page first tries the refresh cookie, as `/console` does, so a person
+        // whose 15-minute access cookie is gone is not asked to sign in again.
         let login = format!(
             "/console/login?{}",
             url::form_urlencoded::Serializer::new(String::new())
                 .append_pair("return_to", &here)
+                .append_pair("resume", "")
                 .finish()
         );
         return match Url::parse(&state.issuer).and_then(|base| base.join(&login)) {
