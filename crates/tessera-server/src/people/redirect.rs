@@ -72,9 +72,14 @@ pub fn failed_to(error: ApiError, reason: &str, to: Option<Url>) -> Response {
     }
 }
 
-/// Ends an emailed link's sign-in: `signed_in_to` where it leads, or `failed_to` `back` with
-/// the error's code as the reason.
-pub fn link_ended(outcome: Result<(Issued, Option<Url>), ApiError>, back: Option<Url>) -> Response {
+/// Ends an emailed link's sign-in: `signed_in_to` where it leads, or `failed_to` the link's
+/// `redirect_to` (when allowed) with the error's code as the reason.
+pub fn link_ended(
+    state: &AppState,
+    outcome: Result<(Issued, Option<Url>), ApiError>,
+    redirect_to: Option<&str>,
+) -> Response {
+    let back = redirect_to.and_then(|url| state.allowed_redirect(url).ok());
     match outcome {
         Ok((issued, to)) => signed_in_to(issued, to),
         Err(error) => {

@@ -118,10 +118,6 @@ async fn callback(
     MaybeSignedIn(me): MaybeSignedIn,
     ApiQuery(query): ApiQuery<wire::EmailCallbackQuery>,
 ) -> Response {
-    let back = query
-        .redirect_to
-        .as_deref()
-        .and_then(|url| state.allowed_redirect(url).ok());
     let signed_in = match state
         .prove_email_by_link(&ctx, Purpose::SignIn, &query.token)
         .await
@@ -129,7 +125,7 @@ async fn callback(
         Ok(proven) => sign_in(&state, &ctx, &headers, me, proven).await,
         Err(error) => Err(refused(&state, &ctx, error).await),
     };
-    link_ended(signed_in, back)
+    link_ended(&state, signed_in, query.redirect_to.as_deref())
 }
 
 /// Ends a proven email in a session: the address's user (created on first use), or the user

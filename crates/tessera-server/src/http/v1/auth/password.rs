@@ -134,10 +134,6 @@ async fn callback(
     MaybeSignedIn(me): MaybeSignedIn,
     ApiQuery(query): ApiQuery<wire::EmailCallbackQuery>,
 ) -> Response {
-    let back = query
-        .redirect_to
-        .as_deref()
-        .and_then(|url| state.allowed_redirect(url).ok());
     let signed_up = match state
         .prove_email_by_link(&ctx, Purpose::SignUp, &query.token)
         .await
@@ -145,7 +141,7 @@ async fn callback(
         Ok(proven) => signed_up(&state, &ctx, &headers, me, proven).await,
         Err(error) => Err(refused(&state, &ctx, error).await),
     };
-    link_ended(signed_up, back)
+    link_ended(&state, signed_up, query.redirect_to.as_deref())
 }
 
 /// Ends a confirmed sign-up in a session, like every door. Returns where the browser goes next.
