@@ -3,7 +3,10 @@
 //! set sealed (envelope encryption; this crate never sees it in clear).
 //!
 //! A refresh is guarded by a lease on the row (owner and expiry), so that of several instances
-//! reading one expiring connection, one refreshes and the others wait for its result.
+//! reading one expiring connection, one refreshes and the others wait for its result. Writes
+//! after the first are conditioned on the row's revision (compare-and-swap), not on the lease:
+//! a refresh that outlived its lease still stores the refresh token the provider rotated,
+//! unless someone stored newer tokens meanwhile.
 
 use async_trait::async_trait;
 use time::OffsetDateTime;
@@ -25,7 +28,8 @@ text_enum!(
 
 text_enum!(
     /// Where a connection stands: `expired` (no refresh token to renew it), `needs_reauth`
-    /// (the provider refused the refresh token: someone must consent again), `revoked`.
+    /// (the provider refused the refresh token: someone must consent again), `revoked`
+    /// (disconnected: the tokens are erased and the row stays as a record until a new consent).
     ConnectionStatus {
         Connected = "connected",
         Expired = "expired",
@@ -75,6 +79,9 @@ pub struct Connection {
     pub connected_at: OffsetDateTime,
     pub refreshed_at: Option<OffsetDateTime>,
     pub updated_at: OffsetDateTime,
+    /// Bumped by every write; [`ConnectionStore::update_connection`] writes only over the
+    /// revision its caller read.
+    pub revision: i64,
 }
 
 // By hand: the sealed token set stays out of logs even though it is encrypted.
@@ -85,14 +92,15 @@ impl std::fmt::Debug for Connection {
             .field("status", &self.status)
             .field("scopes", &self.scopes)
             .field("expires_at", &self.expires_at)
+            .field("revision", &self.revision)
             .finish_non_exhaustive()
     }
 }
 
 #[async_trait]
 pub trait ConnectionStore: Send + Sync {
-    /// Stores a connection, replacing the one under the same key (a new consent), and clears
-    /// any refresh lease on it.
+    /// Stores a connection, replacing the one under the same key (a new consent) at the next
+    /// revision, and clears any refresh lease on it.
     async fn put_connection(&self, connection: &Connection) -> StoreResult<()>;
     async fn connection(&self, key: &ConnectionKey) -> StoreResult<Option<Connection>>;
     /// The connections of one scope (an agent's, a role's, the tenant's), by provider and name.
@@ -102,8 +110,6 @@ pub trait ConnectionStore: Send + Sync {
         kind: ScopeKind,
         scope_id: &str,
     ) -> StoreResult<Vec<Connection>>;
-    /// Deletes a connection; returns what was deleted.
-    async fn delete_connection(&self, key: &ConnectionKey) -> StoreResult<Option<Connection>>;
     /// Takes the refresh lease for `owner` until `until` when nobody holds a live one at `now`.
     /// Of concurrent takers, one gets it.
     async fn lease_connection(
@@ -113,9 +119,15 @@ pub trait ConnectionStore: Send + Sync {
         until: OffsetDateTime,
         now: OffsetDateTime,
     ) -> StoreResult<bool>;
-    /// Writes a refresh's outcome (tokens, status, times) and drops the lease, only while
-    /// `owner` still holds it; false when the lease was lost (nothing is written).
-    async fn finish_lease(&self, connection: &Connection, owner: &str) -> StoreResult<bool>;
-    /// Drops `owner`'s lease without writing anything (the refresh failed transiently).
+    /// Writes the connection's tokens, status, scopes and times if the row is still at
+    /// `connection.revision` (nobody wrote since it was read), at the next revision, and drops
+    /// `lease_owner`'s lease. False when the row moved on or is gone (nothing is written).
+    async fn update_connection(
+        &self,
+        connection: &Connection,
+        lease_owner: Option<&str>,
+    ) -> StoreResult<bool>;
+    /// Drops `owner`'s lease without writing anything (the refresh failed transiently, or
+    /// someone else's write won).
     async fn release_lease(&self, key: &ConnectionKey, owner: &str) -> StoreResult<()>;
 }

@@ -1,5 +1,6 @@
 //! Connections (the token vault's rows). The refresh lease is a conditional `UPDATE`: it
-//! succeeds for one caller only while no live lease is held, on either backend.
+//! succeeds for one caller only while no live lease is held, on either backend; so is every
+//! later write, on the row's revision.
 
 use async_trait::async_trait;
 use sqlx::any::AnyRow;
@@ -17,7 +18,7 @@ use crate::rows::{get, opt_secs, opt_time, parsed, secs, time, word};
 macro_rules! connection_columns {
     () => {
         "tenant_id, scope_kind, scope_id, provider, name, status, scopes, account, sealed_tokens, \
-         expires_at, connected_at, refreshed_at, updated_at"
+         expires_at, connected_at, refreshed_at, updated_at, revision"
     };
 }
 
@@ -50,6 +51,7 @@ fn connection(row: &AnyRow) -> Result<Connection, StoreError> {
         connected_at: time(row, "connected_at")?,
         refreshed_at: opt_time(row, "refreshed_at")?,
         updated_at: time(row, "updated_at")?,
+        revision: get(row, "revision")?,
     })
 }
 
@@ -68,21 +70,17 @@ macro_rules! bind_key {
 #[async_trait]
 impl ConnectionStore for SqlStore {
     async fn put_connection(&self, c: &Connection) -> StoreResult<()> {
-        // Delete-then-insert in one transaction: the same statements on both backends (no
-        // dialect-specific upsert), and a replaced row loses its lease with it.
+        // Update, else insert: the same statements on both backends (no dialect-specific
+        // upsert). Replacing bumps the revision, so a refresh of the replaced tokens that is
+        // still running cannot write over the new consent.
         let mut tx = self.pool.begin().await.map_err(db_error)?;
-        bind_key!(
-            sqlx::query(concat!("DELETE FROM connections WHERE ", by_key!())),
-            c.key
-        )
-        .execute(&mut *tx)
-        .await
-        .map_err(db_error)?;
-        bind_key!(
+        let replaced = bind_key!(
             sqlx::query(concat!(
-                "INSERT INTO connections (",
-                connection_columns!(),
-                ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)"
+                "UPDATE connections SET status = $6, scopes = $7, account = $8, \
+                 sealed_tokens = $9, expires_at = $10, connected_at = $11, refreshed_at = $12, \
+                 updated_at = $13, revision = revision + 1, lease_owner = NULL, \
+                 lease_until = NULL WHERE ",
+                by_key!()
             )),
             c.key
         )
@@ -96,7 +94,28 @@ impl ConnectionStore for SqlStore {
         .bind(secs(c.updated_at))
         .execute(&mut *tx)
         .await
-        .map_err(|e| write_error(e, "connections_pkey"))?;
+        .map_err(db_error)?;
+        if replaced.rows_affected() == 0 {
+            bind_key!(
+                sqlx::query(concat!(
+                    "INSERT INTO connections (",
+                    connection_columns!(),
+                    ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, 0)"
+                )),
+                c.key
+            )
+            .bind(c.status.as_str())
+            .bind(serde_json::Value::from(c.scopes.clone()).to_string())
+            .bind(c.account.clone())
+            .bind(c.sealed_tokens.clone())
+            .bind(opt_secs(c.expires_at))
+            .bind(secs(c.connected_at))
+            .bind(opt_secs(c.refreshed_at))
+            .bind(secs(c.updated_at))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| write_error(e, "connections_pkey"))?;
+        }
         tx.commit().await.map_err(db_error)
     }
 
@@ -141,24 +160,6 @@ impl ConnectionStore for SqlStore {
         .collect()
     }
 
-    async fn delete_connection(&self, k: &ConnectionKey) -> StoreResult<Option<Connection>> {
-        bind_key!(
-            sqlx::query(concat!(
-                "DELETE FROM connections WHERE ",
-                by_key!(),
-                " RETURNING ",
-                connection_columns!()
-            )),
-            k
-        )
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db_error)?
-        .as_ref()
-        .map(connection)
-        .transpose()
-    }
-
     async fn lease_connection(
         &self,
         k: &ConnectionKey,
@@ -183,14 +184,23 @@ impl ConnectionStore for SqlStore {
         Ok(done.rows_affected() == 1)
     }
 
-    async fn finish_lease(&self, c: &Connection, owner: &str) -> StoreResult<bool> {
+    async fn update_connection(
+        &self,
+        c: &Connection,
+        lease_owner: Option<&str>,
+    ) -> StoreResult<bool> {
+        // Another holder's lease stays: its own write will fail on the revision, and it lets
+        // go then.
         let done = bind_key!(
             sqlx::query(concat!(
                 "UPDATE connections SET status = $6, scopes = $7, account = $8, \
                  sealed_tokens = $9, expires_at = $10, refreshed_at = $11, updated_at = $12, \
-                 lease_owner = NULL, lease_until = NULL WHERE ",
+                 revision = revision + 1, \
+                 lease_until = CASE WHEN lease_owner = $13 THEN NULL ELSE lease_until END, \
+                 lease_owner = CASE WHEN lease_owner = $13 THEN NULL ELSE lease_owner END \
+                 WHERE ",
                 by_key!(),
-                " AND lease_owner = $13"
+                " AND revision = $14"
             )),
             c.key
         )
@@ -201,7 +211,8 @@ impl ConnectionStore for SqlStore {
         .bind(opt_secs(c.expires_at))
         .bind(opt_secs(c.refreshed_at))
         .bind(secs(c.updated_at))
-        .bind(owner)
+        .bind(lease_owner)
+        .bind(c.revision)
         .execute(&self.pool)
         .await
         .map_err(db_error)?;

@@ -44,7 +44,7 @@ const SEALED: [Sealed; 5] = [
     },
     Sealed {
         select: "SELECT tenant_id, scope_kind, scope_id, provider, name, sealed_tokens AS blob \
-                 FROM connections",
+                 FROM connections WHERE status <> 'revoked'",
         update: "UPDATE connections SET sealed_tokens = $1 WHERE tenant_id = $2 \
                  AND scope_kind = $3 AND scope_id = $4 AND provider = $5 AND name = $6 \
                  AND sealed_tokens = $7",

@@ -7,7 +7,10 @@
 //! process for one connection queue on one lock ([`super::Vault::flight`]); across instances,
 //! the row's lease decides who calls the provider while the others re-read until the new
 //! token is stored. The new token set (a rotated refresh token included) is stored before any
-//! caller gets the access token, so no token the provider issued is ever lost.
+//! caller gets the access token, so no token the provider issued is ever lost. The write is
+//! conditioned on the revision the refresh started from, not on still holding the lease: a
+//! refresh slower than its lease still lands, unless someone stored newer tokens meanwhile
+//! (then those are the live ones, and the caller gets them).
 
 use std::time::Duration;
 
@@ -78,6 +81,7 @@ pub fn needs_reauth(state: &AppState, agent: &Agent, connection: &Connection) ->
             ErrorCode::ConnectionExpired,
             "expired and cannot be refreshed",
         ),
+        ConnectionStatus::Revoked => (ErrorCode::ConnectionRevoked, "was disconnected"),
         _ => (
             ErrorCode::ConnectionNeedsReauth,
             "was refused by the provider (revoked or expired grant)",
@@ -171,7 +175,11 @@ impl AppState {
                 .lease_connection(&connection.key, &self.vault.instance, now + LEASE, now)
                 .await?
             {
-                return self.refresh_leased(agent, connection, tokens).await;
+                match self.refresh_leased(agent, connection, tokens).await? {
+                    Some(fresh) => return Ok(fresh),
+                    // Someone stored newer tokens (or disconnected) meanwhile: read those.
+                    None => continue,
+                }
             }
             if started.elapsed() > WAIT_FOR_OTHERS {
                 return Err(ApiError::new(
@@ -183,18 +191,21 @@ impl AppState {
         }
     }
 
-    /// Refreshes a connection this instance holds the lease of, and stores the outcome.
+    /// Refreshes a connection this instance holds the lease of, and stores the outcome. None
+    /// when the row moved past the revision read (another write won): nothing was stored.
     async fn refresh_leased(
         &self,
         agent: &Agent,
         mut connection: Connection,
         tokens: TokenSet,
-    ) -> Result<Fresh, ApiError> {
+    ) -> Result<Option<Fresh>, ApiError> {
         let owner = self.vault.instance.clone();
         let Some(refresh_token) = tokens.refresh_token.clone() else {
             connection.status = ConnectionStatus::Expired;
             connection.updated_at = self.clock.now();
-            self.store.finish_lease(&connection, &owner).await?;
+            if !self.store_outcome(&connection, &owner).await? {
+                return Ok(None);
+            }
             return Err(needs_reauth(self, agent, &connection));
         };
         let connector = match self.vault.connector(&connection.key.provider).await {
@@ -221,25 +232,25 @@ impl AppState {
                 connection.status = ConnectionStatus::Connected;
                 connection.refreshed_at = Some(now);
                 connection.updated_at = now;
-                if !self.store.finish_lease(&connection, &owner).await? {
-                    return Err(ApiError::new(
-                        ErrorCode::Unavailable,
-                        "the connection changed while it was refreshed; retry",
-                    ));
-                }
-                metrics::counter!("tessera_connection_refreshes_total", "outcome" => "success")
-                    .increment(1);
-                Ok(Fresh {
+                let stored = self.store_outcome(&connection, &owner).await?;
+                metrics::counter!("tessera_connection_refreshes_total",
+                    "outcome" => if stored { "success" } else { "superseded" })
+                .increment(1);
+                Ok(stored.then(|| Fresh {
                     key: connection.key,
                     access_token: renewed.access_token,
                     expires_at: connection.expires_at,
                     refreshed: true,
-                })
+                }))
             }
             Err(ConnectError::InvalidGrant) => {
                 connection.status = ConnectionStatus::NeedsReauth;
                 connection.updated_at = now;
-                self.store.finish_lease(&connection, &owner).await?;
+                // A refresh token refused because another refresh already rotated it is no
+                // reason to ask for consent: that refresh's tokens are read instead.
+                if !self.store_outcome(&connection, &owner).await? {
+                    return Ok(None);
+                }
                 metrics::counter!("tessera_connection_refreshes_total", "outcome" => "invalid_grant")
                     .increment(1);
                 Err(needs_reauth(self, agent, &connection))
@@ -251,5 +262,19 @@ impl AppState {
                 Err(provider_error(&error))
             }
         }
+    }
+
+    /// Writes a refresh's outcome over the revision it started from; when another write won,
+    /// lets go of the lease (if still held) and says so.
+    async fn store_outcome(&self, connection: &Connection, owner: &str) -> Result<bool, ApiError> {
+        if self
+            .store
+            .update_connection(connection, Some(owner))
+            .await?
+        {
+            return Ok(true);
+        }
+        self.store.release_lease(&connection.key, owner).await?;
+        Ok(false)
     }
 }

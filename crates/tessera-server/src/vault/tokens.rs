@@ -62,6 +62,8 @@ impl AppState {
             connected_at: now,
             refreshed_at: None,
             updated_at: now,
+            // The store numbers the write; nothing reads this copy's revision.
+            revision: 0,
         };
         self.store.put_connection(&connection).await?;
         Ok(connection)
