@@ -72,6 +72,8 @@ error_codes!(
         LastOwner => ("last_owner", 409, "The tenant would be left without an owner."),
         ConnectionNeedsReauth => ("connection_needs_reauth", 409, "The provider refused the connection's refresh token (revoked or expired grant): a person must connect it again at `start_url`."),
         ConnectionExpired => ("connection_expired", 409, "The connection's access token expired and there is no refresh token: a person must connect it again at `start_url`."),
+        ConnectionRevoked => ("connection_revoked", 409, "The connection was disconnected (its tokens are erased): a person must connect it again at `start_url`."),
+        AgentDisabled => ("agent_disabled", 409, "The agent is disabled: its connections cannot be started, completed or used until it is enabled again."),
         RateLimited => ("rate_limited", 429, "Too many requests; retry after the time in `Retry-After`."),
         RuntimeFailed => ("runtime_failed", 502, "An entity's runtime did not start, did not become healthy, or refused its blueprint or an edge; what was started was stopped."),
         ProvisioningNotConfigured => ("provisioning_not_configured", 503, "Provisioning is not set up on this server (`provisioning_command`, or `provisioning_backend = \"static\"` with an address)."),

@@ -362,6 +362,7 @@ impl FromRequestParts<AppState> for ConnectionReader {
                             ApiError::new(ErrorCode::InsufficientScope, message).into_response()
                         );
                     }
+                    crate::vault::ensure_enabled(&agent).map_err(IntoResponse::into_response)?;
                     return Ok(Self {
                         actor: format!("agent:{}", agent.id),
                         agent,
@@ -385,6 +386,7 @@ impl FromRequestParts<AppState> for ConnectionReader {
             }
         }
         let access = AgentAccess::<Read>::from_request_parts(parts, state).await?;
+        crate::vault::ensure_enabled(&access.agent).map_err(IntoResponse::into_response)?;
         Ok(Self {
             actor: access.principal.actor(),
             agent: access.agent,

@@ -17,6 +17,7 @@ pub mod tokens;
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 
+use tessera_core::agent::{Agent, AgentStatus};
 use tessera_core::connection::ConnectionKey;
 use tessera_federation::connect::{ConnectError, Connector, ConnectorConfig};
 use tessera_proto::ErrorCode;
@@ -157,4 +158,15 @@ pub fn provider_error(error: &ConnectError) -> ApiError {
         | ConnectError::Invalid(_) => ErrorCode::OAuthProviderFailed,
     };
     ApiError::new(code, error.to_string())
+}
+
+/// A disabled agent's connections are neither started, completed nor used.
+pub fn ensure_enabled(agent: &Agent) -> Result<(), ApiError> {
+    if agent.status == AgentStatus::Active {
+        return Ok(());
+    }
+    Err(ApiError::new(
+        ErrorCode::AgentDisabled,
+        format!("agent {} is disabled; enable it first", agent.id),
+    ))
 }

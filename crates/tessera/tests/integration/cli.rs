@@ -26,10 +26,10 @@ pub async fn tessera(server: &TestServer, args: &[&str]) -> Output {
     command.output().await.expect("running tessera")
 }
 
-struct Serving {
+pub(crate) struct Serving {
     child: Child,
-    stdout_lines: Vec<String>,
-    base: String,
+    pub(crate) stdout_lines: Vec<String>,
+    pub(crate) base: String,
     /// Everything the server logs, read continuously: an unread pipe fills up and stalls it.
     stderr: tokio::task::JoinHandle<String>,
 }
@@ -40,15 +40,29 @@ async fn serve(
     database: Option<&TestDatabase>,
     master_key: Option<&str>,
 ) -> Serving {
+    serve_with(
+        data_dir,
+        database,
+        master_key,
+        &["--listen", "127.0.0.1:0"],
+        &[],
+    )
+    .await
+}
+
+/// [`serve`] with other arguments (`--listen` among them) and environment variables.
+pub(crate) async fn serve_with(
+    data_dir: &std::path::Path,
+    database: Option<&TestDatabase>,
+    master_key: Option<&str>,
+    args: &[&str],
+    env: &[(&str, &str)],
+) -> Serving {
     let mut command = Command::new(env!("CARGO_BIN_EXE_tessera"));
     command
-        .args([
-            "serve",
-            "--listen",
-            "127.0.0.1:0",
-            "--internal-listen",
-            "127.0.0.1:0",
-        ])
+        .args(["serve", "--internal-listen", "127.0.0.1:0"])
+        .args(args)
+        .envs(env.iter().copied())
         .arg("--data-dir")
         .arg(data_dir);
     if let Some(db) = database {
@@ -94,7 +108,7 @@ async fn serve(
     }
 }
 
-async fn sigterm_and_wait(mut serving: Serving) -> (std::process::ExitStatus, String) {
+pub(crate) async fn sigterm_and_wait(mut serving: Serving) -> (std::process::ExitStatus, String) {
     let pid = serving.child.id().expect("pid").to_string();
     let killed = Command::new("kill")
         .args(["-TERM", &pid])

@@ -2,7 +2,8 @@
 //! rotating refresh tokens and a small protected API, its login and consent driven over HTTP):
 //! connecting an agent, reading fresh tokens, refresh and rotation, `invalid_grant`, refused
 //! callbacks, single-flight refresh on one and on two instances, the proxy, ingest with scope
-//! fallback, disconnecting, and tenant isolation.
+//! fallback, disconnecting (the connection stays listed as revoked), disabled agents, tenant
+//! isolation, and logs (through the binary, at debug level) that hold no token.
 
 use reqwest::{Method, Response};
 use serde_json::{Value, json};
@@ -713,32 +714,301 @@ async fn vault_disconnect_revokes_at_the_provider_and_tenants_are_isolated() {
         .unwrap();
     assert_eq!(response.status(), 401);
 
-    // Disconnecting deletes the tokens and revokes the grant at the provider.
+    // Disconnecting erases the tokens and revokes the grant at the provider; the connection
+    // stays listed as revoked, and reads say where to connect again.
     let token = expect_json(read_token(&server, &a_bearer, &agent.id).await, 200).await;
     let response = call(&server, Method::DELETE, &delete, Some(&a.api_key), None).await;
     assert_eq!(response.status(), 204);
     assert_eq!(peer.path_count("/token/revocation").await, 1);
-    assert_eq!(
-        list(&server, &a.api_key, &agent.id).await["connections"],
-        json!([])
-    );
-    expect_error(
+    let listed = list(&server, &a.api_key, &agent.id).await;
+    assert_eq!(listed["connections"][0]["status"], "revoked");
+    assert!(listed["connections"][0]["expires_at"].is_null());
+    let refused = expect_error(
         read_token(&server, &a_bearer, &agent.id).await,
-        404,
-        "not_found",
+        409,
+        "connection_revoked",
     )
     .await;
+    assert!(
+        refused["start_url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/v1/agents/{}/integrations/idp/start", agent.id))
+    );
     expect_error(
         call(&server, Method::DELETE, &delete, Some(&a.api_key), None).await,
         404,
         "not_found",
     )
     .await;
-    // The revoked refresh token no longer works at the provider; the access token is its own.
     assert!(token["access_token"].is_string());
+    // Connecting again replaces the record.
+    connect(&server, &peer, &a, &agent.id).await;
+    let listed = list(&server, &a.api_key, &agent.id).await;
+    assert_eq!(listed["connections"][0]["status"], "connected");
+    expect_json(read_token(&server, &a_bearer, &agent.id).await, 200).await;
     let log = server.audit_log().await;
     assert!(
         log.iter()
             .any(|e| e.action == "connection.disconnect" && e.outcome == "success")
     );
+}
+
+#[tokio::test]
+async fn a_disabled_agent_cannot_start_complete_or_use_connections() {
+    let (server, peer) = setup().await;
+    let (tenant, agent) = tenant_and_agent(&server, "A").await;
+    connect(&server, &peer, &tenant, &agent.id).await;
+    // A person was sent to consent again just before the agent was disabled.
+    let pending = consent(&server, &peer, &tenant, &agent.id).await;
+    let agent_path = format!("/v1/tenants/{}/agents/{}", tenant.id, agent.id);
+    let set_status = |status: &'static str| {
+        call(
+            &server,
+            Method::PATCH,
+            &agent_path,
+            Some(&tenant.api_key),
+            Some(json!({ "status": status })),
+        )
+    };
+    assert_eq!(set_status("disabled").await.status(), 200);
+    let before = list(&server, &tenant.api_key, &agent.id).await;
+
+    expect_error(
+        start(&server, &tenant.api_key, &agent.id, "idp").await,
+        409,
+        "agent_disabled",
+    )
+    .await;
+    let token_path = format!("/v1/agents/{}/connections/idp/token", agent.id);
+    expect_error(
+        call(
+            &server,
+            Method::GET,
+            &token_path,
+            Some(&tenant.api_key),
+            None,
+        )
+        .await,
+        409,
+        "agent_disabled",
+    )
+    .await;
+    let proxy_path = format!("/v1/agents/{}/connections/idp/proxy", agent.id);
+    expect_error(
+        call(
+            &server,
+            Method::POST,
+            &proxy_path,
+            Some(&tenant.api_key),
+            Some(json!({"method": "GET", "path": "whoami"})),
+        )
+        .await,
+        409,
+        "agent_disabled",
+    )
+    .await;
+    // The consent that was under way is not completed: the code is not exchanged.
+    let exchanges = peer.path_count("/token").await;
+    let landed = call_back(&server, pending.as_str()).await;
+    assert_eq!(param(&landed, "error").as_deref(), Some("agent_disabled"));
+    assert_eq!(peer.path_count("/token").await, exchanges);
+    assert_eq!(list(&server, &tenant.api_key, &agent.id).await, before);
+    let log = server.audit_log().await;
+    assert!(log.iter().any(|e| e.action == "connection.start"
+        && e.outcome == "failure"
+        && e.reason == "agent_disabled"));
+    assert!(log.iter().any(|e| e.action == "connection.callback"
+        && e.outcome == "failure"
+        && e.reason == "agent_disabled"));
+
+    // Enabled again, the connection serves as before.
+    assert_eq!(set_status("active").await.status(), 200);
+    let bearer = server.token(&agent, Some("connections:read")).await;
+    expect_json(read_token(&server, &bearer, &agent.id).await, 200).await;
+}
+
+/// The whole life of a connection through the `tessera serve` binary, logging at debug level:
+/// connect, read, a proxy call refused with 401 (refresh with rotation, retry), read again,
+/// disconnect. Not one token, code, state or secret of it appears in the logs.
+#[tokio::test]
+async fn the_vault_logs_no_token_even_at_debug_level() {
+    let port = free_port();
+    let peer = OidcProvider::start(&OidcProviderOptions {
+        clients: vec![OidcClient::new(
+            "vault-client",
+            "vault-secret",
+            &format!("http://127.0.0.1:{port}/v1/integrations/idp/callback"),
+        )],
+        refresh_tokens: true,
+        ..OidcProviderOptions::default()
+    })
+    .await;
+    let data_dir = tempfile::tempdir().unwrap();
+    let config = data_dir.path().join("tessera.toml");
+    std::fs::write(
+        &config,
+        format!(
+            r#"
+oauth_allow_private_issuers = true
+oauth_state_secret = "{STATE_SECRET}"
+
+[integrations.idp]
+kind = "oidc"
+issuer = "{issuer}"
+client_id = "vault-client"
+client_secret = "vault-secret"
+scopes = ["openid", "email"]
+api_base_urls = ["{issuer}/api/"]
+"#,
+            issuer = peer.issuer
+        ),
+    )
+    .unwrap();
+    let database = tessera_testkit::TestDatabase::from_env().await.unwrap();
+    let master_key = database.as_ref().map(|_| {
+        tessera_crypto::MasterKey::generate(1)
+            .to_base64()
+            .to_string()
+    });
+    let listen = format!("127.0.0.1:{port}");
+    let serving = crate::cli::serve_with(
+        data_dir.path(),
+        database.as_ref(),
+        master_key.as_deref(),
+        &["--listen", &listen, "--config", config.to_str().unwrap()],
+        &[("RUST_LOG", "debug")],
+    )
+    .await;
+    let operator_key = serving
+        .stdout_lines
+        .iter()
+        .find_map(|l| l.trim().strip_prefix("tso_").map(|k| format!("tso_{k}")))
+        .unwrap();
+    let base = serving.base.clone();
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let post = |path: &str, key: &str, body: Value| {
+        http.post(format!("{base}{path}"))
+            .header("x-api-key", key)
+            .json(&body)
+            .send()
+    };
+    let created = expect_json(
+        post(
+            "/v1/tenants",
+            &operator_key,
+            json!({"name": "A", "email": "a@b.io", "kind": "consumer"}),
+        )
+        .await
+        .unwrap(),
+        201,
+    )
+    .await;
+    let tenant_key = created["api_key"].as_str().unwrap().to_owned();
+    let tenant_id = created["tenant"]["id"].as_str().unwrap();
+    let agent = expect_json(
+        post(
+            &format!("/v1/tenants/{tenant_id}/agents"),
+            &tenant_key,
+            json!({"name": "mailer", "scopes": ["connections:read"]}),
+        )
+        .await
+        .unwrap(),
+        201,
+    )
+    .await;
+    let agent_id = agent["client_id"].as_str().unwrap().to_owned();
+    let agent_secret = agent["client_secret"].as_str().unwrap().to_owned();
+    let issued = expect_json(
+        http.post(format!("{base}/oauth2/token"))
+            .basic_auth(&agent_id, Some(&agent_secret))
+            .form(&[
+                ("grant_type", "client_credentials"),
+                ("scope", "connections:read"),
+            ])
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let bearer = issued["access_token"].as_str().unwrap().to_owned();
+
+    // Connect: start, the person's consent at the provider, the callback.
+    let started = expect_json(
+        http.get(format!(
+            "{base}/v1/agents/{agent_id}/integrations/idp/start"
+        ))
+        .header("x-api-key", &tenant_key)
+        .send()
+        .await
+        .unwrap(),
+        200,
+    )
+    .await;
+    let authorize_url = started["authorize_url"].as_str().unwrap().to_owned();
+    let back = peer.login(&authorize_url, "alice").await;
+    let code = param(&back, "code").unwrap();
+    let state = param(&back, "state").unwrap();
+    let landed = http.get(back.as_str()).send().await.unwrap();
+    assert!(landed.status().is_success(), "{:?}", landed.text().await);
+
+    // Read; the provider then refuses the access token, so the proxy refreshes (the provider
+    // rotates the refresh token) and retries; read the new token.
+    let read = || async {
+        let response = http
+            .get(format!("{base}/v1/agents/{agent_id}/connections/idp/token"))
+            .bearer_auth(&bearer)
+            .send()
+            .await
+            .unwrap();
+        expect_json(response, 200).await["access_token"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let first = read().await;
+    peer.revoke_access_tokens().await;
+    let proxied = http
+        .post(format!("{base}/v1/agents/{agent_id}/connections/idp/proxy"))
+        .bearer_auth(&bearer)
+        .json(&json!({"method": "GET", "path": "whoami"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(proxied.status(), 200, "{:?}", proxied.text().await);
+    assert_eq!(peer.refresh_count().await, 1);
+    let second = read().await;
+    assert_ne!(first, second);
+    let disconnected = http
+        .delete(format!("{base}/v1/agents/{agent_id}/integrations/idp"))
+        .header("x-api-key", &tenant_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(disconnected.status(), 204);
+
+    let (status, logs) = crate::cli::sigterm_and_wait(serving).await;
+    assert!(status.success());
+    // The logs are there and detailed (debug level, the flow's requests) ...
+    assert!(logs.contains("\"level\":\"DEBUG\""), "debug logging is on");
+    assert!(logs.contains("/v1/integrations/idp/callback"));
+    assert!(logs.contains("/connections/idp/proxy"));
+    // ... and hold none of the secrets that went through them.
+    for (what, secret) in [
+        ("the first access token", first.as_str()),
+        ("the refreshed access token", second.as_str()),
+        ("the authorization code", code.as_str()),
+        ("the state", state.as_str()),
+        ("the provider client secret", "vault-secret"),
+        ("the agent's client secret", agent_secret.as_str()),
+        ("the agent's access token", bearer.as_str()),
+        ("the tenant key", tenant_key.as_str()),
+        ("the operator key", operator_key.as_str()),
+    ] {
+        assert!(!logs.contains(secret), "{what} is in the logs");
+    }
 }

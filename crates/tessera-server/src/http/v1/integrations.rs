@@ -32,6 +32,7 @@ use crate::http::json::{ApiJson, ApiQuery};
 use crate::http::openapi::{BodyErrors, KeyErrors};
 use crate::people::redirect::found;
 use crate::state::AppState;
+use crate::vault::ensure_enabled;
 use crate::vault::state::StateClaims;
 
 /// How long a begun connection (its `state`) stays valid.
@@ -106,7 +107,8 @@ async fn start(
     Path(ids): Path<(String, String)>,
 ) -> Result<Json<wire::StartedConnection>, ApiError> {
     let provider = ids.1;
-    let connector = match state.vault.connector(&provider).await {
+    let usable = ensure_enabled(&access.agent);
+    let connector = match usable.and(state.vault.connector(&provider).await) {
         Ok(connector) => connector,
         Err(error) => {
             let fact = Fact::failure(
@@ -302,6 +304,23 @@ async fn complete(
             )
         });
     }
+    // The agent may have been disabled or deleted since the person was sent to consent: then
+    // the code is not even exchanged.
+    let agent = state
+        .store
+        .agent_by_client_id(agent_id)
+        .await
+        .map_err(store_failed)?
+        .filter(|agent| agent.tenant_id == tenant)
+        .ok_or_else(|| Refusal {
+            tenant: Some(tenant),
+            ..refused("agent_not_found", "the agent no longer exists")
+        })?;
+    ensure_enabled(&agent).map_err(|error| Refusal {
+        reason: "agent_disabled",
+        error,
+        tenant: Some(tenant),
+    })?;
     let granted = connector
         .exchange(
             &state.vault.http,
@@ -386,17 +405,21 @@ async fn list(
         .await?;
     let mut connections = Vec::with_capacity(stored.len());
     for connection in &stored {
-        let has_refresh = state.open_tokens(connection)?.refresh_token.is_some();
+        // Only a live connection's expiry depends on a refresh token (a revoked one has none).
+        let has_refresh = connection.status == ConnectionStatus::Connected
+            && state.open_tokens(connection)?.refresh_token.is_some();
         connections.push(view(connection, has_refresh, now));
     }
     Ok(Json(wire::ConnectionList { connections }))
 }
 
-/// Disconnect the agent's account at `provider`: the tokens are deleted, and the grant is
-/// revoked at the provider where it supports revocation.
+/// Disconnect the agent's account at `provider`: the tokens are erased (the connection is
+/// listed as `revoked` until someone connects again), and the grant is revoked at the provider
+/// where it supports revocation.
 #[utoipa::path(delete, path = "/v1/agents/{agent_id}/integrations/{provider}", tag = "connections",
     params(("agent_id" = String, Path), ("provider" = String, Path)),
-    responses((status = 204, description = "Disconnected"), KeyErrors),
+    responses((status = 204, description = "Disconnected"), KeyErrors,
+        (status = 409, body = ErrorBody, description = "`conflict`: the connection changed meanwhile; retry")),
     security(("api_key" = []), ("session" = [])))]
 async fn disconnect(
     State(state): State<AppState>,
@@ -408,17 +431,31 @@ async fn disconnect(
     crate::people::oauth::check_name(&provider)
         .map_err(|why| ApiError::invalid(format!("provider: {why}")))?;
     let key = agent_key(&access.agent, &provider);
-    let deleted = state
+    let connection = state
         .store
-        .delete_connection(&key)
+        .connection(&key)
         .await?
+        .filter(|c| c.status != ConnectionStatus::Revoked)
         .ok_or_else(|| ApiError::not_found("connection"))?;
+    let tokens = state.open_tokens(&connection);
+    let now = state.clock.now();
+    let erased = Connection {
+        status: ConnectionStatus::Revoked,
+        sealed_tokens: Vec::new(),
+        expires_at: None,
+        updated_at: now,
+        ..connection
+    };
+    // Over the revision read: a refresh that lands first would otherwise survive the erasure.
+    if !state.store.update_connection(&erased, None).await? {
+        return Err(ApiError::new(
+            ErrorCode::Conflict,
+            "the connection changed while it was being disconnected; retry",
+        ));
+    }
     // The tokens are gone from the vault whatever the provider says; revocation is the
     // provider's half, and its failure is recorded, not fatal.
-    let revoked = match (
-        state.open_tokens(&deleted),
-        state.vault.connector(&provider).await,
-    ) {
+    let revoked = match (tokens, state.vault.connector(&provider).await) {
         (Ok(tokens), Ok(connector)) if connector.revokes() => connector
             .revoke(
                 &state.vault.http,
