@@ -156,10 +156,34 @@ impl MasterKeys {
         self.ring().current.version
     }
 
+    /// These keys with version `version` sealing and every other one only opening: how a
+    /// cluster learns a new version before any instance seals with it (each instance must be
+    /// able to open what another seals).
+    pub fn sealing_with(self, version: u32) -> Result<Self, EnvelopeError> {
+        let ring = self.ring();
+        let all: Vec<MasterKey> = std::iter::once(&ring.current)
+            .chain(&ring.older)
+            .cloned()
+            .collect();
+        drop(ring);
+        let (sealing, others): (Vec<_>, Vec<_>) =
+            all.into_iter().partition(|k| k.version == version);
+        let current = sealing
+            .into_iter()
+            .next()
+            .ok_or(EnvelopeError::UnknownMasterVersion(version))?;
+        Ok(Self::new(current, others))
+    }
+
     /// These keys with a newly generated one (the next version) sealing from now on.
     pub fn with_next(&self) -> Self {
         let ring = self.ring();
-        let next = MasterKey::generate(ring.current.version + 1);
+        let highest = ring
+            .older
+            .iter()
+            .map(|k| k.version)
+            .fold(ring.current.version, u32::max);
+        let next = MasterKey::generate(highest + 1);
         let older = ring
             .older
             .iter()
@@ -415,6 +439,35 @@ mod tests {
         assert_eq!(
             MasterKey::from_base64(1, "c2hvcnQ=").unwrap_err(),
             EnvelopeError::BadMasterKey
+        );
+    }
+
+    #[test]
+    fn a_new_version_can_be_known_before_it_seals() {
+        let old = MasterKeys::new(MasterKey::generate(1), vec![]);
+        let both = old.with_next();
+        let text = both.to_text();
+        // An instance that already has version 2 but still seals with 1 ...
+        let learning = MasterKeys::parse(&text).unwrap().sealing_with(1).unwrap();
+        assert_eq!(learning.current_version(), 1);
+        let sealed = learning.seal(b"z", b"aad");
+        // ... writes what an instance without version 2 still opens, and opens what an
+        // instance already sealing with 2 writes.
+        assert_eq!(&old.open(&sealed, b"aad").unwrap()[..], b"z");
+        let newer = both.seal(b"w", b"aad");
+        assert_eq!(&learning.open(&newer, b"aad").unwrap()[..], b"w");
+        assert_eq!(
+            learning.rewrap(&newer).unwrap().map(|b| b[1..5].to_vec()),
+            Some(1u32.to_be_bytes().to_vec())
+        );
+        // The next version after a pinned one is past the highest, not the pinned one.
+        assert_eq!(learning.with_next().current_version(), 3);
+        assert_eq!(
+            MasterKeys::parse(&text)
+                .unwrap()
+                .sealing_with(7)
+                .unwrap_err(),
+            EnvelopeError::UnknownMasterVersion(7)
         );
     }
 }

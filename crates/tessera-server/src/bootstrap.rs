@@ -35,7 +35,18 @@ pub async fn open_store(config: &Config) -> anyhow::Result<Arc<SqlStore>> {
 /// the data directory (generated, mode 0600, on first start). Either holds one key or several
 /// versions (`<version>:<base64>`, the highest seals; see `tessera keys rotate-master`).
 /// PostgreSQL deployments are shared by several instances, so they must be given the keys.
+/// `master_key_seal_version` picks another version than the highest to seal with.
 pub fn master_keys(config: &Config) -> anyhow::Result<MasterKeys> {
+    let keys = loaded_master_keys(config)?;
+    match config.master_key_seal_version {
+        Some(version) => keys
+            .sealing_with(version)
+            .context("master_key_seal_version names a version master_key does not hold"),
+        None => Ok(keys),
+    }
+}
+
+fn loaded_master_keys(config: &Config) -> anyhow::Result<MasterKeys> {
     if let Some(keys) = &config.master_key {
         return MasterKeys::parse(keys.expose()).context("master_key");
     }

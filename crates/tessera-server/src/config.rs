@@ -62,6 +62,9 @@ pub struct Config {
     /// Base64 of 32 random bytes. Required with PostgreSQL; in embedded mode a key file is
     /// generated in the data directory when unset.
     pub master_key: Option<Secret>,
+    /// The version of `master_key` that seals; unset, the highest. Pinning the old version
+    /// lets every instance learn a new one before any seals with it (a rolling rotation).
+    pub master_key_seal_version: Option<u32>,
     pub registration: Registration,
     /// Tenant registrations allowed per client address per hour when registration is open.
     pub registrations_per_hour: u32,
@@ -233,12 +236,13 @@ pub enum LogFormat {
 
 /// The fields of [`Config`], the only `TESSERA_*` variables read as configuration (other tools
 /// use the prefix too, and an unknown key in the file is an error).
-const FIELDS: [&str; 63] = [
+const FIELDS: [&str; 64] = [
     "listen",
     "data_dir",
     "database_url",
     "public_url",
     "master_key",
+    "master_key_seal_version",
     "registration",
     "registrations_per_hour",
     "auth_failures_per_minute",
@@ -307,6 +311,7 @@ impl Default for Config {
             database_url: None,
             public_url: None,
             master_key: None,
+            master_key_seal_version: None,
             registration: Registration::Open,
             registrations_per_hour: 20,
             auth_failures_per_minute: 60,

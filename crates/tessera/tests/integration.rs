@@ -39,6 +39,8 @@ mod gateway_entities;
 mod gateway_limits;
 #[path = "integration/invitations.rs"]
 mod invitations;
+#[path = "integration/master_keys.rs"]
+mod master_keys;
 #[path = "integration/oauth2.rs"]
 mod oauth2;
 #[path = "integration/ops.rs"]
