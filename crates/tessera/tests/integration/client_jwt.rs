@@ -13,7 +13,6 @@ pub const ASSERTION_TYPE: &str = "urn:ietf:params:oauth:client-assertion-type:jw
 
 /// A key pair a client holds.
 pub struct ClientSigner {
-    pub alg: Algorithm,
     pub kid: String,
     pub public_jwk: Value,
     pub pkcs8: Vec<u8>,
@@ -45,7 +44,6 @@ impl ClientSigner {
             Algorithm::Rs256 => unreachable!("the tests sign with ES256 and EdDSA"),
         };
         Self {
-            alg,
             kid,
             public_jwk: generated.public_jwk.clone(),
             pkcs8: generated.private_pkcs8.to_vec(),

@@ -393,3 +393,51 @@ async fn the_gateway_enforces_the_binding() {
     assert_eq!(introspected["token_type"], "DPoP");
     assert_eq!(introspected["cnf"]["jkt"], key_a.thumbprint());
 }
+
+#[tokio::test]
+async fn tesseras_own_token_endpoints_enforce_the_binding_too() {
+    let server = TestServer::start().await;
+    let tenant = server.register_tenant("A").await;
+    let agent = server.create_agent(&tenant, &["connections:read"]).await;
+    let client_key = ClientSigner::new(Algorithm::Es256);
+    register_key(&server, &tenant, &agent, &client_key).await;
+    let dpop_key = ClientSigner::new(Algorithm::Es256);
+    let token = bound_token(&server, &client_key, &dpop_key, &agent.id).await;
+    let path = format!("/v1/agents/{}/connections/idp/token", agent.id);
+
+    let as_bearer = server
+        .http
+        .get(server.url(&path))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    let body = crate::support::expect_error(as_bearer, 401, "unauthenticated").await;
+    assert!(body["message"].as_str().unwrap().contains("DPoP"), "{body}");
+    let thief = ClientSigner::new(Algorithm::Es256);
+    let stolen = server
+        .http
+        .get(server.url(&path))
+        .header("authorization", format!("DPoP {token}"))
+        .header("dpop", thief.proof(&server, "GET", &path, Some(&token)))
+        .send()
+        .await
+        .unwrap();
+    crate::support::expect_error(stolen, 401, "unauthenticated").await;
+
+    // With its own key's proof the agent gets past authentication (to "not connected").
+    let response = server
+        .http
+        .get(server.url(&path))
+        .header("authorization", format!("DPoP {token}"))
+        .header("dpop", dpop_key.proof(&server, "GET", &path, Some(&token)))
+        .send()
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        status != 401 && body["error"] != "unauthenticated",
+        "{status} {body}"
+    );
+}
