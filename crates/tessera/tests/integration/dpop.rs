@@ -441,3 +441,70 @@ async fn tesseras_own_token_endpoints_enforce_the_binding_too() {
         "{status} {body}"
     );
 }
+
+#[tokio::test]
+async fn replays_and_nonces_hold_across_instances() {
+    const PUBLIC: &str = "http://tessera.test";
+    let first =
+        TestServer::start_with(|config| config.public_url = Some(PUBLIC.parse().unwrap())).await;
+    let second = first.sibling_with(|_| {}).await;
+    let tenant = first.register_tenant("A").await;
+    let agent = first.create_agent(&tenant, &["read"]).await;
+    let client_key = ClientSigner::new(Algorithm::Es256);
+    register_key(&first, &tenant, &agent, &client_key).await;
+    let token_url = format!("{PUBLIC}/oauth2/token");
+    let assertion = || {
+        let mut claims = client_key.assertion_claims(&first, &agent.id);
+        claims["aud"] = json!(token_url);
+        client_key.sign(&claims, |_| {})
+    };
+
+    // An assertion used on one instance is refused on the other.
+    let once = assertion();
+    expect_json(assertion_grant(&first, &once, &[]).await, 200).await;
+    let replay = oauth_error(
+        assertion_grant(&second, &once, &[]).await,
+        401,
+        "invalid_client",
+    )
+    .await;
+    assert!(
+        replay["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("used before"),
+        "{replay}"
+    );
+
+    // A nonce from one instance is good on the other; the proof then works once, anywhere.
+    let dpop_key = ClientSigner::new(Algorithm::EdDsa);
+    let bare = dpop_key.sign_proof(&dpop_key.proof_claims(&first, "POST", &token_url, None));
+    let asked = assertion_grant(&first, &assertion(), &[("dpop", &bare)]).await;
+    let nonce = asked
+        .headers()
+        .get("dpop-nonce")
+        .unwrap()
+        .to_str()
+        .unwrap()
+        .to_owned();
+    oauth_error(asked, 400, "use_dpop_nonce").await;
+    let mut claims = dpop_key.proof_claims(&first, "POST", &token_url, None);
+    claims["nonce"] = json!(nonce);
+    let proof = dpop_key.sign_proof(&claims);
+    let issued = expect_json(
+        assertion_grant(&second, &assertion(), &[("dpop", &proof)]).await,
+        200,
+    )
+    .await;
+    assert_eq!(issued["token_type"], "DPoP");
+    oauth_error(
+        assertion_grant(&first, &assertion(), &[("dpop", &proof)]).await,
+        400,
+        "invalid_dpop_proof",
+    )
+    .await;
+    let introspected = first
+        .introspect(&tenant.api_key, issued["access_token"].as_str().unwrap())
+        .await;
+    assert_eq!(introspected["cnf"]["jkt"], dpop_key.thumbprint());
+}
