@@ -29,6 +29,7 @@ macro_rules! text_enum {
 }
 
 pub mod agent;
+pub mod agent_key;
 pub mod api_key;
 pub mod audit;
 pub mod authz;

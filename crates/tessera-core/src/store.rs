@@ -6,6 +6,7 @@ use async_trait::async_trait;
 use time::OffsetDateTime;
 
 use crate::agent::{Agent, AgentPatch, ClientSecret};
+use crate::agent_key::AgentKeyStore;
 use crate::api_key::{ApiKey, KeyOwner};
 use crate::audit::{AuditEvent, AuditFilter, ChainedEvent, Checkpoint, LinkHash};
 use crate::authz::AuthorizationStore;
@@ -52,6 +53,7 @@ pub trait Store:
     + OutboxStore
     + ConnectionStore
     + AuthorizationStore
+    + AgentKeyStore
     + Send
     + Sync
     + std::fmt::Debug

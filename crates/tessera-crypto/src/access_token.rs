@@ -25,6 +25,15 @@ pub struct AccessTokenClaims {
     /// ends the token. Absent on agents' own tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gid: Option<String>,
+    /// The key the token is bound to (RFC 9449 DPoP: `cnf.jkt`); absent on bearer tokens.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<Confirmation>,
+}
+
+/// A token's confirmation claim (RFC 7800): the SHA-256 thumbprint of the client's key.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Confirmation {
+    pub jkt: String,
 }
 
 impl Validity for AccessTokenClaims {

@@ -6,10 +6,12 @@
 //! - [`signing`]: generating signing keys (ES256, EdDSA, RS256) and their public JWKs;
 //! - [`keyring`]: the set of published keys, signing and verifying JWTs, the JWKS document;
 //! - [`access_token`]: the claims of an RFC 9068 access token;
+//! - [`client_key`]: clients' own public keys (private_key_jwt, DPoP) and verifying with them;
 //! - [`session_token`]: the claims of a person's session access token;
 //! - [`oidc`]: ID token claims, `at_hash`, and PKCE's S256 challenge.
 
 pub mod access_token;
+pub mod client_key;
 pub mod envelope;
 pub mod keyring;
 pub mod oidc;
@@ -17,7 +19,8 @@ pub mod secret;
 pub mod session_token;
 pub mod signing;
 
-pub use access_token::{ACCESS_TOKEN_TYP, AccessTokenClaims};
+pub use access_token::{ACCESS_TOKEN_TYP, AccessTokenClaims, Confirmation};
+pub use client_key::{ClientJwtError, ClientKey, ClientKeyError};
 pub use envelope::{EnvelopeError, MasterKey, MasterKeys};
 pub use keyring::{Expectation, KeyRing, KeyRingError, PublishedKey, TokenError, Validity};
 pub use oidc::{ID_TOKEN_TYP, IdTokenClaims};

@@ -104,7 +104,7 @@ pub struct OAuthErrorBody {
 
 error_codes!(
     /// RFC 6749 §4.1.2.1 and §5.2 error codes, RFC 6750's bearer-token errors, RFC 7009's
-    /// `unsupported_token_type`, RFC 7591's registration errors, and OpenID Connect's
+    /// `unsupported_token_type`, RFC 7591's registration errors, RFC 9449's DPoP errors, and OpenID Connect's
     /// `login_required` and `consent_required`.
     OAuthErrorCode {
         InvalidRequest => ("invalid_request", 400, "A parameter is missing, repeated, malformed or not allowed."),
@@ -122,6 +122,8 @@ error_codes!(
         InsufficientScope => ("insufficient_scope", 403, "The access token lacks the scope this call needs."),
         InvalidRedirectUri => ("invalid_redirect_uri", 400, "A redirect URI of the registration is not acceptable (RFC 7591)."),
         InvalidClientMetadata => ("invalid_client_metadata", 400, "A field of the registration is not acceptable (RFC 7591)."),
+        InvalidDpopProof => ("invalid_dpop_proof", 400, "The DPoP proof is missing, malformed, replayed, or not for this request (RFC 9449)."),
+        UseDpopNonce => ("use_dpop_nonce", 400, "Retry with a DPoP proof carrying the nonce in the `DPoP-Nonce` header (RFC 9449)."),
         SlowDown => ("slow_down", 429, "Too many requests from this client; retry later."),
         ServerError => ("server_error", 500, "Tessera failed; the request id in the logs says why."),
         TemporarilyUnavailable => ("temporarily_unavailable", 503, "A dependency is unreachable; retry later."),

@@ -89,6 +89,15 @@ pub struct IntrospectionResponse {
     pub jti: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tenant_id: Option<String>,
+    /// The key a DPoP-bound token is bound to (RFC 9449 §6.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cnf: Option<TokenConfirmation>,
+}
+
+/// A token's confirmation claim: the RFC 7638 thumbprint of the key it is bound to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TokenConfirmation {
+    pub jkt: String,
 }
 
 /// RFC 8414 authorization server metadata; also the OpenID Connect discovery document.
@@ -118,5 +127,8 @@ pub struct ServerMetadata {
     pub subject_types_supported: Vec<String>,
     pub id_token_signing_alg_values_supported: Vec<String>,
     pub token_endpoint_auth_signing_alg_values_supported: Vec<String>,
+    /// RFC 9449: the algorithms DPoP proofs may use.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub dpop_signing_alg_values_supported: Vec<String>,
     pub service_documentation: String,
 }

@@ -5,6 +5,7 @@
 //! - [`keys`]: the signing-key service (first key, rotation, refresh across instances);
 //! - [`auth`]: API-key authentication and the authorization extractors;
 //! - [`tokens`], [`revocation`]: issuing and validating access tokens, revoking them;
+//! - [`dpop`]: DPoP proofs, server nonces, and sender-constrained tokens at resources;
 //! - [`grants`]: the tokens an application holds for a person (access, ID and refresh tokens);
 //! - [`http`]: the routers (`/v1`, `/oauth2`, `/.well-known`, operations), the OpenAPI
 //!   document and the middleware;
@@ -29,6 +30,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod context;
+pub mod dpop;
 pub mod error;
 pub mod gateway;
 pub mod grants;

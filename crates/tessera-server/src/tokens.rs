@@ -5,7 +5,9 @@
 use tessera_core::agent::{Agent, AgentStatus};
 use tessera_core::tenant::TenantStatus;
 use tessera_core::{AgentId, Scopes, StoreError, TenantId};
-use tessera_crypto::{ACCESS_TOKEN_TYP, AccessTokenClaims, Expectation, KeyRingError, TokenError};
+use tessera_crypto::{
+    ACCESS_TOKEN_TYP, AccessTokenClaims, Confirmation, Expectation, KeyRingError, TokenError,
+};
 
 use crate::state::AppState;
 
@@ -47,6 +49,16 @@ impl AppState {
         agent: &Agent,
         scopes: &Scopes,
     ) -> Result<(String, AccessTokenClaims), KeyRingError> {
+        self.issue_bound_access_token(agent, scopes, None)
+    }
+
+    /// [`Self::issue_access_token`], bound to a client's key when `cnf` is given (DPoP).
+    pub fn issue_bound_access_token(
+        &self,
+        agent: &Agent,
+        scopes: &Scopes,
+        cnf: Option<Confirmation>,
+    ) -> Result<(String, AccessTokenClaims), KeyRingError> {
         let now = self.clock.now().unix_timestamp();
         let claims = AccessTokenClaims {
             iss: self.issuer.clone(),
@@ -59,6 +71,7 @@ impl AppState {
             scope: scopes.to_string(),
             tenant_id: agent.tenant_id.to_string(),
             gid: None,
+            cnf,
         };
         let token = self.keys.ring().sign(ACCESS_TOKEN_TYP, &claims)?;
         metrics::counter!("tessera_tokens_issued_total", "grant_type" => "client_credentials")

@@ -73,6 +73,8 @@ const RULES: &[(&str, &str)] = &[
     ("oauth_consents_pkey", "oauth_consents.client_id"),
     ("oauth_consents_client_id_fkey", "oauth_consents.client_id"),
     ("oauth_consents_user_id_fkey", "oauth_consents.user_id"),
+    ("agent_keys_pkey", "agent_keys.agent_id"),
+    ("agent_keys_agent_id_fkey", "agent_keys.agent_id"),
 ];
 
 /// Maps an error of a statement that writes; `fallback` names the conflict when the database

@@ -7,6 +7,7 @@
 //! The backends differ only in how a connection is set up and in their migration files
 //! (`migrations/sqlite`, `migrations/postgres`), which describe the same logical schema.
 
+mod agent_keys;
 mod agents;
 mod api_keys;
 mod audit;

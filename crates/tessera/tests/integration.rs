@@ -9,6 +9,8 @@
 #[path = "integration/support.rs"]
 mod support;
 
+#[path = "integration/agent_keys.rs"]
+mod agent_keys;
 #[path = "integration/agents.rs"]
 mod agents;
 #[path = "integration/analytics.rs"]
@@ -23,10 +25,16 @@ mod audit_log;
 mod authorize;
 #[path = "integration/cli.rs"]
 mod cli;
+#[path = "integration/client_jwt.rs"]
+mod client_jwt;
 #[path = "integration/compliance.rs"]
 mod compliance;
+#[path = "integration/did.rs"]
+mod did;
 #[path = "integration/discovery.rs"]
 mod discovery;
+#[path = "integration/dpop.rs"]
+mod dpop;
 #[path = "integration/events_nats.rs"]
 mod events_nats;
 #[path = "integration/fuzz.rs"]

@@ -15,6 +15,7 @@ use tessera_proto::ErrorCode;
 use super::{AuthFailure, Principal};
 use crate::audit::Fact;
 use crate::context::RequestContext;
+use crate::dpop::resource::{BindingError, Scheme, dpop_token};
 use crate::error::ApiError;
 use crate::people::signed_in::session_token;
 use crate::state::AppState;
@@ -342,12 +343,31 @@ impl FromRequestParts<AppState> for ConnectionReader {
     type Rejection = Response;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Response> {
+        let dpop = dpop_token(&parts.headers);
+        let scheme = if dpop.is_some() {
+            Scheme::Dpop
+        } else {
+            Scheme::Bearer
+        };
         let bearer = presented_credential(&parts.headers)
+            .or(dpop)
             .filter(|c| c.contains('.'))
             .map(str::to_owned);
         if let Some(token) = bearer {
             match state.validate_access_token(&token).await {
                 Ok(claims) => {
+                    let (method, path) = (parts.method.clone(), parts.uri.path().to_owned());
+                    state
+                        .check_token_binding(
+                            &parts.headers,
+                            &method,
+                            &path,
+                            scheme,
+                            &token,
+                            &claims,
+                        )
+                        .await
+                        .map_err(|refusal| binding_refused(&refusal))?;
                     let agent = path_agent(parts, state).await?;
                     // Another agent's token learns nothing about this one.
                     if claims.sub != agent.id.to_string() {
@@ -392,4 +412,14 @@ impl FromRequestParts<AppState> for ConnectionReader {
             agent: access.agent,
         })
     }
+}
+
+/// A token whose DPoP binding does not hold: 401, or 503 when the replay record is unreachable.
+fn binding_refused(refusal: &BindingError) -> Response {
+    if refusal.is_store() {
+        tracing::error!(error = %refusal, "checking a DPoP proof failed");
+        let code = ErrorCode::Unavailable;
+        return ApiError::new(code, code.description()).into_response();
+    }
+    ApiError::new(ErrorCode::Unauthenticated, refusal.to_string()).into_response()
 }

@@ -1,12 +1,13 @@
 //! Who is calling through the gateway: an API key (`X-API-Key`, or `Authorization: Bearer`
-//! with a key), or an agent's access token (`Authorization: Bearer <JWT>`). Resolved once per
-//! request and kept in its extensions, for the limiter and for the authorization step.
+//! with a key), or an agent's access token (`Authorization: Bearer <JWT>`, or `DPoP <JWT>` with
+//! a proof when the token is DPoP-bound). Resolved once per request and kept in its extensions,
+//! for the limiter and for the authorization step.
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::Request;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Method};
 use tessera_core::{AgentId, Scopes, TenantId, UserId, scope};
 use tessera_crypto::{SecretKind, TokenError};
 use tessera_proto::ErrorCode;
@@ -15,6 +16,7 @@ use crate::audit::Fact;
 use crate::auth::extract::presented_credential;
 use crate::auth::{AuthFailure, Principal};
 use crate::context::RequestContext;
+use crate::dpop::resource::{Scheme, dpop_token};
 use crate::people::cookies;
 use crate::people::sessions::SessionInvalid;
 use crate::state::AppState;
@@ -54,7 +56,8 @@ pub async fn authentication(state: &AppState, request: &mut Request) -> Authenti
     }
     let ctx = context(request);
     let entity = super::authorize::named_entity(request);
-    let outcome = authenticate(state, request.headers(), entity.as_deref(), &ctx).await;
+    let target = (request.method(), request.uri().path());
+    let outcome = authenticate(state, request.headers(), target, entity.as_deref(), &ctx).await;
     request.extensions_mut().insert(outcome.clone());
     outcome
 }
@@ -79,14 +82,22 @@ pub fn context(request: &Request) -> RequestContext {
 async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
+    (method, path): (&Method, &str),
     entity: Option<&str>,
     ctx: &RequestContext,
 ) -> Authentication {
     if let Err(wait) = state.limits.auth_allowed(ctx.client_ip) {
         return Authentication::Blocked(wait);
     }
-    let Some(credential) =
-        presented_credential(headers).or_else(|| cookies::get(headers, cookies::ACCESS_COOKIE))
+    let dpop = dpop_token(headers);
+    let scheme = if dpop.is_some() {
+        Scheme::Dpop
+    } else {
+        Scheme::Bearer
+    };
+    let Some(credential) = presented_credential(headers)
+        .or(dpop)
+        .or_else(|| cookies::get(headers, cookies::ACCESS_COOKIE))
     else {
         return Authentication::Missing;
     };
@@ -94,7 +105,13 @@ async fn authenticate(
     let is_key = credential
         .split_once('_')
         .is_some_and(|(prefix, _)| SecretKind::ALL.iter().any(|kind| kind.prefix() == prefix));
-    let refused = if is_key {
+    let refused = if is_key && scheme == Scheme::Dpop {
+        (
+            ErrorCode::Unauthenticated,
+            "invalid_dpop_proof",
+            "the DPoP scheme carries an access token, not an API key".to_owned(),
+        )
+    } else if is_key {
         match state.api_keys.authenticate(credential).await {
             Ok(Principal::User {
                 user_id, scopes, ..
@@ -118,7 +135,20 @@ async fn authenticate(
                 "application_token",
                 "a token an application holds for a person does not pass the gateway".to_owned(),
             ),
-            Ok(claims) => {
+            Ok(claims) => 'caller: {
+                if let Err(refusal) = state
+                    .check_token_binding(headers, method, path, scheme, credential, &claims)
+                    .await
+                {
+                    if refusal.is_store() {
+                        return Authentication::Unavailable;
+                    }
+                    break 'caller (
+                        ErrorCode::Unauthenticated,
+                        "invalid_dpop_proof",
+                        refusal.to_string(),
+                    );
+                }
                 let caller = (|| {
                     Some(GatewayCaller {
                         tenant_id: Some(claims.tenant_id.parse().ok()?),
@@ -138,12 +168,12 @@ async fn authenticate(
             }
             Err(crate::tokens::Inactive::Store(_)) => return Authentication::Unavailable,
             // Not an agent's token (its claims or its `typ` are not): a person's session
-            // token, perhaps.
+            // token, perhaps (never DPoP-bound, so only as a bearer token).
             Err(
                 inactive @ crate::tokens::Inactive::Token(
                     TokenError::Malformed | TokenError::WrongType,
                 ),
-            ) => {
+            ) if scheme == Scheme::Bearer => {
                 match state.validate_session_token(credential).await {
                     Ok(claims) => match claims.sub.parse() {
                         Ok(user) => {

@@ -1,6 +1,7 @@
 //! The HTTP surface: every router, the OpenAPI document, and the middleware stack.
 
 mod console;
+pub(crate) mod did;
 pub(crate) mod internal;
 mod json;
 mod middleware;
@@ -28,6 +29,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(v1::api_keys::router())
         .merge(v1::audit::router())
         .merge(v1::agents::router())
+        .merge(v1::agent_keys::router())
         .merge(v1::oauth_clients::router())
         .merge(v1::analytics::router())
         .merge(v1::compliance::router())
@@ -42,6 +44,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(v1::connections::router())
         .merge(oauth2::router())
         .merge(wellknown::router())
+        .merge(did::router())
         .merge(ops::router())
         .split_for_parts();
     let document = api.to_json().unwrap_or_else(|_| "{}".to_owned());

@@ -26,7 +26,11 @@ fn metadata(state: &AppState) -> ServerMetadata {
         .iter()
         .map(|a| a.as_str().to_owned())
         .collect();
-    let client_auth = strings(&["client_secret_basic", "client_secret_post"]);
+    let client_auth = strings(&[
+        "client_secret_basic",
+        "client_secret_post",
+        "private_key_jwt",
+    ]);
     ServerMetadata {
         issuer: issuer.clone(),
         authorization_endpoint: format!("{issuer}/oauth2/authorize"),
@@ -66,6 +70,7 @@ fn metadata(state: &AppState) -> ServerMetadata {
         token_endpoint_auth_methods_supported: strings(&[
             "client_secret_basic",
             "client_secret_post",
+            "private_key_jwt",
             "none",
         ]),
         introspection_endpoint_auth_methods_supported: client_auth.clone(),
@@ -73,7 +78,9 @@ fn metadata(state: &AppState) -> ServerMetadata {
         scopes_supported: strings(&OIDC_SCOPES),
         subject_types_supported: strings(&["public"]),
         id_token_signing_alg_values_supported: algs.clone(),
-        token_endpoint_auth_signing_alg_values_supported: algs,
+        // Agents sign client assertions and DPoP proofs with the same algorithms.
+        token_endpoint_auth_signing_alg_values_supported: algs.clone(),
+        dpop_signing_alg_values_supported: algs,
         service_documentation: format!("{issuer}/openapi.json"),
     }
 }

@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use tessera_proto::OAuthErrorBody;
-use tessera_proto::oauth2::{IntrospectionResponse, TokenForm};
+use tessera_proto::oauth2::{IntrospectionResponse, TokenConfirmation, TokenForm};
 
 use super::TokenCaller;
 use super::form::OAuthForm;
@@ -42,7 +42,14 @@ pub(super) async fn introspect(
             active: true,
             scope: Some(claims.scope),
             client_id: Some(claims.client_id),
-            token_type: Some("Bearer".to_owned()),
+            token_type: Some(
+                if claims.cnf.is_some() {
+                    "DPoP"
+                } else {
+                    "Bearer"
+                }
+                .to_owned(),
+            ),
             exp: Some(claims.exp),
             iat: Some(claims.iat),
             sub: Some(claims.sub),
@@ -50,6 +57,7 @@ pub(super) async fn introspect(
             iss: Some(claims.iss),
             jti: Some(claims.jti),
             tenant_id: Some(claims.tenant_id),
+            cnf: claims.cnf.map(|c| TokenConfirmation { jkt: c.jkt }),
         },
         Ok(_) => IntrospectionResponse::default(),
         Err(inactive) => {

@@ -4,6 +4,7 @@
 //! `/oauth2/introspect` (RFC 7662) and `/oauth2/revoke` (RFC 7009).
 
 mod authorize;
+mod client_assertion;
 mod client_auth;
 mod form;
 mod grants;
@@ -73,6 +74,15 @@ impl TokenCaller {
         ctx: &RequestContext,
     ) -> Result<Self, Response> {
         guard_failures(state, ctx)?;
+        if client_assertion::presented(form) {
+            let agent = client_assertion::authenticate(state, headers, form)
+                .await
+                .map_err(|e| client_failure(state, ctx, e))?;
+            return Ok(Self::Tenant {
+                tenant: agent.tenant_id,
+                actor: format!("agent:{}", agent.id),
+            });
+        }
         if let Some(presented) =
             Presented::read(headers, form).map_err(IntoResponse::into_response)?
         {

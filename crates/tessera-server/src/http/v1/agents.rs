@@ -98,7 +98,11 @@ pub(crate) fn draft(
     })
 }
 
-async fn find_agent(state: &AppState, tenant: TenantId, raw_id: &str) -> Result<Agent, ApiError> {
+pub(super) async fn find_agent(
+    state: &AppState,
+    tenant: TenantId,
+    raw_id: &str,
+) -> Result<Agent, ApiError> {
     let id: AgentId = path_id(raw_id)?;
     state
         .store

@@ -1,7 +1,8 @@
 //! Compliance: `GET /v1/compliance/controls` (public: what Tessera implements, mapped to SOC 2
 //! and ISO/IEC 27001:2022), `GET /v1/tenants/{tenant_id}/compliance/report` (the tenant's
 //! posture, computed at most once per 5 minutes per tenant and instance) and
-//! `GET /v1/tenants/{tenant_id}/compliance/agent-cards` (its agents as AGNTCY OASF records).
+//! `GET /v1/tenants/{tenant_id}/compliance/agent-cards` (its agents as AGNTCY OASF records;
+//! one agent's card at `GET /v1/tenants/{tenant_id}/agents/{agent_id}/card`).
 
 mod controls;
 
@@ -9,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use axum::Json;
-use axum::extract::State;
+use axum::extract::{Path, State};
 use tessera_core::agent::{Agent, AgentStatus};
 use tessera_core::api_key::{ApiKey, KeyOwner};
 use tessera_core::audit::chain_of;
@@ -44,6 +45,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(list_controls))
         .routes(routes!(report))
         .routes(routes!(agent_cards))
+        .routes(routes!(agent_card))
 }
 
 /// Reports per tenant, each served until its `cached_until`.
@@ -233,6 +235,25 @@ async fn agent_cards(
     }))
 }
 
+/// One agent's card (an AGNTCY OASF record), for export.
+#[utoipa::path(get, path = "/v1/tenants/{tenant_id}/agents/{agent_id}/card", tag = "agents",
+    params(("tenant_id" = String, Path), ("agent_id" = String, Path)),
+    responses((status = 200, body = wire::AgentCard), KeyErrors),
+    security(("api_key" = [])))]
+async fn agent_card(
+    State(state): State<AppState>,
+    access: TenantAccess<Read>,
+    Path(ids): Path<(String, String)>,
+) -> Result<Json<wire::AgentCard>, ApiError> {
+    let agent = super::agents::find_agent(&state, access.tenant_id, &ids.1).await?;
+    let tenant = state
+        .store
+        .tenant(access.tenant_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("tenant"))?;
+    Ok(Json(card(&state, &tenant.name, &agent)))
+}
+
 fn card(state: &AppState, tenant_name: &str, agent: &Agent) -> wire::AgentCard {
     let issuer = &state.issuer;
     let version = agent
@@ -267,6 +288,7 @@ fn card(state: &AppState, tenant_name: &str, agent: &Agent) -> wire::AgentCard {
                 token_endpoint_auth_methods: vec![
                     "client_secret_basic".to_owned(),
                     "client_secret_post".to_owned(),
+                    "private_key_jwt".to_owned(),
                 ],
                 scopes: agent.scopes.iter().map(str::to_owned).collect(),
                 access_token_type: "application/at+jwt".to_owned(),
@@ -279,6 +301,10 @@ fn card(state: &AppState, tenant_name: &str, agent: &Agent) -> wire::AgentCard {
         annotations: BTreeMap::from([
             ("tessera.agent_id".to_owned(), agent.id.to_string()),
             ("tessera.tenant_id".to_owned(), agent.tenant_id.to_string()),
+            (
+                "tessera.did".to_owned(),
+                crate::http::did::agent_did(issuer, agent.id),
+            ),
         ]),
     }
 }

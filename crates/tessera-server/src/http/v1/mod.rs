@@ -1,5 +1,6 @@
 //! Tessera's own API under `/v1`, one module per surface.
 
+pub mod agent_keys;
 pub mod agents;
 pub mod analytics;
 pub mod api_keys;

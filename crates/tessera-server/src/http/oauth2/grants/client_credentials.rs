@@ -1,19 +1,23 @@
-//! `client_credentials` (RFC 6749 §4.4): an agent authenticates with its client secret and gets
-//! an access token for itself, with its scopes or a subset.
+//! `client_credentials` (RFC 6749 §4.4): an agent authenticates with its client secret or a
+//! signed assertion (`private_key_jwt`) and gets an access token for itself, with its scopes or a
+//! subset. With a DPoP proof (RFC 9449) the token is bound to the proof's key (`cnf.jkt`).
 
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
 use tessera_core::Scopes;
 use tessera_core::agent::Agent;
+use tessera_crypto::Confirmation;
 use tessera_proto::OAuthErrorCode;
 use tessera_proto::oauth2::TokenResponse;
 
+use super::super::client_assertion;
 use super::super::client_auth::Presented;
 use super::super::form::OAuthForm;
 use super::super::token::signing_failed;
 use super::super::{audit_client_failure, client_failure};
 use crate::audit::Fact;
 use crate::context::RequestContext;
+use crate::dpop::{ProofError, ProofTarget, proof_header};
 use crate::error::OAuthError;
 use crate::state::AppState;
 
@@ -23,6 +27,15 @@ pub(in super::super) async fn exchange(
     headers: &HeaderMap,
     form: &OAuthForm,
 ) -> Result<TokenResponse, Response> {
+    // The proof first: a client told to fetch a nonce retries with the same client
+    // authentication, which must not have been spent yet.
+    let cnf = match dpop_binding(state, headers).await {
+        Ok(cnf) => cnf,
+        Err(refused) => {
+            audit_client_failure(state, ctx, "token.issue", &refused.0).await;
+            return Err(refused.into_response(state));
+        }
+    };
     let agent = match authenticate(state, headers, form).await {
         Ok(agent) => agent,
         Err(error) => {
@@ -31,7 +44,7 @@ pub(in super::super) async fn exchange(
         }
     };
     let actor = format!("agent:{}", agent.id);
-    match issue(state, form, &agent) {
+    match issue(state, form, &agent, cnf) {
         Ok((response, jti)) => {
             let fact = Fact::success(Some(agent.tenant_id), actor, "token.issue", jti);
             state.audit(ctx, fact).await;
@@ -51,11 +64,63 @@ pub(in super::super) async fn exchange(
     }
 }
 
+/// A refused DPoP proof, and whether the answer must carry a fresh nonce.
+struct Refused(OAuthError, bool);
+
+impl Refused {
+    fn into_response(self, state: &AppState) -> Response {
+        let mut response = self.0.into_response();
+        if self.1 {
+            response
+                .headers_mut()
+                .insert(crate::dpop::NONCE_HEADER, state.dpop_nonce());
+        }
+        response
+    }
+}
+
+/// The key the token is to be bound to: the request's DPoP proof's, when it has one.
+async fn dpop_binding(
+    state: &AppState,
+    headers: &HeaderMap,
+) -> Result<Option<Confirmation>, Refused> {
+    let invalid = |why: String| {
+        Refused(
+            OAuthError::new(OAuthErrorCode::InvalidDpopProof, why),
+            false,
+        )
+    };
+    let Some(proof) = proof_header(headers).map_err(|e| invalid(e.to_string()))? else {
+        return Ok(None);
+    };
+    let target = ProofTarget {
+        method: &Method::POST,
+        path: "/oauth2/token",
+        access_token: None,
+        require_nonce: true,
+    };
+    match state.check_dpop_proof(proof, target).await {
+        Ok(proof) => Ok(Some(Confirmation { jkt: proof.jkt })),
+        Err(ProofError::NonceRequired) => Err(Refused(
+            OAuthError::new(
+                OAuthErrorCode::UseDpopNonce,
+                ProofError::NonceRequired.to_string(),
+            ),
+            true,
+        )),
+        Err(ProofError::Store(error)) => Err(Refused(error.into(), false)),
+        Err(error @ ProofError::Invalid(_)) => Err(invalid(error.to_string())),
+    }
+}
+
 async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     form: &OAuthForm,
 ) -> Result<Agent, OAuthError> {
+    if client_assertion::presented(form) {
+        return client_assertion::authenticate(state, headers, form).await;
+    }
     let presented = Presented::read(headers, form)?.ok_or_else(|| {
         OAuthError::new(
             OAuthErrorCode::InvalidClient,
@@ -69,6 +134,7 @@ fn issue(
     state: &AppState,
     form: &OAuthForm,
     agent: &Agent,
+    cnf: Option<Confirmation>,
 ) -> Result<(TokenResponse, String), OAuthError> {
     let scopes = match form.get("scope") {
         None => agent.scopes.clone(),
@@ -85,11 +151,16 @@ fn issue(
         }
     };
     let (token, claims) = state
-        .issue_access_token(agent, &scopes)
+        .issue_bound_access_token(agent, &scopes, cnf)
         .map_err(signing_failed)?;
     let response = TokenResponse {
         access_token: token,
-        token_type: "Bearer".to_owned(),
+        token_type: if claims.cnf.is_some() {
+            "DPoP"
+        } else {
+            "Bearer"
+        }
+        .to_owned(),
         expires_in: claims.exp - claims.iat,
         scope: claims.scope,
         refresh_token: None,
