@@ -106,6 +106,9 @@ async fn a_new_master_key_version_is_learned_before_any_instance_seals_with_it()
         std::sync::Arc::new(tessera_testkit::ManualClock::starting_now()),
     )
     .await;
-    let error = format!("{:#}", refused.err().expect("a pin on a missing version"));
+    let Err(error) = refused else {
+        panic!("a pin on a version the keys do not hold must not start");
+    };
+    let error = format!("{error:#}");
     assert!(error.contains("master_key_seal_version"), "{error}");
 }
