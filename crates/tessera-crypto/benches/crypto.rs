@@ -30,6 +30,8 @@ fn claims() -> AccessTokenClaims {
         scope: "mail:read mail:send".to_owned(),
         tenant_id: "ten_0197a5f0c1d27c3e8f2b4a6d8e0f1a2d".to_owned(),
         gid: None,
+        act: None,
+        dgid: None,
     }
 }
 

@@ -17,7 +17,7 @@ pub mod secret;
 pub mod session_token;
 pub mod signing;
 
-pub use access_token::{ACCESS_TOKEN_TYP, AccessTokenClaims};
+pub use access_token::{ACCESS_TOKEN_TYP, AccessTokenClaims, Actor};
 pub use envelope::{EnvelopeError, MasterKey, MasterKeys};
 pub use keyring::{Expectation, KeyRing, KeyRingError, PublishedKey, TokenError, Validity};
 pub use oidc::{ID_TOKEN_TYP, IdTokenClaims};

@@ -7,6 +7,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod compliance;
 pub mod connections;
+pub mod delegations;
 pub mod error;
 pub mod oauth2;
 pub mod oauth_clients;

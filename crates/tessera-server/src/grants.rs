@@ -61,6 +61,8 @@ impl AppState {
             scope: scope.to_string(),
             tenant_id: grant.tenant_id.to_string(),
             gid: Some(grant.id.to_string()),
+            act: None,
+            dgid: None,
         };
         let access_token = ring.sign(ACCESS_TOKEN_TYP, &claims)?;
         let id_token = if id_token && grant.scope.contains(OPENID) {

@@ -25,6 +25,8 @@ mod authorize;
 mod cli;
 #[path = "integration/compliance.rs"]
 mod compliance;
+#[path = "integration/delegations.rs"]
+mod delegations;
 #[path = "integration/discovery.rs"]
 mod discovery;
 #[path = "integration/events_nats.rs"]
@@ -69,6 +71,8 @@ mod secrets_at_rest;
 mod tenants;
 #[path = "integration/tenants_for_people.rs"]
 mod tenants_for_people;
+#[path = "integration/token_exchange.rs"]
+mod token_exchange;
 #[path = "integration/vault.rs"]
 mod vault;
 

@@ -50,6 +50,10 @@ pub(super) async fn introspect(
             iss: Some(claims.iss),
             jti: Some(claims.jti),
             tenant_id: Some(claims.tenant_id),
+            act: claims
+                .act
+                .as_ref()
+                .and_then(|act| serde_json::to_value(act).ok()),
         },
         Ok(_) => IntrospectionResponse::default(),
         Err(inactive) => {

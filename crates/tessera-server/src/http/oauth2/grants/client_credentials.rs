@@ -51,7 +51,8 @@ pub(in super::super) async fn exchange(
     }
 }
 
-async fn authenticate(
+/// The agent whose client credentials the request carries (token exchange's actor too).
+pub(super) async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     form: &OAuthForm,
