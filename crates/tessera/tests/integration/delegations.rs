@@ -73,6 +73,17 @@ async fn revoke(
     as_user(server, Method::DELETE, &path, Some(credential), None).await
 }
 
+/// A tenant API key with `scopes`, made by the owner.
+async fn tenant_key(server: &TestServer, owner: &Person, tenant: &str, scopes: &[&str]) -> String {
+    let path = format!("/v1/tenants/{tenant}/api-keys");
+    let body = json!({"name": "ops", "scopes": scopes});
+    let response = as_user(server, Method::POST, &path, Some(&owner.token), Some(body)).await;
+    expect_json(response, 201).await["key"]
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
 #[tokio::test]
 async fn a_persons_delegation_works_until_revoked_through_the_whole_chain() {
     let runtime = TestRuntime::start().await;
@@ -273,23 +284,7 @@ async fn delegations_stay_in_their_tenant_and_follow_roles() {
     assert_eq!(listed["delegations"], json!([graces, grant]));
 
     // A tenant key lists all and, with agents:write, revokes; it cannot delegate.
-    let key_body = json!({"name": "ops", "scopes": ["read"]});
-    let path = format!("/v1/tenants/{engines}/api-keys");
-    let read_key = expect_json(
-        as_user(
-            &server,
-            Method::POST,
-            &path,
-            Some(&ada.token),
-            Some(key_body),
-        )
-        .await,
-        201,
-    )
-    .await["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let read_key = tenant_key(&server, &ada, &engines, &["read"]).await;
     let listed = expect_json(list(&server, &read_key, &engines).await, 200).await;
     assert_eq!(listed["delegations"].as_array().unwrap().len(), 2);
     let body = json!({"agent_id": engine_agent.id, "scopes": ["read"]});
@@ -306,22 +301,7 @@ async fn delegations_stay_in_their_tenant_and_follow_roles() {
         "insufficient_scope",
     )
     .await;
-    let key_body = json!({"name": "admin", "scopes": ["agents:write", "read"]});
-    let admin_key = expect_json(
-        as_user(
-            &server,
-            Method::POST,
-            &path,
-            Some(&ada.token),
-            Some(key_body),
-        )
-        .await,
-        201,
-    )
-    .await["key"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let admin_key = tenant_key(&server, &ada, &engines, &["agents:write", "read"]).await;
     assert_eq!(
         revoke(&server, &admin_key, &engines, graces_id)
             .await
