@@ -129,6 +129,10 @@ typed_id!(
     /// A person's authorization of an OAuth client: its code and its family of refresh tokens.
     GrantId, "grt", "grant"
 );
+typed_id!(
+    /// A person's delegation grant: their authorization of an agent to act for them.
+    DelegationId, "dlg", "delegation"
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,7 +1,7 @@
 //! The domain of Tessera: typed identifiers, the objects of DESIGN.md §1 that exist so far
 //! (tenants, API keys, agents and their client secrets, signing keys, revoked tokens, audit events,
 //! placements, third-party connections, people: users, their identities, memberships, wallets
-//! and sessions, and the authorization server's OAuth clients and grants),
+//! and sessions, and the authorization server's OAuth clients and grants, people's delegation grants to agents),
 //! the scope vocabulary, and the ports the rest of the system is written against:
 //!
 //! - [`Store`]: durable state; `tessera-store` implements it over SQLite and PostgreSQL.
@@ -35,6 +35,7 @@ pub mod audit;
 pub mod authz;
 pub mod clock;
 pub mod connection;
+pub mod delegation;
 pub mod id;
 pub mod mail;
 pub mod people;
@@ -50,8 +51,8 @@ pub mod webhook;
 
 pub use clock::{Clock, SystemClock};
 pub use id::{
-    AgentId, ApiKeyId, AuditEventId, ClientSecretId, DeliveryId, GrantId, IdError, IdentityId,
-    OAuthClientId, OperatorId, SessionId, TenantId, UserId, WalletId, WebhookId,
+    AgentId, ApiKeyId, AuditEventId, ClientSecretId, DelegationId, DeliveryId, GrantId, IdError,
+    IdentityId, OAuthClientId, OperatorId, SessionId, TenantId, UserId, WalletId, WebhookId,
 };
 pub use plan::{PlanLimits, PlanTable};
 pub use scope::{ScopeError, Scopes};

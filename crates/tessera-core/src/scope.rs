@@ -109,6 +109,11 @@ impl Scopes {
         self.0.is_subset(&other.0)
     }
 
+    /// The scopes in both sets (token exchange narrows by each party's scopes).
+    pub fn intersection(&self, other: &Scopes) -> Scopes {
+        Self(self.0.intersection(&other.0).cloned().collect())
+    }
+
     /// Whether an API key holding these scopes may do what `required` names: `admin` covers
     /// everything, `*` covers every tenant scope.
     pub fn grants(&self, required: &str) -> bool {

@@ -11,6 +11,7 @@ use crate::api_key::{ApiKey, KeyOwner};
 use crate::audit::{AuditEvent, AuditFilter, ChainedEvent, Checkpoint, LinkHash};
 use crate::authz::AuthorizationStore;
 use crate::connection::ConnectionStore;
+use crate::delegation::DelegationStore;
 use crate::mail::OutboxStore;
 use crate::people::{ChallengeStore, PeopleStore, SessionStore};
 use crate::placement::PlacementStore;
@@ -54,6 +55,7 @@ pub trait Store:
     + ConnectionStore
     + AuthorizationStore
     + AgentKeyStore
+    + DelegationStore
     + Send
     + Sync
     + std::fmt::Debug

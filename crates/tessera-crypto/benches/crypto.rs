@@ -31,6 +31,8 @@ fn claims() -> AccessTokenClaims {
         tenant_id: "ten_0197a5f0c1d27c3e8f2b4a6d8e0f1a2d".to_owned(),
         gid: None,
         cnf: None,
+        act: None,
+        dgid: None,
     }
 }
 

@@ -28,12 +28,41 @@ pub struct AccessTokenClaims {
     /// The key the token is bound to (RFC 9449 DPoP: `cnf.jkt`); absent on bearer tokens.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnf: Option<Confirmation>,
+    /// RFC 8693 §4.1: who acts for `sub` in a token from a token exchange — the newest actor
+    /// here, the one before it nested in its own `act`. Absent on tokens not exchanged.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Actor>,
+    /// The delegation grant (a person's authorization of an agent) a token exchanged for a
+    /// person comes from, carried through every further exchange; revoking it ends the token.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dgid: Option<String>,
 }
 
 /// A token's confirmation claim (RFC 7800): the SHA-256 thumbprint of the client's key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Confirmation {
     pub jkt: String,
+}
+
+/// One actor of a delegation chain (RFC 8693 §4.1): its `sub`, and the actor before it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Actor {
+    pub sub: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub act: Option<Box<Actor>>,
+}
+
+impl Actor {
+    /// The actors' `sub`s, newest first.
+    pub fn chain(&self) -> Vec<&str> {
+        let mut subs = vec![self.sub.as_str()];
+        let mut next = self.act.as_deref();
+        while let Some(actor) = next {
+            subs.push(actor.sub.as_str());
+            next = actor.act.as_deref();
+        }
+        subs
+    }
 }
 
 impl Validity for AccessTokenClaims {

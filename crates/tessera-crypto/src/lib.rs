@@ -19,7 +19,7 @@ pub mod secret;
 pub mod session_token;
 pub mod signing;
 
-pub use access_token::{ACCESS_TOKEN_TYP, AccessTokenClaims, Confirmation};
+pub use access_token::{ACCESS_TOKEN_TYP, AccessTokenClaims, Actor, Confirmation};
 pub use client_key::{ClientJwtError, ClientKey, ClientKeyError};
 pub use envelope::{EnvelopeError, MasterKey, MasterKeys};
 pub use keyring::{Expectation, KeyRing, KeyRingError, PublishedKey, TokenError, Validity};

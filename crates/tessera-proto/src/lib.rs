@@ -8,6 +8,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod compliance;
 pub mod connections;
+pub mod delegations;
 pub mod did;
 pub mod error;
 pub mod oauth2;

@@ -23,6 +23,17 @@ pub struct TokenRequest {
     pub code_verifier: Option<String>,
     /// `refresh_token`: the refresh token (single-use; the response carries the next one).
     pub refresh_token: Option<String>,
+    /// Token exchange (RFC 8693): the token of the party to act for — an agent's access token
+    /// (perhaps itself exchanged) or a person's session token under a delegation grant.
+    pub subject_token: Option<String>,
+    /// Token exchange: `urn:ietf:params:oauth:token-type:access_token`.
+    pub subject_token_type: Option<String>,
+    /// Token exchange, optional: the acting agent's own access token.
+    pub actor_token: Option<String>,
+    /// Token exchange: required with `actor_token`; `urn:ietf:params:oauth:token-type:access_token`.
+    pub actor_token_type: Option<String>,
+    /// Token exchange, optional: `urn:ietf:params:oauth:token-type:access_token` (the only one).
+    pub requested_token_type: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -38,6 +49,15 @@ pub struct TokenResponse {
     /// OpenID Connect: the ID token, when the code was issued for scope `openid`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id_token: Option<String>,
+}
+
+/// The answer to a token exchange (RFC 8693 §2.2.1): a token response naming what it issued.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct TokenExchangeResponse {
+    #[serde(flatten)]
+    pub token: TokenResponse,
+    #[schema(example = "urn:ietf:params:oauth:token-type:access_token")]
+    pub issued_token_type: String,
 }
 
 /// OpenID Connect `/oauth2/userinfo`: the claims the access token's scopes allow.
@@ -92,6 +112,11 @@ pub struct IntrospectionResponse {
     /// The key a DPoP-bound token is bound to (RFC 9449 §6.2).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cnf: Option<TokenConfirmation>,
+    /// A token from a token exchange: the actor chain of RFC 8693 §4.1 (`{"sub": newest actor,
+    /// "act": {"sub": the one before, …}}`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub act: Option<serde_json::Value>,
 }
 
 /// A token's confirmation claim: the RFC 7638 thumbprint of the key it is bound to.

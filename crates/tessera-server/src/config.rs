@@ -209,6 +209,9 @@ pub struct Config {
     /// clients that register themselves belong to this tenant (e.g. the tenant whose MCP server
     /// Tessera guards).
     pub dynamic_registration_tenant: Option<TenantId>,
+    /// Token exchange (RFC 8693): the most agents a delegation chain may hold, the subject
+    /// agent counting (a person does not): 1 to 10.
+    pub delegation_max_depth: u32,
 }
 
 /// The chain of new users' custodial wallets.
@@ -236,7 +239,7 @@ pub enum LogFormat {
 
 /// The fields of [`Config`], the only `TESSERA_*` variables read as configuration (other tools
 /// use the prefix too, and an unknown key in the file is an error).
-const FIELDS: [&str; 64] = [
+const FIELDS: [&str; 65] = [
     "listen",
     "data_dir",
     "database_url",
@@ -301,6 +304,7 @@ const FIELDS: [&str; 64] = [
     "integrations_return_url",
     "oauth_state_secret",
     "dynamic_registration_tenant",
+    "delegation_max_depth",
 ];
 
 impl Default for Config {
@@ -371,6 +375,7 @@ impl Default for Config {
             integrations_return_url: None,
             oauth_state_secret: None,
             dynamic_registration_tenant: None,
+            delegation_max_depth: 3,
         }
     }
 }
@@ -444,6 +449,9 @@ impl Config {
         }
         if !(60..=86_400).contains(&self.access_token_ttl_secs) {
             return invalid("access_token_ttl_secs must be between 60 and 86400");
+        }
+        if !(1..=10).contains(&self.delegation_max_depth) {
+            return invalid("delegation_max_depth must be between 1 and 10");
         }
         if self.key_publish_lead_secs < 0 || self.key_refresh_secs == 0 {
             return invalid("key_publish_lead_secs must be >= 0 and key_refresh_secs > 0");

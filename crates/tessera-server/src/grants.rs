@@ -62,6 +62,8 @@ impl AppState {
             tenant_id: grant.tenant_id.to_string(),
             gid: Some(grant.id.to_string()),
             cnf: None,
+            act: None,
+            dgid: None,
         };
         let access_token = ring.sign(ACCESS_TOKEN_TYP, &claims)?;
         let id_token = if id_token && grant.scope.contains(OPENID) {

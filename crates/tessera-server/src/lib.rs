@@ -7,6 +7,8 @@
 //! - [`tokens`], [`revocation`]: issuing and validating access tokens, revoking them;
 //! - [`dpop`]: DPoP proofs, server nonces, and sender-constrained tokens at resources;
 //! - [`grants`]: the tokens an application holds for a person (access, ID and refresh tokens);
+//! - [`delegation`]: tokens from token exchange (RFC 8693): the `act` chain, people's
+//!   delegation grants to agents, and whether an exchanged token still stands;
 //! - [`http`]: the routers (`/v1`, `/oauth2`, `/.well-known`, operations), the OpenAPI
 //!   document and the middleware;
 //! - [`gateway`]: `/api/*`, authenticated, rate-limited by plan and forwarded to the tenant's
@@ -30,6 +32,7 @@ pub mod auth;
 pub mod bootstrap;
 pub mod config;
 pub mod context;
+pub mod delegation;
 pub mod dpop;
 pub mod error;
 pub mod gateway;

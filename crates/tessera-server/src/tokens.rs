@@ -1,6 +1,7 @@
 //! Access tokens: issuing them (RFC 9068 profile) and deciding whether one is still good —
 //! signature, type, issuer, audience, expiry, then revocation, the tenant's and the agent's status
-//! (or, for a token an application holds for a person, its grant's: see `grants`).
+//! (or, for a token an application holds for a person, its grant's: see `grants`; for a token
+//! from a token exchange, its chain's and its delegation grant's: see `delegation`).
 
 use tessera_core::agent::{Agent, AgentStatus};
 use tessera_core::tenant::TenantStatus;
@@ -72,6 +73,8 @@ impl AppState {
             tenant_id: agent.tenant_id.to_string(),
             gid: None,
             cnf,
+            act: None,
+            dgid: None,
         };
         let token = self.keys.ring().sign(ACCESS_TOKEN_TYP, &claims)?;
         metrics::counter!("tessera_tokens_issued_total", "grant_type" => "client_credentials")
@@ -84,6 +87,10 @@ impl AppState {
         let claims = self.verify_signed_token(token).await?;
         if self.revocations.is_revoked(&claims.jti).await? {
             return Err(Inactive::Revoked);
+        }
+        if claims.act.is_some() || claims.dgid.is_some() {
+            self.check_delegated_token(&claims).await?;
+            return Ok(claims);
         }
         if let Some(gid) = &claims.gid {
             let Ok(tenant) = claims.tenant_id.parse::<TenantId>() else {

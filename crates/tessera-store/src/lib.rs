@@ -14,6 +14,7 @@ mod audit;
 mod authz;
 mod challenges;
 mod connections;
+mod delegations;
 mod error;
 mod outbox;
 mod people;

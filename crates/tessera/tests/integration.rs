@@ -29,6 +29,8 @@ mod cli;
 mod client_jwt;
 #[path = "integration/compliance.rs"]
 mod compliance;
+#[path = "integration/delegations.rs"]
+mod delegations;
 #[path = "integration/did.rs"]
 mod did;
 #[path = "integration/discovery.rs"]
@@ -79,6 +81,8 @@ mod secrets_at_rest;
 mod tenants;
 #[path = "integration/tenants_for_people.rs"]
 mod tenants_for_people;
+#[path = "integration/token_exchange.rs"]
+mod token_exchange;
 #[path = "integration/vault.rs"]
 mod vault;
 

@@ -149,11 +149,18 @@ async fn authenticate(
                         refusal.to_string(),
                     );
                 }
+                // An exchanged token is presented by its newest actor (`client_id`), acting
+                // for its subject: an agent, or a person who delegated.
+                let delegated = claims.act.is_some();
                 let caller = (|| {
                     Some(GatewayCaller {
                         tenant_id: Some(claims.tenant_id.parse().ok()?),
-                        agent_id: Some(claims.sub.parse().ok()?),
-                        user_id: None,
+                        agent_id: Some(if delegated {
+                            claims.client_id.parse().ok()?
+                        } else {
+                            claims.sub.parse().ok()?
+                        }),
+                        user_id: claims.dgid.as_ref().and_then(|_| claims.sub.parse().ok()),
                         scopes: Scopes::parse(&claims.scope).ok()?,
                     })
                 })();

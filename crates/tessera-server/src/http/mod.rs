@@ -31,6 +31,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(v1::agents::router())
         .merge(v1::agent_keys::router())
         .merge(v1::oauth_clients::router())
+        .merge(v1::delegations::router())
         .merge(v1::analytics::router())
         .merge(v1::compliance::router())
         .merge(v1::webhooks::router())

@@ -13,6 +13,7 @@ use utoipa::{Modify, OpenApi};
         (name = "api-keys", description = "API keys of a tenant"),
         (name = "agents", description = "Agents and their client secrets"),
         (name = "oauth-clients", description = "Applications people sign in to through Tessera (OAuth 2 / OpenID Connect clients)"),
+        (name = "delegations", description = "People's delegation grants to agents (RFC 8693 token exchange for a person)"),
         (name = "audit", description = "The tamper-evident audit log"),
         (name = "analytics", description = "Token trends, agent activity and usage, from usage counters"),
         (name = "compliance", description = "Controls, a tenant's compliance report, agent cards"),

@@ -43,7 +43,7 @@ async fn invite(
 }
 
 /// Invites `email` and returns the invitation and the token mailed to the address.
-async fn invited(
+pub async fn invited(
     server: &TestServer,
     token: &str,
     tenant: &str,
@@ -62,7 +62,7 @@ async fn invited(
     (invitation, secret)
 }
 
-async fn accept(server: &TestServer, token: Option<&str>, secret: &str) -> reqwest::Response {
+pub async fn accept(server: &TestServer, token: Option<&str>, secret: &str) -> reqwest::Response {
     as_user(
         server,
         Method::POST,

@@ -58,6 +58,10 @@ pub(super) async fn introspect(
             jti: Some(claims.jti),
             tenant_id: Some(claims.tenant_id),
             cnf: claims.cnf.map(|c| TokenConfirmation { jkt: c.jkt }),
+            act: claims
+                .act
+                .as_ref()
+                .and_then(|act| serde_json::to_value(act).ok()),
         },
         Ok(_) => IntrospectionResponse::default(),
         Err(inactive) => {

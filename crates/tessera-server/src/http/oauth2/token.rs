@@ -1,6 +1,6 @@
 //! `POST /oauth2/token`: one file per grant under `grants/` — `client_credentials` (an agent
 //! acting as itself), `authorization_code` and `refresh_token` (an application acting for a
-//! person).
+//! person), token exchange (RFC 8693: an agent acting for another agent or a person).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -14,14 +14,16 @@ use super::form::OAuthForm;
 use super::grants;
 use super::guard_failures;
 use crate::context::RequestContext;
+use crate::delegation::TOKEN_EXCHANGE;
 use crate::error::OAuthError;
 use crate::state::AppState;
 
-/// Issue tokens (RFC 6749 §4.1.3, §4.4, §6; RFC 9068 access tokens; OpenID Connect ID tokens).
+/// Issue tokens (RFC 6749 §4.1.3, §4.4, §6; RFC 8693 token exchange; RFC 9068 access tokens;
+/// OpenID Connect ID tokens).
 #[utoipa::path(post, path = "/oauth2/token", tag = "oauth2",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
     responses(
-        (status = 200, body = TokenResponse),
+        (status = 200, body = TokenResponse, description = "The tokens; a token exchange adds `issued_token_type` (TokenExchangeResponse)"),
         (status = 400, body = OAuthErrorBody), (status = 401, body = OAuthErrorBody), (status = 429, body = OAuthErrorBody),
     ),
     security((), ("client_secret_basic" = [])))]
@@ -50,12 +52,20 @@ pub(super) async fn token(
             grants::authorization_code::exchange(&state, &ctx, &headers, &form).await
         }
         "refresh_token" => grants::refresh_token::exchange(&state, &ctx, &headers, &form).await,
+        TOKEN_EXCHANGE => {
+            return answer(grants::token_exchange::exchange(&state, &ctx, &headers, &form).await);
+        }
         other => Err(OAuthError::new(
             OAuthErrorCode::UnsupportedGrantType,
             format!("grant type `{other}` is not supported"),
         )
         .into_response()),
     };
+    answer(issued)
+}
+
+/// The token response, never cached (RFC 6749 §5.1), or the refusal.
+fn answer<T: serde::Serialize>(issued: Result<T, Response>) -> Response {
     match issued {
         Ok(tokens) => {
             let mut response = Json(tokens).into_response();

@@ -8,6 +8,7 @@ pub mod audit;
 pub mod auth;
 pub mod compliance;
 pub mod connections;
+pub mod delegations;
 pub mod integrations;
 pub mod invitations;
 pub mod me;

@@ -113,7 +113,8 @@ async fn dpop_binding(
     }
 }
 
-async fn authenticate(
+/// The agent whose client credentials the request carries (token exchange's actor too).
+pub(super) async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     form: &OAuthForm,

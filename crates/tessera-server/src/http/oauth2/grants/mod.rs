@@ -4,6 +4,7 @@
 pub(super) mod authorization_code;
 pub(super) mod client_credentials;
 pub(super) mod refresh_token;
+pub(super) mod token_exchange;
 
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
