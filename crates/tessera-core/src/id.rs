@@ -129,6 +129,10 @@ typed_id!(
     /// A person's authorization of an OAuth client: its code and its family of refresh tokens.
     GrantId, "grt", "grant"
 );
+typed_id!(
+    /// A tenant's trust in an outside issuer's workload tokens (workload identity federation).
+    TrustPolicyId, "tpl", "trust policy"
+);
 
 #[cfg(test)]
 mod tests {

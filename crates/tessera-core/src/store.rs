@@ -15,6 +15,7 @@ use crate::people::{ChallengeStore, PeopleStore, SessionStore};
 use crate::placement::PlacementStore;
 use crate::signing_key::SigningKeyRecord;
 use crate::tenant::{Plan, Tenant, TenantStatus};
+use crate::trust::TrustPolicyStore;
 use crate::usage::UsageStore;
 use crate::webhook::WebhookStore;
 use crate::{AgentId, ApiKeyId, ClientSecretId, OperatorId, TenantId};
@@ -52,6 +53,7 @@ pub trait Store:
     + OutboxStore
     + ConnectionStore
     + AuthorizationStore
+    + TrustPolicyStore
     + Send
     + Sync
     + std::fmt::Debug

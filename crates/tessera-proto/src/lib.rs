@@ -15,5 +15,6 @@ pub mod people;
 pub mod placements;
 pub mod tenants;
 pub mod webhooks;
+pub mod workload;
 
 pub use error::{ErrorBody, ErrorCode, OAuthErrorBody, OAuthErrorCode};

@@ -206,6 +206,13 @@ pub struct Config {
     /// clients that register themselves belong to this tenant (e.g. the tenant whose MCP server
     /// Tessera guards).
     pub dynamic_registration_tenant: Option<TenantId>,
+    /// The shortest time, in seconds, between two fetches of an outside workload issuer's keys
+    /// caused by tokens naming a key it does not publish (workload identity federation).
+    pub workload_jwks_refetch_secs: u64,
+    /// The AWS STS endpoint `POST /v1/agents/{agent_id}/aws-credentials` calls
+    /// (`https://sts.amazonaws.com`, a regional one, or a stand-in); unset: that call answers
+    /// 503 `aws_not_configured`.
+    pub aws_sts_endpoint: Option<Url>,
 }
 
 /// The chain of new users' custodial wallets.
@@ -233,7 +240,7 @@ pub enum LogFormat {
 
 /// The fields of [`Config`], the only `TESSERA_*` variables read as configuration (other tools
 /// use the prefix too, and an unknown key in the file is an error).
-const FIELDS: [&str; 63] = [
+const FIELDS: [&str; 65] = [
     "listen",
     "data_dir",
     "database_url",
@@ -297,6 +304,8 @@ const FIELDS: [&str; 63] = [
     "integrations_return_url",
     "oauth_state_secret",
     "dynamic_registration_tenant",
+    "workload_jwks_refetch_secs",
+    "aws_sts_endpoint",
 ];
 
 impl Default for Config {
@@ -366,6 +375,8 @@ impl Default for Config {
             integrations_return_url: None,
             oauth_state_secret: None,
             dynamic_registration_tenant: None,
+            workload_jwks_refetch_secs: 30,
+            aws_sts_endpoint: None,
         }
     }
 }
@@ -603,6 +614,13 @@ impl Config {
         {
             return Err(ConfigError::Invalid(
                 "integrations_return_url must be an http(s) URL".to_owned(),
+            ));
+        }
+        if let Some(url) = &self.aws_sts_endpoint
+            && !matches!(url.scheme(), "http" | "https")
+        {
+            return Err(ConfigError::Invalid(
+                "aws_sts_endpoint must be an http(s) URL".to_owned(),
             ));
         }
         if self

@@ -24,6 +24,7 @@ mod signing_keys;
 mod store_impl;
 mod tenants;
 mod tokens;
+mod trust;
 mod usage;
 mod webhooks;
 

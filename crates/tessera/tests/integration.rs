@@ -74,3 +74,7 @@ mod vault;
 
 #[path = "integration/webhooks.rs"]
 mod webhooks;
+#[path = "integration/workload_identity.rs"]
+mod workload_identity;
+#[path = "integration/workload_tokens.rs"]
+mod workload_tokens;

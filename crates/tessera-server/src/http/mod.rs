@@ -40,6 +40,8 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(v1::invitations::router())
         .merge(v1::integrations::router())
         .merge(v1::connections::router())
+        .merge(v1::trust_policies::router())
+        .merge(v1::workload_tokens::router())
         .merge(oauth2::router())
         .merge(wellknown::router())
         .merge(ops::router())

@@ -43,6 +43,7 @@ fn metadata(state: &AppState) -> ServerMetadata {
             "client_credentials",
             "authorization_code",
             "refresh_token",
+            "urn:ietf:params:oauth:grant-type:jwt-bearer",
         ]),
         response_types_supported: strings(&["code"]),
         response_modes_supported: strings(&["query"]),

@@ -1,6 +1,6 @@
 //! `POST /oauth2/token`: one file per grant under `grants/` — `client_credentials` (an agent
 //! acting as itself), `authorization_code` and `refresh_token` (an application acting for a
-//! person).
+//! person), `jwt-bearer` (an outside workload's token, through a trust policy).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -50,6 +50,7 @@ pub(super) async fn token(
             grants::authorization_code::exchange(&state, &ctx, &headers, &form).await
         }
         "refresh_token" => grants::refresh_token::exchange(&state, &ctx, &headers, &form).await,
+        grants::jwt_bearer::GRANT_TYPE => grants::jwt_bearer::exchange(&state, &ctx, &form).await,
         other => Err(OAuthError::new(
             OAuthErrorCode::UnsupportedGrantType,
             format!("grant type `{other}` is not supported"),

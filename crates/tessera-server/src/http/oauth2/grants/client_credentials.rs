@@ -65,7 +65,7 @@ async fn authenticate(
     presented.authenticate(state).await
 }
 
-fn issue(
+pub(super) fn issue(
     state: &AppState,
     form: &OAuthForm,
     agent: &Agent,
