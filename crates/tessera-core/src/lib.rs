@@ -46,12 +46,14 @@ pub mod tenant;
 pub mod trust;
 pub mod usage;
 pub mod validate;
+pub mod wallet_binding;
 pub mod webhook;
 
 pub use clock::{Clock, SystemClock};
 pub use id::{
     AgentId, ApiKeyId, AuditEventId, ClientSecretId, DeliveryId, GrantId, IdError, IdentityId,
-    OAuthClientId, OperatorId, SessionId, TenantId, TrustPolicyId, UserId, WalletId, WebhookId,
+    OAuthClientId, OperatorId, SessionId, TenantId, TrustPolicyId, UserId, WalletBindingId,
+    WalletId, WebhookId,
 };
 pub use plan::{PlanLimits, PlanTable};
 pub use scope::{ScopeError, Scopes};

@@ -17,6 +17,7 @@ use crate::signing_key::SigningKeyRecord;
 use crate::tenant::{Plan, Tenant, TenantStatus};
 use crate::trust::TrustPolicyStore;
 use crate::usage::UsageStore;
+use crate::wallet_binding::WalletBindingStore;
 use crate::webhook::WebhookStore;
 use crate::{AgentId, ApiKeyId, ClientSecretId, OperatorId, TenantId};
 
@@ -54,6 +55,7 @@ pub trait Store:
     + ConnectionStore
     + AuthorizationStore
     + TrustPolicyStore
+    + WalletBindingStore
     + Send
     + Sync
     + std::fmt::Debug

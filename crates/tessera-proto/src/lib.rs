@@ -14,6 +14,7 @@ pub mod ops;
 pub mod people;
 pub mod placements;
 pub mod tenants;
+pub mod wallet_bindings;
 pub mod webhooks;
 pub mod workload;
 

@@ -26,6 +26,7 @@ mod tenants;
 mod tokens;
 mod trust;
 mod usage;
+mod wallet_bindings;
 mod webhooks;
 
 use std::fmt;

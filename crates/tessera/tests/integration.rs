@@ -72,6 +72,8 @@ mod tenants_for_people;
 #[path = "integration/vault.rs"]
 mod vault;
 
+#[path = "integration/wallet_bindings.rs"]
+mod wallet_bindings;
 #[path = "integration/webhooks.rs"]
 mod webhooks;
 #[path = "integration/workload_identity.rs"]

@@ -42,6 +42,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(v1::connections::router())
         .merge(v1::trust_policies::router())
         .merge(v1::workload_tokens::router())
+        .merge(v1::wallet_bindings::router())
         .merge(oauth2::router())
         .merge(wellknown::router())
         .merge(ops::router())

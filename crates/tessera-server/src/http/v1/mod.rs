@@ -16,6 +16,7 @@ pub mod placements;
 pub mod provisioning;
 pub mod tenants;
 pub mod trust_policies;
+pub mod wallet_bindings;
 pub mod webhooks;
 pub mod workload_tokens;
 
