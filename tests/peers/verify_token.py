@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Verify a Tessera access token the way an independent relying party would.
 
-Usage: verify_token.py ISSUER_URL TOKEN AUDIENCE
+Usage: verify_token.py ISSUER_URL TOKEN AUDIENCE [TYP]
 
 Only public material is used: the issuer's discovery document
 (ISSUER_URL/.well-known/openid-configuration) and the JWKS it points to.
@@ -9,7 +9,7 @@ Checks: discovery `issuer` equals ISSUER_URL exactly; the token's `kid` names
 a key in the JWKS; the signature (ES256, EdDSA or RS256); `iss`, `aud`, `exp`
 (and `nbf` when present); the presence of exp, iat, iss, aud, sub and jti; and
 the JOSE header `typ` is `at+jwt` (RFC 9068; `application/at+jwt` accepted,
-case-insensitive).
+case-insensitive), or TYP when given (`JWT` for the OIDC tokens of agents' workloads).
 
 Exit 0 and the claims as JSON on stdout when valid; exit 1 with the reason on
 stderr otherwise. Peer from PyPI `PyJWT[crypto]` (tests/peers/requirements.txt).
@@ -37,7 +37,7 @@ def fetch_json(url: str) -> dict:
         return json.load(resp)
 
 
-def verify(issuer: str, token: str, audience: str) -> dict:
+def verify(issuer: str, token: str, audience: str, expected_typ: str = "at+jwt") -> dict:
     discovery_url = issuer.rstrip("/") + "/.well-known/openid-configuration"
     discovery = fetch_json(discovery_url)
     if discovery.get("issuer") != issuer:
@@ -48,8 +48,9 @@ def verify(issuer: str, token: str, audience: str) -> dict:
 
     header = jwt.get_unverified_header(token)
     typ = header.get("typ")
-    if not isinstance(typ, str) or typ.lower() not in ("at+jwt", "application/at+jwt"):
-        fail(f"header typ is {typ!r}, expected 'at+jwt' (RFC 9068)")
+    accepted = (expected_typ.lower(), "application/" + expected_typ.lower())
+    if not isinstance(typ, str) or typ.lower() not in accepted:
+        fail(f"header typ is {typ!r}, expected {expected_typ!r}")
     if header.get("alg") not in ALGORITHMS:
         fail(f"header alg {header.get('alg')!r} not in {ALGORITHMS}")
 
@@ -66,12 +67,12 @@ def verify(issuer: str, token: str, audience: str) -> dict:
 
 
 def main(argv: list) -> int:
-    if len(argv) != 4:
-        print("usage: verify_token.py ISSUER_URL TOKEN AUDIENCE", file=sys.stderr)
+    if len(argv) not in (4, 5):
+        print("usage: verify_token.py ISSUER_URL TOKEN AUDIENCE [TYP]", file=sys.stderr)
         return 1
-    _, issuer, token, audience = argv
+    issuer, token, audience = argv[1:4]
     try:
-        claims = verify(issuer, token, audience)
+        claims = verify(issuer, token, audience, *argv[4:])
     except SystemExit:
         raise
     except Exception as exc:  # any failure is a rejection, reported on stderr

@@ -133,6 +133,14 @@ typed_id!(
     /// A person's delegation grant: their authorization of an agent to act for them.
     DelegationId, "dlg", "delegation"
 );
+typed_id!(
+    /// A tenant's trust in an outside issuer's workload tokens (workload identity federation).
+    TrustPolicyId, "tpl", "trust policy"
+);
+typed_id!(
+    /// A main wallet's grant of permissions to an agent's wallet address.
+    WalletBindingId, "wbd", "wallet binding"
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,5 +1,5 @@
 //! The domain of Tessera: typed identifiers, the objects of DESIGN.md §1 that exist so far
-//! (tenants, API keys, agents and their client secrets, signing keys, revoked tokens, audit events,
+//! (tenants, API keys, trust policies, agents and their client secrets, signing keys, revoked tokens, audit events,
 //! placements, third-party connections, people: users, their identities, memberships, wallets
 //! and sessions, and the authorization server's OAuth clients and grants, people's delegation grants to agents),
 //! the scope vocabulary, and the ports the rest of the system is written against:
@@ -45,14 +45,17 @@ pub mod scope;
 pub mod signing_key;
 pub mod store;
 pub mod tenant;
+pub mod trust;
 pub mod usage;
 pub mod validate;
+pub mod wallet_binding;
 pub mod webhook;
 
 pub use clock::{Clock, SystemClock};
 pub use id::{
     AgentId, ApiKeyId, AuditEventId, ClientSecretId, DelegationId, DeliveryId, GrantId, IdError,
-    IdentityId, OAuthClientId, OperatorId, SessionId, TenantId, UserId, WalletId, WebhookId,
+    IdentityId, OAuthClientId, OperatorId, SessionId, TenantId, TrustPolicyId, UserId,
+    WalletBindingId, WalletId, WebhookId,
 };
 pub use plan::{PlanLimits, PlanTable};
 pub use scope::{ScopeError, Scopes};

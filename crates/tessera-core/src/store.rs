@@ -17,7 +17,9 @@ use crate::people::{ChallengeStore, PeopleStore, SessionStore};
 use crate::placement::PlacementStore;
 use crate::signing_key::SigningKeyRecord;
 use crate::tenant::{Plan, Tenant, TenantStatus};
+use crate::trust::TrustPolicyStore;
 use crate::usage::UsageStore;
+use crate::wallet_binding::WalletBindingStore;
 use crate::webhook::WebhookStore;
 use crate::{AgentId, ApiKeyId, ClientSecretId, OperatorId, TenantId};
 
@@ -56,6 +58,8 @@ pub trait Store:
     + AuthorizationStore
     + AgentKeyStore
     + DelegationStore
+    + TrustPolicyStore
+    + WalletBindingStore
     + Send
     + Sync
     + std::fmt::Debug

@@ -186,6 +186,15 @@ pub(crate) fn verify_signature(
     jwk: &Jwk,
     alg: Algorithm,
 ) -> Result<IdTokenClaims, FederationError> {
+    decode_signed(token, jwk, alg)
+}
+
+/// [`verify_signature`] into any claims type (workload tokens keep every claim).
+pub(crate) fn decode_signed<T: serde::de::DeserializeOwned>(
+    token: &str,
+    jwk: &Jwk,
+    alg: Algorithm,
+) -> Result<T, FederationError> {
     if !fits(jwk, alg) {
         return Err(FederationError::InvalidIdToken(format!(
             "the key {:?} is not a {alg:?} verification key",
@@ -202,7 +211,7 @@ pub(crate) fn verify_signature(
     validation.validate_exp = false;
     validation.validate_nbf = false;
     validation.validate_aud = false;
-    match jsonwebtoken::decode::<IdTokenClaims>(token, &key, &validation) {
+    match jsonwebtoken::decode::<T>(token, &key, &validation) {
         Ok(data) => Ok(data.claims),
         Err(e) => Err(match e.kind() {
             ErrorKind::InvalidSignature => FederationError::BadSignature,

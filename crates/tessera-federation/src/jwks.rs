@@ -24,6 +24,8 @@ pub const REFETCH_COOLDOWN: Duration = Duration::from_secs(30);
 #[derive(Debug)]
 pub(crate) struct JwksCache {
     uri: Url,
+    /// [`REFETCH_COOLDOWN`] unless the owner chose another (workload issuers: configurable).
+    cooldown: Duration,
     // Held across a fetch, so concurrent sign-ins that need new keys wait for one fetch.
     cached: Mutex<Cached>,
 }
@@ -48,8 +50,13 @@ pub(crate) enum Lookup<'a> {
 
 impl JwksCache {
     pub(crate) fn new(uri: Url) -> Self {
+        Self::with_cooldown(uri, REFETCH_COOLDOWN)
+    }
+
+    pub(crate) fn with_cooldown(uri: Url, cooldown: Duration) -> Self {
         Self {
             uri,
+            cooldown,
             cached: Mutex::new(Cached::default()),
         }
     }
@@ -91,7 +98,7 @@ impl JwksCache {
         }
         let cooling = cached
             .attempted_at
-            .is_some_and(|at| now.saturating_duration_since(at) < REFETCH_COOLDOWN);
+            .is_some_and(|at| now.saturating_duration_since(at) < self.cooldown);
         if !fetched_now && !cooling {
             tracing::info!(jwks_uri = %self.uri, "token names an unknown key; fetching the keys again");
             cached.refresh(now, &fetch).await?;

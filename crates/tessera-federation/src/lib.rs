@@ -13,6 +13,7 @@ pub mod jwks;
 mod pkce;
 mod provider;
 mod userinfo;
+pub mod workload;
 
 pub use authorize::Begin;
 pub use config::{ClientAuthMethod, ProviderConfig, ProviderKind, Secret};
@@ -20,3 +21,4 @@ pub use error::FederationError;
 pub use exchange::TokenResponse;
 pub use id_token::IdTokenClaims;
 pub use provider::{ExternalIdentity, LazyProvider, Provider};
+pub use workload::{TrustedIssuers, WorkloadToken};

@@ -17,6 +17,8 @@ pub mod ops;
 pub mod people;
 pub mod placements;
 pub mod tenants;
+pub mod wallet_bindings;
 pub mod webhooks;
+pub mod workload;
 
 pub use error::{ErrorBody, ErrorCode, OAuthErrorBody, OAuthErrorCode};

@@ -212,6 +212,13 @@ pub struct Config {
     /// Token exchange (RFC 8693): the most agents a delegation chain may hold, the subject
     /// agent counting (a person does not): 1 to 10.
     pub delegation_max_depth: u32,
+    /// The shortest time, in seconds, between two fetches of an outside workload issuer's keys
+    /// caused by tokens naming a key it does not publish (workload identity federation).
+    pub workload_jwks_refetch_secs: u64,
+    /// The AWS STS endpoint `POST /v1/agents/{agent_id}/aws-credentials` calls
+    /// (`https://sts.amazonaws.com`, a regional one, or a stand-in); unset: that call answers
+    /// 503 `aws_not_configured`.
+    pub aws_sts_endpoint: Option<Url>,
 }
 
 /// The chain of new users' custodial wallets.
@@ -239,7 +246,7 @@ pub enum LogFormat {
 
 /// The fields of [`Config`], the only `TESSERA_*` variables read as configuration (other tools
 /// use the prefix too, and an unknown key in the file is an error).
-const FIELDS: [&str; 65] = [
+const FIELDS: [&str; 67] = [
     "listen",
     "data_dir",
     "database_url",
@@ -305,6 +312,8 @@ const FIELDS: [&str; 65] = [
     "oauth_state_secret",
     "dynamic_registration_tenant",
     "delegation_max_depth",
+    "workload_jwks_refetch_secs",
+    "aws_sts_endpoint",
 ];
 
 impl Default for Config {
@@ -376,6 +385,8 @@ impl Default for Config {
             oauth_state_secret: None,
             dynamic_registration_tenant: None,
             delegation_max_depth: 3,
+            workload_jwks_refetch_secs: 30,
+            aws_sts_endpoint: None,
         }
     }
 }
@@ -616,6 +627,13 @@ impl Config {
         {
             return Err(ConfigError::Invalid(
                 "integrations_return_url must be an http(s) URL".to_owned(),
+            ));
+        }
+        if let Some(url) = &self.aws_sts_endpoint
+            && !matches!(url.scheme(), "http" | "https")
+        {
+            return Err(ConfigError::Invalid(
+                "aws_sts_endpoint must be an http(s) URL".to_owned(),
             ));
         }
         if self

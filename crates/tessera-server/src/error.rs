@@ -20,6 +20,8 @@ pub struct ApiError {
     unconfigured: Option<String>,
     /// Where to reconnect a connection that needs a new consent.
     start_url: Option<String>,
+    /// An optional part of Tessera the operator has not configured (`setup_required: true`).
+    setup_required: bool,
 }
 
 impl ApiError {
@@ -30,6 +32,15 @@ impl ApiError {
             retry_after: None,
             unconfigured: None,
             start_url: None,
+            setup_required: false,
+        }
+    }
+
+    /// 503 for an optional part the operator has not configured: `setup_required: true`.
+    pub fn setup_required(code: ErrorCode, message: impl Into<String>) -> Self {
+        Self {
+            setup_required: true,
+            ..Self::new(code, message)
         }
     }
 
@@ -149,7 +160,8 @@ impl IntoResponse for ApiError {
                     None => self.code.code().to_owned(),
                 },
                 message: self.message,
-                setup_required: self.unconfigured.map(|_| true),
+                setup_required: (self.setup_required || self.unconfigured.is_some())
+                    .then_some(true),
                 start_url: self.start_url,
             }),
         )

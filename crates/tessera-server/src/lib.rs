@@ -20,6 +20,7 @@
 //! - [`usage`]: the consumer of the audit log that keeps the usage counters analytics read;
 //! - [`webhooks`]: the consumers that send events out: signed webhooks with retries and dead
 //!   letters, and NATS JetStream;
+//! - [`workload`]: workload identity: outside workloads become agents through trust policies;
 //! - [`mail`]: outgoing mail (SMTP, or the outbox table in embedded mode);
 //! - [`audit`], [`limits`], [`telemetry`]: the audit write path, abuse limits, logs and metrics;
 //! - [`App`]: all of it assembled, and [`App::serve`] with graceful shutdown.
@@ -50,6 +51,7 @@ pub mod tokens;
 pub mod usage;
 pub mod vault;
 pub mod webhooks;
+pub mod workload;
 
 mod app;
 

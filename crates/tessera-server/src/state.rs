@@ -60,6 +60,8 @@ pub struct Inner {
     pub people: People,
     /// Agents' connections to third-party providers (integrations, refresh, proxy).
     pub vault: Vault,
+    /// Workload identity: outside issuers' keys (trust policies), AWS STS.
+    pub workload: crate::workload::Workload,
 }
 
 impl Deref for AppState {
@@ -113,6 +115,7 @@ impl AppState {
             provisioning: Provisioning::new(&config, Arc::clone(&store), Arc::clone(&clock)),
             people: People::new(&config)?,
             vault: Vault::new(&config, oauth_state_secret)?,
+            workload: crate::workload::Workload::new(&config)?,
             config,
             store,
             clock,

@@ -26,7 +26,9 @@ mod signing_keys;
 mod store_impl;
 mod tenants;
 mod tokens;
+mod trust;
 mod usage;
+mod wallet_bindings;
 mod webhooks;
 
 use std::fmt;

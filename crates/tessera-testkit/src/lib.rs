@@ -4,8 +4,8 @@
 //! dropped afterwards. The same tests run on both backends: the suite is run once per backend.
 //!
 //! Peers other crates' tests share: a webhook receiver ([`Receiver`]), a real OpenID
-//! Provider with a driver for its login forms ([`OidcProvider`]), and an SMTP server
-//! ([`SmtpSink`]).
+//! Provider with a driver for its login forms ([`OidcProvider`]), an outside workload issuer
+//! ([`WorkloadIssuer`]), and an SMTP server ([`SmtpSink`]).
 
 mod clock;
 mod database;
@@ -15,6 +15,7 @@ mod oidc_provider;
 pub mod peer;
 mod smtp;
 mod webhooks;
+mod workload_issuer;
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -36,6 +37,7 @@ pub use inspect::{AuditRow, TamperValue};
 pub use oidc_provider::{OidcClient, OidcProvider, OidcProviderOptions};
 pub use smtp::{Mail, OutboxRow, SmtpSink};
 pub use webhooks::{Received, Receiver};
+pub use workload_issuer::WorkloadIssuer;
 
 /// A running server and what a test needs to talk to it.
 #[derive(Debug)]

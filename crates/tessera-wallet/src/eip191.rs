@@ -79,6 +79,13 @@ impl PersonalSignature {
     }
 }
 
+/// The lowercase `0x` address whose key made `signature` (`personal_sign`, `0x` + 130 hex)
+/// over `message`: how a statement signed by a wallet (a binding) is checked.
+pub fn recover_personal_signer(message: &str, signature: &str) -> Result<String, SignInError> {
+    let address = PersonalSignature::parse(signature)?.recover(message.as_bytes())?;
+    Ok(format!("0x{}", hex::encode(address)))
+}
+
 /// Signs `message` the way `personal_sign` does: low `s` (k256 normalises it), `v` = 27/28.
 pub(crate) fn sign(key: &SigningKey, message: &[u8]) -> [u8; 65] {
     let (signature, recovery_id) = key.sign_prehash_recoverable(&personal_message_hash(message));

@@ -5,7 +5,8 @@
 //! - [`siws`]: Sign-In With Solana (the Wallet Standard message, ed25519 signature);
 //! - [`SignInError`]: why either refused a sign-in, with a stable [`reason`](SignInError::reason);
 //! - [`custodial`]: generating Ethereum and Solana keys, their addresses, signing messages;
-//! - [`eip55`]: Ethereum address text (checksums, case-insensitive comparison).
+//! - [`eip55`]: Ethereum address text (checksums, case-insensitive comparison);
+//! - [`recover_personal_signer`]: the signer of any EIP-191 `personal_sign` statement.
 //!
 //! Both `verify` functions return the message's nonce **unchecked**: the server issued it and
 //! must confirm and consume it in its own store (single use) before the sign-in counts.
@@ -23,4 +24,5 @@ pub mod siws;
 pub use checks::{CLOCK_SKEW, DEFAULT_MAX_AGE};
 pub use custodial::{Chain, NewWallet, PrivateKey, WalletError};
 pub use eip55::{InvalidAddress, eq_address, to_checksum_address};
+pub use eip191::recover_personal_signer;
 pub use error::SignInError;

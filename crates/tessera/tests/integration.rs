@@ -86,5 +86,11 @@ mod token_exchange;
 #[path = "integration/vault.rs"]
 mod vault;
 
+#[path = "integration/wallet_bindings.rs"]
+mod wallet_bindings;
 #[path = "integration/webhooks.rs"]
 mod webhooks;
+#[path = "integration/workload_identity.rs"]
+mod workload_identity;
+#[path = "integration/workload_tokens.rs"]
+mod workload_tokens;

@@ -21,6 +21,7 @@ use utoipa::{Modify, OpenApi};
         (name = "provisioning", description = "Starting entities' runtimes, stacks of them, and their placements"),
         (name = "auth", description = "Signing people in: the doors, session refresh and sign-out"),
         (name = "connections", description = "Agents' third-party accounts: connecting (OAuth), ingesting, fresh tokens, the provider-call proxy"),
+        (name = "workload-identity", description = "Trust policies for outside workload tokens; OIDC tokens and cloud credentials for agents' workloads"),
         (name = "me", description = "The signed-in person: identities, tenants, wallets, sessions"),
         (name = "oauth2", description = "OAuth 2 / OpenID Connect: authorization, token, userinfo, introspection and revocation"),
         (name = "discovery", description = "Metadata and keys"),

@@ -48,6 +48,7 @@ fn metadata(state: &AppState) -> ServerMetadata {
             "authorization_code",
             "refresh_token",
             crate::delegation::TOKEN_EXCHANGE,
+            "urn:ietf:params:oauth:grant-type:jwt-bearer",
         ]),
         response_types_supported: strings(&["code"]),
         response_modes_supported: strings(&["query"]),

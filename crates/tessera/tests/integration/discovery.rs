@@ -44,7 +44,8 @@ async fn metadata_names_the_issuer_and_its_endpoints() {
                 "client_credentials",
                 "authorization_code",
                 "refresh_token",
-                "urn:ietf:params:oauth:grant-type:token-exchange"
+                "urn:ietf:params:oauth:grant-type:token-exchange",
+                "urn:ietf:params:oauth:grant-type:jwt-bearer"
             ])
         );
         assert_eq!(

@@ -1,6 +1,7 @@
 //! `POST /oauth2/token`: one file per grant under `grants/` — `client_credentials` (an agent
 //! acting as itself), `authorization_code` and `refresh_token` (an application acting for a
-//! person), token exchange (RFC 8693: an agent acting for another agent or a person).
+//! person), token exchange (RFC 8693: an agent acting for another agent or a person), and
+//! `jwt-bearer` (an outside workload's token, through a trust policy).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -55,6 +56,7 @@ pub(super) async fn token(
         TOKEN_EXCHANGE => {
             return answer(grants::token_exchange::exchange(&state, &ctx, &headers, &form).await);
         }
+        grants::jwt_bearer::GRANT_TYPE => grants::jwt_bearer::exchange(&state, &ctx, &form).await,
         other => Err(OAuthError::new(
             OAuthErrorCode::UnsupportedGrantType,
             format!("grant type `{other}` is not supported"),

@@ -17,7 +17,10 @@ pub mod oauth_clients;
 pub mod placements;
 pub mod provisioning;
 pub mod tenants;
+pub mod trust_policies;
+pub mod wallet_bindings;
 pub mod webhooks;
+pub mod workload_tokens;
 
 use crate::error::ApiError;
 

@@ -131,7 +131,7 @@ pub(super) async fn authenticate(
     presented.authenticate(state).await
 }
 
-fn issue(
+pub(super) fn issue(
     state: &AppState,
     form: &OAuthForm,
     agent: &Agent,

@@ -3,6 +3,7 @@
 
 pub(super) mod authorization_code;
 pub(super) mod client_credentials;
+pub(super) mod jwt_bearer;
 pub(super) mod refresh_token;
 pub(super) mod token_exchange;
 
