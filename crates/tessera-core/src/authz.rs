@@ -83,6 +83,9 @@ pub struct Grant {
     pub code_used_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
     pub revoked_at: Option<OffsetDateTime>,
+    /// The resource (RFC 8707) the application asked for: the `aud` of every access token of
+    /// the grant. None: Tessera's default audience.
+    pub resource: Option<String>,
 }
 
 impl Grant {

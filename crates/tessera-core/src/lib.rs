@@ -34,6 +34,7 @@ pub mod audit;
 pub mod authz;
 pub mod clock;
 pub mod connection;
+pub mod device;
 pub mod id;
 pub mod mail;
 pub mod people;

@@ -10,6 +10,7 @@ use crate::api_key::{ApiKey, KeyOwner};
 use crate::audit::{AuditEvent, AuditFilter, ChainedEvent, Checkpoint, LinkHash};
 use crate::authz::AuthorizationStore;
 use crate::connection::ConnectionStore;
+use crate::device::DeviceStore;
 use crate::mail::OutboxStore;
 use crate::people::{ChallengeStore, PeopleStore, SessionStore};
 use crate::placement::PlacementStore;
@@ -52,6 +53,7 @@ pub trait Store:
     + OutboxStore
     + ConnectionStore
     + AuthorizationStore
+    + DeviceStore
     + Send
     + Sync
     + std::fmt::Debug

@@ -5,6 +5,7 @@
 //! - [`keys`]: the signing-key service (first key, rotation, refresh across instances);
 //! - [`auth`]: API-key authentication and the authorization extractors;
 //! - [`tokens`], [`revocation`]: issuing and validating access tokens, revoking them;
+//! - [`resources`]: the resources tokens may be bound to (RFC 8707) and their metadata;
 //! - [`grants`]: the tokens an application holds for a person (access, ID and refresh tokens);
 //! - [`http`]: the routers (`/v1`, `/oauth2`, `/.well-known`, operations), the OpenAPI
 //!   document and the middleware;
@@ -38,6 +39,7 @@ pub mod limits;
 pub mod mail;
 pub mod people;
 pub mod provision;
+pub mod resources;
 pub mod revocation;
 pub mod state;
 pub mod telemetry;

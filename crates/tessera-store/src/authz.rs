@@ -28,7 +28,7 @@ macro_rules! client_columns {
 macro_rules! grant_columns {
     () => {
         "id, tenant_id, client_id, user_id, scope, auth_time, code_hash, redirect_uri, \
-         code_challenge, nonce, code_expires_at, code_used_at, created_at, revoked_at"
+         code_challenge, nonce, code_expires_at, code_used_at, created_at, revoked_at, resource"
     };
 }
 
@@ -73,6 +73,7 @@ fn grant(row: &AnyRow) -> Result<Grant, StoreError> {
         code_used_at: opt_time(row, "code_used_at")?,
         created_at: time(row, "created_at")?,
         revoked_at: opt_time(row, "revoked_at")?,
+        resource: get(row, "resource")?,
     })
 }
 
@@ -203,7 +204,7 @@ impl AuthorizationStore for SqlStore {
         sqlx::query(concat!(
             "INSERT INTO oauth_grants (",
             grant_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         ))
         .bind(g.id.to_string())
         .bind(g.tenant_id.to_string())
@@ -219,6 +220,7 @@ impl AuthorizationStore for SqlStore {
         .bind(opt_secs(g.code_used_at))
         .bind(secs(g.created_at))
         .bind(opt_secs(g.revoked_at))
+        .bind(g.resource.as_deref())
         .execute(&self.pool)
         .await
         .map_err(|e| write_error(e, "oauth_grants.client_id"))?;

@@ -13,6 +13,7 @@ mod audit;
 mod authz;
 mod challenges;
 mod connections;
+mod devices;
 mod error;
 mod outbox;
 mod people;

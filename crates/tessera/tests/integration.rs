@@ -25,6 +25,8 @@ mod authorize;
 mod cli;
 #[path = "integration/compliance.rs"]
 mod compliance;
+#[path = "integration/device.rs"]
+mod device;
 #[path = "integration/discovery.rs"]
 mod discovery;
 #[path = "integration/events_nats.rs"]
@@ -39,6 +41,8 @@ mod gateway_entities;
 mod gateway_limits;
 #[path = "integration/invitations.rs"]
 mod invitations;
+#[path = "integration/mcp.rs"]
+mod mcp;
 #[path = "integration/oauth2.rs"]
 mod oauth2;
 #[path = "integration/ops.rs"]
@@ -61,6 +65,8 @@ mod people_wallet;
 mod plans;
 #[path = "integration/provisioning.rs"]
 mod provisioning;
+#[path = "integration/resources.rs"]
+mod resources;
 #[path = "integration/restart.rs"]
 mod restart;
 #[path = "integration/secrets_at_rest.rs"]

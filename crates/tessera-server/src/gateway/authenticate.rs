@@ -8,7 +8,7 @@ use std::time::Duration;
 use axum::extract::Request;
 use axum::http::HeaderMap;
 use tessera_core::{AgentId, Scopes, TenantId, UserId, scope};
-use tessera_crypto::{SecretKind, TokenError};
+use tessera_crypto::{AccessTokenClaims, SecretKind, TokenError};
 use tessera_proto::ErrorCode;
 
 use crate::audit::Fact;
@@ -28,6 +28,9 @@ pub struct GatewayCaller {
     /// The person calling (by session or by their API key).
     pub user_id: Option<UserId>,
     pub scopes: Scopes,
+    /// The `aud` of the caller's access token (RFC 8707): a token passes only where it is the
+    /// destination's resource. None for API keys and sessions.
+    pub token_audience: Option<String>,
 }
 
 /// The outcome of looking at the request's credential.
@@ -110,32 +113,24 @@ async fn authenticate(
             }
         }
     } else {
-        match state.validate_access_token(credential).await {
-            // An application's token for a person is for the application's own resources;
-            // whether it may reach a tenant's runtime is not decided yet, so it may not.
-            Ok(claims) if claims.gid.is_some() => (
+        match state.validate_any_access_token(credential).await {
+            // An application's token for a person is for the application's own resources; it
+            // reaches a tenant's runtime only through a route whose resource it was issued for.
+            Ok(claims) if claims.gid.is_some() && claims.aud == state.audience => (
                 ErrorCode::Unauthenticated,
                 "application_token",
-                "a token an application holds for a person does not pass the gateway".to_owned(),
+                "a token an application holds for a person passes the gateway only on the route \
+                 whose resource it was issued for"
+                    .to_owned(),
             ),
-            Ok(claims) => {
-                let caller = (|| {
-                    Some(GatewayCaller {
-                        tenant_id: Some(claims.tenant_id.parse().ok()?),
-                        agent_id: Some(claims.sub.parse().ok()?),
-                        user_id: None,
-                        scopes: Scopes::parse(&claims.scope).ok()?,
-                    })
-                })();
-                match caller {
-                    Some(caller) => return Authentication::Caller(Arc::new(caller)),
-                    None => (
-                        ErrorCode::Unauthenticated,
-                        "malformed",
-                        "the token's claims are not Tessera's".to_owned(),
-                    ),
-                }
-            }
+            Ok(claims) => match token_caller(&claims) {
+                Some(caller) => return Authentication::Caller(Arc::new(caller)),
+                None => (
+                    ErrorCode::Unauthenticated,
+                    "malformed",
+                    "the token's claims are not Tessera's".to_owned(),
+                ),
+            },
             Err(crate::tokens::Inactive::Store(_)) => return Authentication::Unavailable,
             // Not an agent's token (its claims or its `typ` are not): a person's session
             // token, perhaps.
@@ -190,6 +185,27 @@ async fn authenticate(
     Authentication::Refused { code, message }
 }
 
+/// The caller an access token speaks for: the agent it was issued to, or the person an
+/// application acts for (a resource-bound grant token).
+fn token_caller(claims: &AccessTokenClaims) -> Option<GatewayCaller> {
+    let person = claims.gid.is_some();
+    Some(GatewayCaller {
+        tenant_id: Some(claims.tenant_id.parse().ok()?),
+        agent_id: if person {
+            None
+        } else {
+            Some(claims.sub.parse().ok()?)
+        },
+        user_id: if person {
+            Some(claims.sub.parse().ok()?)
+        } else {
+            None
+        },
+        scopes: Scopes::parse(&claims.scope).ok()?,
+        token_audience: Some(claims.aud.clone()),
+    })
+}
+
 fn from_key(principal: Principal) -> GatewayCaller {
     match principal {
         Principal::Operator { .. } | Principal::User { .. } => GatewayCaller {
@@ -197,6 +213,7 @@ fn from_key(principal: Principal) -> GatewayCaller {
             agent_id: None,
             user_id: None,
             scopes: Scopes::one(tessera_core::scope::ADMIN),
+            token_audience: None,
         },
         Principal::TenantKey {
             tenant_id, scopes, ..
@@ -205,6 +222,7 @@ fn from_key(principal: Principal) -> GatewayCaller {
             agent_id: None,
             user_id: None,
             scopes,
+            token_audience: None,
         },
     }
 }

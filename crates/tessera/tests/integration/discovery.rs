@@ -40,7 +40,12 @@ async fn metadata_names_the_issuer_and_its_endpoints() {
         );
         assert_eq!(
             metadata["grant_types_supported"],
-            serde_json::json!(["client_credentials", "authorization_code", "refresh_token"])
+            serde_json::json!([
+                "client_credentials",
+                "authorization_code",
+                "refresh_token",
+                "urn:ietf:params:oauth:grant-type:device_code"
+            ])
         );
         assert_eq!(
             metadata["authorization_endpoint"],

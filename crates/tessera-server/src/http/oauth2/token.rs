@@ -1,6 +1,6 @@
 //! `POST /oauth2/token`: one file per grant under `grants/` — `client_credentials` (an agent
 //! acting as itself), `authorization_code` and `refresh_token` (an application acting for a
-//! person).
+//! person), and the device code (RFC 8628: a device acting for a person).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -50,6 +50,9 @@ pub(super) async fn token(
             grants::authorization_code::exchange(&state, &ctx, &headers, &form).await
         }
         "refresh_token" => grants::refresh_token::exchange(&state, &ctx, &headers, &form).await,
+        super::DEVICE_CODE_GRANT => {
+            grants::device_code::exchange(&state, &ctx, &headers, &form).await
+        }
         other => Err(OAuthError::new(
             OAuthErrorCode::UnsupportedGrantType,
             format!("grant type `{other}` is not supported"),

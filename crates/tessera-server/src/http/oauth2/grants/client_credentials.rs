@@ -1,5 +1,6 @@
 //! `client_credentials` (RFC 6749 §4.4): an agent authenticates with its client secret and gets
-//! an access token for itself, with its scopes or a subset.
+//! an access token for itself, with its scopes or a subset, for Tessera's API or the resource
+//! it names (RFC 8707).
 
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
@@ -84,8 +85,9 @@ fn issue(
             requested
         }
     };
+    let audience = state.requested_audience(form.get("resource"))?;
     let (token, claims) = state
-        .issue_access_token(agent, &scopes)
+        .issue_access_token(agent, &scopes, audience.as_deref())
         .map_err(signing_failed)?;
     let response = TokenResponse {
         access_token: token,
