@@ -200,6 +200,24 @@ impl AuthorizationStore for SqlStore {
         Ok(deleted > 0)
     }
 
+    async fn update_oauth_client(&self, c: &OAuthClient) -> StoreResult<bool> {
+        let updated = sqlx::query(
+            "UPDATE oauth_clients SET name = $3, secret_hash = $4, redirect_uris = $5, \
+             scopes = $6 WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(c.tenant_id.to_string())
+        .bind(c.id.to_string())
+        .bind(&c.name)
+        .bind(c.secret_hash.as_ref().map(|h| h.to_vec()))
+        .bind(capabilities_json(&c.redirect_uris))
+        .bind(c.scopes.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        Ok(updated > 0)
+    }
+
     async fn create_grant(&self, g: &Grant) -> StoreResult<()> {
         sqlx::query(concat!(
             "INSERT INTO oauth_grants (",

@@ -65,6 +65,8 @@ mod people_wallet;
 mod plans;
 #[path = "integration/provisioning.rs"]
 mod provisioning;
+#[path = "integration/registration.rs"]
+mod registration;
 #[path = "integration/resources.rs"]
 mod resources;
 #[path = "integration/restart.rs"]

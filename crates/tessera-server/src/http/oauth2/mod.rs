@@ -53,6 +53,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(register::register))
         .routes(routes!(
             register::read_registration,
+            register::update_registration,
             register::delete_registration
         ))
         .routes(routes!(userinfo::userinfo_get, userinfo::userinfo_post))
