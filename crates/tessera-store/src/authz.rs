@@ -403,6 +403,16 @@ impl AuthorizationStore for SqlStore {
         at: OffsetDateTime,
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
+        // A write first: SQLite takes its write lock now, rather than failing ("database is
+        // locked") to upgrade the read below while another connection writes.
+        sqlx::query(
+            "UPDATE oauth_consents SET scope = scope WHERE client_id = $1 AND user_id = $2",
+        )
+        .bind(client.to_string())
+        .bind(user.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
         let before: Option<String> = sqlx::query_scalar(
             "SELECT scope FROM oauth_consents WHERE client_id = $1 AND user_id = $2",
         )
