@@ -83,6 +83,9 @@ pub struct Grant {
     pub code_used_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
     pub revoked_at: Option<OffsetDateTime>,
+    /// The resource (RFC 8707) the application asked for: the `aud` of every access token of
+    /// the grant. None: Tessera's default audience.
+    pub resource: Option<String>,
 }
 
 impl Grant {
@@ -150,6 +153,9 @@ pub trait AuthorizationStore: Send + Sync {
     /// Deletes the client with its grants, tokens and consents; false when the tenant has no
     /// such client.
     async fn delete_oauth_client(&self, tenant: TenantId, id: OAuthClientId) -> StoreResult<bool>;
+    /// Replaces a client's metadata (name, secret hash, redirect URIs, scopes); false when the
+    /// tenant has no such client.
+    async fn update_oauth_client(&self, client: &OAuthClient) -> StoreResult<bool>;
 
     /// Records a grant whose code has just been issued.
     async fn create_grant(&self, grant: &Grant) -> StoreResult<()>;

@@ -36,6 +36,7 @@ pub mod authz;
 pub mod clock;
 pub mod connection;
 pub mod delegation;
+pub mod device;
 pub mod id;
 pub mod mail;
 pub mod people;

@@ -12,6 +12,7 @@ use crate::audit::{AuditEvent, AuditFilter, ChainedEvent, Checkpoint, LinkHash};
 use crate::authz::AuthorizationStore;
 use crate::connection::ConnectionStore;
 use crate::delegation::DelegationStore;
+use crate::device::DeviceStore;
 use crate::mail::OutboxStore;
 use crate::people::{ChallengeStore, PeopleStore, SessionStore};
 use crate::placement::PlacementStore;
@@ -60,6 +61,7 @@ pub trait Store:
     + DelegationStore
     + TrustPolicyStore
     + WalletBindingStore
+    + DeviceStore
     + Send
     + Sync
     + std::fmt::Debug

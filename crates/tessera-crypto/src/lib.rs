@@ -18,6 +18,7 @@ pub mod oidc;
 pub mod secret;
 pub mod session_token;
 pub mod signing;
+pub mod user_code;
 
 pub use access_token::{ACCESS_TOKEN_TYP, AccessTokenClaims, Actor, Confirmation};
 pub use client_key::{ClientJwtError, ClientKey, ClientKeyError};
@@ -27,3 +28,4 @@ pub use oidc::{ID_TOKEN_TYP, IdTokenClaims};
 pub use secret::{GeneratedSecret, SecretKind, SecretString, sha256};
 pub use session_token::{SESSION_TOKEN_TYP, SessionClaims};
 pub use signing::{Algorithm, GeneratedKey, SigningError};
+pub use user_code::{normalize_user_code, user_code};

@@ -34,10 +34,12 @@ pub enum SecretKind {
     ConsentRequest,
     /// The registration access token of a dynamically registered client (RFC 7592).
     RegistrationAccessToken,
+    /// The device code of a device authorization (RFC 8628; single-use, 10 minutes).
+    DeviceCode,
 }
 
 impl SecretKind {
-    pub const ALL: [SecretKind; 10] = [
+    pub const ALL: [SecretKind; 11] = [
         Self::TenantApiKey,
         Self::OperatorKey,
         Self::ClientSecret,
@@ -48,6 +50,7 @@ impl SecretKind {
         Self::GrantRefreshToken,
         Self::ConsentRequest,
         Self::RegistrationAccessToken,
+        Self::DeviceCode,
     ];
 
     pub fn prefix(self) -> &'static str {
@@ -62,6 +65,7 @@ impl SecretKind {
             Self::GrantRefreshToken => "tgr",
             Self::ConsentRequest => "tcq",
             Self::RegistrationAccessToken => "tra",
+            Self::DeviceCode => "tdc",
         }
     }
 

@@ -26,6 +26,11 @@ pub struct Route {
     /// Seconds to wait for the response head (defaults to the gateway's timeout).
     #[serde(default)]
     pub timeout_secs: Option<u64>,
+    /// The route's resource identifier (RFC 8707): an absolute URI without a fragment that
+    /// clients name to get tokens for this route alone. A route with one accepts only access
+    /// tokens issued for it, and publishes its metadata (RFC 9728).
+    #[serde(default)]
+    pub resource: Option<Url>,
 }
 
 impl Route {
@@ -64,6 +69,13 @@ impl RouteTable {
                     "gateway route {prefix:?}: upstream must be http://host:port with no path"
                 ));
             }
+            if let Some(resource) = &route.resource
+                && (route.public || resource.fragment().is_some() || resource.cannot_be_a_base())
+            {
+                return Err(format!(
+                    "gateway route {prefix:?}: a resource is an absolute URI without a fragment, on a route that is not public"
+                ));
+            }
             if route.timeout_secs == Some(0) {
                 return Err(format!(
                     "gateway route {prefix:?}: timeout_secs must be > 0"
@@ -77,7 +89,7 @@ impl RouteTable {
                 pair[0].prefix
             ));
         }
-        let routes = routes
+        let routes: Vec<(Route, Upstream)> = routes
             .into_iter()
             .map(|route| {
                 let upstream = Upstream::parse(&route.upstream)
@@ -85,7 +97,26 @@ impl RouteTable {
                 Ok((route, upstream))
             })
             .collect::<Result<_, String>>()?;
+        if let Some(pair) = routes.iter().enumerate().find_map(|(i, (a, _))| {
+            let resource = a.resource.as_ref()?;
+            routes[i + 1..]
+                .iter()
+                .any(|(b, _)| b.resource.as_ref() == Some(resource))
+                .then_some(resource)
+        }) {
+            return Err(format!(
+                "gateway resource {:?} is declared by two routes",
+                pair.as_str()
+            ));
+        }
         Ok(Self { routes })
+    }
+
+    /// The routes that declare a resource identifier.
+    pub fn resources(&self) -> impl Iterator<Item = (&Route, &Url)> {
+        self.routes
+            .iter()
+            .filter_map(|(route, _)| Some((route, route.resource.as_ref()?)))
     }
 
     /// The route serving `path`, if any, and its upstream.
@@ -111,6 +142,7 @@ mod tests {
             public: false,
             scopes: Vec::new(),
             timeout_secs: None,
+            resource: None,
         }
     }
 
@@ -138,5 +170,18 @@ mod tests {
         let mut with_path = route("/api/x", 1);
         with_path.upstream = "http://127.0.0.1:1/base".parse().unwrap();
         assert!(RouteTable::new(&[with_path]).is_err());
+        let mut with_fragment = route("/api/x", 1);
+        with_fragment.resource = Some("https://mcp.example/#f".parse().unwrap());
+        assert!(RouteTable::new(&[with_fragment]).is_err());
+        let mut public = route("/api/x", 1);
+        public.public = true;
+        public.resource = Some("https://mcp.example/".parse().unwrap());
+        assert!(RouteTable::new(&[public]).is_err());
+        let mut a = route("/api/a", 1);
+        let mut b = route("/api/b", 1);
+        a.resource = Some("https://mcp.example/".parse().unwrap());
+        b.resource = a.resource.clone();
+        assert!(RouteTable::new(&[a.clone(), b]).is_err());
+        assert_eq!(RouteTable::new(&[a]).unwrap().resources().count(), 1);
     }
 }

@@ -107,7 +107,8 @@ pub struct OAuthErrorBody {
 
 error_codes!(
     /// RFC 6749 §4.1.2.1 and §5.2 error codes, RFC 6750's bearer-token errors, RFC 7009's
-    /// `unsupported_token_type`, RFC 7591's registration errors, RFC 9449's DPoP errors, and OpenID Connect's
+    /// `unsupported_token_type`, RFC 7591's registration errors, RFC 9449's DPoP errors, RFC 8707's
+    /// `invalid_target`, RFC 8628's polling errors, and OpenID Connect's
     /// `login_required` and `consent_required`.
     OAuthErrorCode {
         InvalidRequest => ("invalid_request", 400, "A parameter is missing, repeated, malformed or not allowed."),
@@ -128,6 +129,9 @@ error_codes!(
         InvalidDpopProof => ("invalid_dpop_proof", 400, "The DPoP proof is missing, malformed, replayed, or not for this request (RFC 9449)."),
         UseDpopNonce => ("use_dpop_nonce", 400, "Retry with a DPoP proof carrying the nonce in the `DPoP-Nonce` header (RFC 9449)."),
         SlowDown => ("slow_down", 429, "Too many requests from this client; retry later."),
+        InvalidTarget => ("invalid_target", 400, "The resource (RFC 8707) is not one Tessera issues tokens for, or not one this grant covers."),
+        AuthorizationPending => ("authorization_pending", 400, "The person has not yet approved the device authorization (RFC 8628); poll again after the interval."),
+        ExpiredToken => ("expired_token", 400, "The device code has expired (RFC 8628); start a new device authorization."),
         ServerError => ("server_error", 500, "Tessera failed; the request id in the logs says why."),
         TemporarilyUnavailable => ("temporarily_unavailable", 503, "A dependency is unreachable; retry later."),
     }

@@ -34,6 +34,12 @@ pub struct TokenRequest {
     pub actor_token_type: Option<String>,
     /// Token exchange, optional: `urn:ietf:params:oauth:token-type:access_token` (the only one).
     pub requested_token_type: Option<String>,
+    /// RFC 8707: the resource the access token is for (Tessera's API or a gateway route's
+    /// resource); it becomes the token's `aud`. A person's grant allows only its own resource.
+    pub resource: Option<String>,
+    /// `urn:ietf:params:oauth:grant-type:device_code`: the device code of
+    /// `/oauth2/device_authorization`.
+    pub device_code: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -156,4 +162,53 @@ pub struct ServerMetadata {
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dpop_signing_alg_values_supported: Vec<String>,
     pub service_documentation: String,
+    /// RFC 8628: where devices start the device authorization grant.
+    pub device_authorization_endpoint: String,
+    /// RFC 9728 §4: the resources (RFC 8707) Tessera issues tokens for.
+    pub protected_resources: Vec<String>,
+}
+
+/// OAuth 2.0 Protected Resource Metadata (RFC 9728): a resource Tessera guards and how to get
+/// a token for it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ProtectedResourceMetadata {
+    /// The resource identifier (RFC 8707): the `aud` of tokens for it.
+    pub resource: String,
+    /// Tessera's issuer identifier.
+    pub authorization_servers: Vec<String>,
+    pub scopes_supported: Vec<String>,
+    /// `header`: `Authorization: Bearer`.
+    pub bearer_methods_supported: Vec<String>,
+    pub resource_name: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_documentation: Option<String>,
+}
+
+/// The form of `POST /oauth2/device_authorization` (RFC 8628 §3.1).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeviceAuthorizationRequest {
+    /// An application's client id (public clients send only this).
+    pub client_id: Option<String>,
+    /// Confidential clients: `client_secret_post` (or HTTP Basic).
+    pub client_secret: Option<String>,
+    /// Space-separated; default: the client's scopes.
+    pub scope: Option<String>,
+    /// RFC 8707: the resource the tokens are for.
+    pub resource: Option<String>,
+}
+
+/// The answer of `POST /oauth2/device_authorization` (RFC 8628 §3.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct DeviceAuthorizationResponse {
+    /// For the device's polls of `/oauth2/token`; single-use.
+    pub device_code: String,
+    /// For the person to type at `verification_uri`.
+    #[schema(example = "WDJB-MJHT")]
+    pub user_code: String,
+    pub verification_uri: String,
+    /// `verification_uri` with the user code filled in.
+    pub verification_uri_complete: String,
+    pub expires_in: i64,
+    /// Seconds between polls.
+    pub interval: i64,
 }

@@ -75,6 +75,19 @@ pub struct ClientRegistrationRequest {
     pub scope: Option<String>,
 }
 
+/// RFC 7592 §2.2: the whole metadata that replaces a registration's at
+/// `PUT /oauth2/register/{client_id}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+pub struct ClientUpdateRequest {
+    /// The registration's client id, repeated.
+    pub client_id: String,
+    /// When sent, it must be the client's current secret (it is kept; it is never changed here).
+    #[serde(default)]
+    pub client_secret: Option<String>,
+    #[serde(flatten)]
+    pub metadata: ClientRegistrationRequest,
+}
+
 /// RFC 7591 §3.2.1 and RFC 7592 §3: the registered client, with what manages it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ClientRegistration {

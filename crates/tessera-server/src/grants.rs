@@ -53,7 +53,11 @@ impl AppState {
         let claims = AccessTokenClaims {
             iss: self.issuer.clone(),
             sub: grant.user_id.to_string(),
-            aud: self.audience.clone(),
+            // RFC 8707: the resource the grant was asked for, else the default audience.
+            aud: grant
+                .resource
+                .clone()
+                .unwrap_or_else(|| self.audience.clone()),
             exp: now + self.config.access_token_ttl_secs,
             iat: now,
             jti: uuid::Uuid::now_v7().simple().to_string(),

@@ -6,6 +6,7 @@
 //! - [`auth`]: API-key authentication and the authorization extractors;
 //! - [`tokens`], [`revocation`]: issuing and validating access tokens, revoking them;
 //! - [`dpop`]: DPoP proofs, server nonces, and sender-constrained tokens at resources;
+//! - [`resources`]: the resources tokens may be bound to (RFC 8707) and their metadata;
 //! - [`grants`]: the tokens an application holds for a person (access, ID and refresh tokens);
 //! - [`delegation`]: tokens from token exchange (RFC 8693): the `act` chain, people's
 //!   delegation grants to agents, and whether an exchanged token still stands;
@@ -44,6 +45,7 @@ pub mod limits;
 pub mod mail;
 pub mod people;
 pub mod provision;
+pub mod resources;
 pub mod revocation;
 pub mod state;
 pub mod telemetry;

@@ -10,6 +10,7 @@ use tessera_crypto::{
     ACCESS_TOKEN_TYP, AccessTokenClaims, Confirmation, Expectation, KeyRingError, TokenError,
 };
 
+use crate::resources::claimed_audience;
 use crate::state::AppState;
 
 /// Why a token is not active.
@@ -44,27 +45,20 @@ impl Inactive {
 }
 
 impl AppState {
-    /// Signs an access token for `agent` carrying `scopes`.
+    /// Signs an access token for `agent` carrying `scopes`, for `audience` (a resource, RFC
+    /// 8707) or else the default audience, bound to a client's key when `cnf` is given (DPoP).
     pub fn issue_access_token(
         &self,
         agent: &Agent,
         scopes: &Scopes,
-    ) -> Result<(String, AccessTokenClaims), KeyRingError> {
-        self.issue_bound_access_token(agent, scopes, None)
-    }
-
-    /// [`Self::issue_access_token`], bound to a client's key when `cnf` is given (DPoP).
-    pub fn issue_bound_access_token(
-        &self,
-        agent: &Agent,
-        scopes: &Scopes,
+        audience: Option<&str>,
         cnf: Option<Confirmation>,
     ) -> Result<(String, AccessTokenClaims), KeyRingError> {
         let now = self.clock.now().unix_timestamp();
         let claims = AccessTokenClaims {
             iss: self.issuer.clone(),
             sub: agent.id.to_string(),
-            aud: self.audience.clone(),
+            aud: audience.unwrap_or(&self.audience).to_owned(),
             exp: now + self.config.access_token_ttl_secs,
             iat: now,
             jti: uuid::Uuid::now_v7().simple().to_string(),
@@ -82,9 +76,23 @@ impl AppState {
         Ok((token, claims))
     }
 
-    /// The claims of an access token that is active right now.
+    /// The claims of an access token for Tessera's own API that is active right now.
     pub async fn validate_access_token(&self, token: &str) -> Result<AccessTokenClaims, Inactive> {
         let claims = self.verify_signed_token(token).await?;
+        self.check_active(claims).await
+    }
+
+    /// The claims of an access token for any resource Tessera issues tokens for (RFC 8707)
+    /// that is active right now: for the gateway and introspection, which then look at `aud`.
+    pub async fn validate_any_access_token(
+        &self,
+        token: &str,
+    ) -> Result<AccessTokenClaims, Inactive> {
+        let claims = self.verify_any_signed_token(token).await?;
+        self.check_active(claims).await
+    }
+
+    async fn check_active(&self, claims: AccessTokenClaims) -> Result<AccessTokenClaims, Inactive> {
         if self.revocations.is_revoked(&claims.jti).await? {
             return Err(Inactive::Revoked);
         }
@@ -116,10 +124,31 @@ impl AppState {
     /// Signature and registered claims only (revocation aside): what revocation needs to know
     /// that the token is one of ours.
     pub async fn verify_signed_token(&self, token: &str) -> Result<AccessTokenClaims, TokenError> {
+        self.verify_signed_token_for(token, &self.audience).await
+    }
+
+    /// As [`Self::verify_signed_token`], for whichever known resource the token is for.
+    pub async fn verify_any_signed_token(
+        &self,
+        token: &str,
+    ) -> Result<AccessTokenClaims, TokenError> {
+        match claimed_audience(token) {
+            Some(aud) if aud != self.audience && self.is_known_audience(&aud) => {
+                self.verify_signed_token_for(token, &aud).await
+            }
+            _ => self.verify_signed_token(token).await,
+        }
+    }
+
+    async fn verify_signed_token_for(
+        &self,
+        token: &str,
+        audience: &str,
+    ) -> Result<AccessTokenClaims, TokenError> {
         let expect = Expectation {
             typ: ACCESS_TOKEN_TYP,
             issuer: &self.issuer,
-            audience: &self.audience,
+            audience,
             now: self.clock.now().unix_timestamp(),
         };
         match self.keys.ring().verify(token, &expect) {

@@ -28,7 +28,7 @@ macro_rules! client_columns {
 macro_rules! grant_columns {
     () => {
         "id, tenant_id, client_id, user_id, scope, auth_time, code_hash, redirect_uri, \
-         code_challenge, nonce, code_expires_at, code_used_at, created_at, revoked_at"
+         code_challenge, nonce, code_expires_at, code_used_at, created_at, revoked_at, resource"
     };
 }
 
@@ -73,6 +73,7 @@ fn grant(row: &AnyRow) -> Result<Grant, StoreError> {
         code_used_at: opt_time(row, "code_used_at")?,
         created_at: time(row, "created_at")?,
         revoked_at: opt_time(row, "revoked_at")?,
+        resource: get(row, "resource")?,
     })
 }
 
@@ -199,11 +200,29 @@ impl AuthorizationStore for SqlStore {
         Ok(deleted > 0)
     }
 
+    async fn update_oauth_client(&self, c: &OAuthClient) -> StoreResult<bool> {
+        let updated = sqlx::query(
+            "UPDATE oauth_clients SET name = $3, secret_hash = $4, redirect_uris = $5, \
+             scopes = $6 WHERE tenant_id = $1 AND id = $2",
+        )
+        .bind(c.tenant_id.to_string())
+        .bind(c.id.to_string())
+        .bind(&c.name)
+        .bind(c.secret_hash.as_ref().map(|h| h.to_vec()))
+        .bind(capabilities_json(&c.redirect_uris))
+        .bind(c.scopes.to_string())
+        .execute(&self.pool)
+        .await
+        .map_err(db_error)?
+        .rows_affected();
+        Ok(updated > 0)
+    }
+
     async fn create_grant(&self, g: &Grant) -> StoreResult<()> {
         sqlx::query(concat!(
             "INSERT INTO oauth_grants (",
             grant_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
         ))
         .bind(g.id.to_string())
         .bind(g.tenant_id.to_string())
@@ -219,6 +238,7 @@ impl AuthorizationStore for SqlStore {
         .bind(opt_secs(g.code_used_at))
         .bind(secs(g.created_at))
         .bind(opt_secs(g.revoked_at))
+        .bind(g.resource.as_deref())
         .execute(&self.pool)
         .await
         .map_err(|e| write_error(e, "oauth_grants.client_id"))?;
@@ -383,6 +403,16 @@ impl AuthorizationStore for SqlStore {
         at: OffsetDateTime,
     ) -> StoreResult<()> {
         let mut tx = self.pool.begin().await.map_err(db_error)?;
+        // A write first: SQLite takes its write lock now, rather than failing ("database is
+        // locked") to upgrade the read below while another connection writes.
+        sqlx::query(
+            "UPDATE oauth_consents SET scope = scope WHERE client_id = $1 AND user_id = $2",
+        )
+        .bind(client.to_string())
+        .bind(user.to_string())
+        .execute(&mut *tx)
+        .await
+        .map_err(db_error)?;
         let before: Option<String> = sqlx::query_scalar(
             "SELECT scope FROM oauth_consents WHERE client_id = $1 AND user_id = $2",
         )

@@ -75,6 +75,26 @@ const RULES: &[(&str, &str)] = &[
     ("oauth_consents_user_id_fkey", "oauth_consents.user_id"),
     ("agent_keys_pkey", "agent_keys.agent_id"),
     ("agent_keys_agent_id_fkey", "agent_keys.agent_id"),
+    (
+        "oauth_device_authorizations_pkey",
+        "oauth_device_authorizations.device_code_hash",
+    ),
+    (
+        "oauth_device_authorizations_user_code_hash_key",
+        "oauth_device_authorizations.user_code_hash",
+    ),
+    (
+        "oauth_device_authorizations_tenant_id_fkey",
+        "oauth_device_authorizations.tenant_id",
+    ),
+    (
+        "oauth_device_authorizations_client_id_fkey",
+        "oauth_device_authorizations.client_id",
+    ),
+    (
+        "oauth_device_authorizations_user_id_fkey",
+        "oauth_device_authorizations.user_id",
+    ),
 ];
 
 /// Maps an error of a statement that writes; `fallback` names the conflict when the database

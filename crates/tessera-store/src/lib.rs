@@ -15,6 +15,7 @@ mod authz;
 mod challenges;
 mod connections;
 mod delegations;
+mod devices;
 mod error;
 mod outbox;
 mod people;

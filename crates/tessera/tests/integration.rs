@@ -31,6 +31,8 @@ mod client_jwt;
 mod compliance;
 #[path = "integration/delegations.rs"]
 mod delegations;
+#[path = "integration/device.rs"]
+mod device;
 #[path = "integration/did.rs"]
 mod did;
 #[path = "integration/discovery.rs"]
@@ -51,6 +53,8 @@ mod gateway_limits;
 mod invitations;
 #[path = "integration/master_keys.rs"]
 mod master_keys;
+#[path = "integration/mcp.rs"]
+mod mcp;
 #[path = "integration/oauth2.rs"]
 mod oauth2;
 #[path = "integration/ops.rs"]
@@ -73,6 +77,10 @@ mod people_wallet;
 mod plans;
 #[path = "integration/provisioning.rs"]
 mod provisioning;
+#[path = "integration/registration.rs"]
+mod registration;
+#[path = "integration/resources.rs"]
+mod resources;
 #[path = "integration/restart.rs"]
 mod restart;
 #[path = "integration/secrets_at_rest.rs"]

@@ -100,7 +100,8 @@ impl ApiKeyAuthenticator {
                 | SecretKind::AuthorizationCode
                 | SecretKind::GrantRefreshToken
                 | SecretKind::ConsentRequest
-                | SecretKind::RegistrationAccessToken,
+                | SecretKind::RegistrationAccessToken
+                | SecretKind::DeviceCode,
             )
             | None => return Err(AuthFailure::Malformed),
         }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use axum::extract::Request;
 use axum::http::{HeaderMap, Method};
 use tessera_core::{AgentId, Scopes, TenantId, UserId, scope};
-use tessera_crypto::{SecretKind, TokenError};
+use tessera_crypto::{AccessTokenClaims, SecretKind, TokenError};
 use tessera_proto::ErrorCode;
 
 use crate::audit::Fact;
@@ -30,6 +30,9 @@ pub struct GatewayCaller {
     /// The person calling (by session or by their API key).
     pub user_id: Option<UserId>,
     pub scopes: Scopes,
+    /// The `aud` of the caller's access token (RFC 8707): a token passes only where it is the
+    /// destination's resource. None for API keys and sessions.
+    pub token_audience: Option<String>,
 }
 
 /// The outcome of looking at the request's credential.
@@ -127,13 +130,15 @@ async fn authenticate(
             }
         }
     } else {
-        match state.validate_access_token(credential).await {
-            // An application's token for a person is for the application's own resources;
-            // whether it may reach a tenant's runtime is not decided yet, so it may not.
-            Ok(claims) if claims.gid.is_some() => (
+        match state.validate_any_access_token(credential).await {
+            // An application's token for a person is for the application's own resources; it
+            // reaches a tenant's runtime only through a route whose resource it was issued for.
+            Ok(claims) if claims.gid.is_some() && claims.aud == state.audience => (
                 ErrorCode::Unauthenticated,
                 "application_token",
-                "a token an application holds for a person does not pass the gateway".to_owned(),
+                "a token an application holds for a person passes the gateway only on the route \
+                 whose resource it was issued for"
+                    .to_owned(),
             ),
             Ok(claims) => 'caller: {
                 if let Err(refusal) = state
@@ -149,22 +154,7 @@ async fn authenticate(
                         refusal.to_string(),
                     );
                 }
-                // An exchanged token is presented by its newest actor (`client_id`), acting
-                // for its subject: an agent, or a person who delegated.
-                let delegated = claims.act.is_some();
-                let caller = (|| {
-                    Some(GatewayCaller {
-                        tenant_id: Some(claims.tenant_id.parse().ok()?),
-                        agent_id: Some(if delegated {
-                            claims.client_id.parse().ok()?
-                        } else {
-                            claims.sub.parse().ok()?
-                        }),
-                        user_id: claims.dgid.as_ref().and_then(|_| claims.sub.parse().ok()),
-                        scopes: Scopes::parse(&claims.scope).ok()?,
-                    })
-                })();
-                match caller {
+                match token_caller(&claims) {
                     Some(caller) => return Authentication::Caller(Arc::new(caller)),
                     None => (
                         ErrorCode::Unauthenticated,
@@ -227,6 +217,34 @@ async fn authenticate(
     Authentication::Refused { code, message }
 }
 
+/// The caller an access token speaks for: the agent it was issued to, or the person an
+/// application acts for (a resource-bound grant token).
+fn token_caller(claims: &AccessTokenClaims) -> Option<GatewayCaller> {
+    // An application's token for a person is the person's; an exchanged token is presented by
+    // its newest actor (`client_id`), acting for its subject: an agent, or a person who
+    // delegated (`dgid`).
+    let application = claims.gid.is_some();
+    let agent = if application {
+        None
+    } else if claims.act.is_some() {
+        Some(claims.client_id.parse().ok()?)
+    } else {
+        Some(claims.sub.parse().ok()?)
+    };
+    let person = application || claims.dgid.is_some();
+    Some(GatewayCaller {
+        tenant_id: Some(claims.tenant_id.parse().ok()?),
+        agent_id: agent,
+        user_id: if person {
+            Some(claims.sub.parse().ok()?)
+        } else {
+            None
+        },
+        scopes: Scopes::parse(&claims.scope).ok()?,
+        token_audience: Some(claims.aud.clone()),
+    })
+}
+
 fn from_key(principal: Principal) -> GatewayCaller {
     match principal {
         Principal::Operator { .. } | Principal::User { .. } => GatewayCaller {
@@ -234,6 +252,7 @@ fn from_key(principal: Principal) -> GatewayCaller {
             agent_id: None,
             user_id: None,
             scopes: Scopes::one(tessera_core::scope::ADMIN),
+            token_audience: None,
         },
         Principal::TenantKey {
             tenant_id, scopes, ..
@@ -242,6 +261,7 @@ fn from_key(principal: Principal) -> GatewayCaller {
             agent_id: None,
             user_id: None,
             scopes,
+            token_audience: None,
         },
     }
 }

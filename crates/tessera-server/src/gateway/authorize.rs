@@ -1,10 +1,13 @@
 //! The authorization step: find where the request goes (the placement of the entity named by
 //! `X-Entity` or `entity=`, else the longest configured route), then let it through only for
-//! a caller who belongs there. Public routes need no credential.
+//! a caller who belongs there. Public routes need no credential. An access token passes only
+//! where its audience is the destination's resource (RFC 8707); a 401 names the resource's
+//! metadata (RFC 9728).
 
 use std::sync::Arc;
 
 use axum::extract::Request;
+use axum::http::HeaderValue;
 use axum::response::Response;
 use tessera_core::TenantId;
 use tessera_core::placement::PlacementStatus;
@@ -16,6 +19,7 @@ use super::authenticate::{Authentication, GatewayCaller, authentication, context
 use super::failure;
 use super::placements::Lookup;
 use crate::auth::extract::rate_limited;
+use crate::resources::bearer_challenge;
 use crate::state::AppState;
 
 const OWN_LISTENER: &str =
@@ -112,21 +116,49 @@ where
         };
         return next(request, destination).await;
     }
+    // Where a client learns how to get a token for this destination (RFC 9728).
+    let metadata = state.resource_metadata_url(
+        route
+            .filter(|(route, _)| route.resource.is_some())
+            .map(|(route, _)| route.prefix.as_str()),
+    );
     let caller = match authentication(state, &mut request).await {
         Authentication::Caller(caller) => caller,
         Authentication::Missing => {
             let message =
                 "send an API key (`X-API-Key` or `Authorization: Bearer`) or an access token";
-            return failure(ErrorCode::Unauthenticated, message, &request_id);
+            return challenge(
+                failure(ErrorCode::Unauthenticated, message, &request_id),
+                &metadata,
+            );
         }
-        Authentication::Refused { code, message } => return failure(code, message, &request_id),
+        Authentication::Refused { code, message } => {
+            return challenge(failure(code, message, &request_id), &metadata);
+        }
         Authentication::Blocked(wait) => return rate_limited(wait),
         Authentication::Unavailable => {
             let code = ErrorCode::Unavailable;
             return failure(code, code.description(), &request_id);
         }
     };
-    if let Some(entity) = named_entity(&request) {
+    let named = named_entity(&request);
+    // RFC 8707: an access token passes only where its `aud` is the destination's resource — a
+    // route's own, else (an entity's runtime, a route without one) Tessera's default audience.
+    let resource = match (&named, route) {
+        (None, Some((route, _))) => route.resource.as_ref().map(url::Url::as_str),
+        _ => None,
+    };
+    if let Some(aud) = &caller.token_audience
+        && aud != resource.unwrap_or(&state.audience)
+    {
+        let message = match resource {
+            Some(resource) => format!("this route takes access tokens issued for `{resource}`"),
+            None => format!("the access token is for `{aud}`, not for this destination"),
+        };
+        let response = failure(ErrorCode::Unauthenticated, message, &request_id);
+        return challenge(response, &metadata);
+    }
+    if let Some(entity) = named {
         return match to_entity(state, &caller, &entity, &request_id).await {
             Ok(destination) => next(request, destination).await,
             Err(response) => response,
@@ -161,4 +193,17 @@ where
         caller: Some(caller),
     };
     next(request, destination).await
+}
+
+/// A 401 of the gateway names the resource's metadata, as the MCP authorization specification
+/// has protected resources do.
+fn challenge(mut response: Response, metadata: &str) -> Response {
+    if response.status() == axum::http::StatusCode::UNAUTHORIZED
+        && let Ok(value) = HeaderValue::from_str(&bearer_challenge(metadata))
+    {
+        response
+            .headers_mut()
+            .insert(axum::http::header::WWW_AUTHENTICATE, value);
+    }
+    response
 }

@@ -80,5 +80,6 @@ pub async fn caller(
         agent_id: None,
         user_id: Some(user),
         scopes: principal.grantable(),
+        token_audience: None,
     })
 }

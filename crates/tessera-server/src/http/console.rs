@@ -183,7 +183,7 @@ pub(crate) fn same_origin(headers: &HeaderMap, issuer: &str) -> bool {
         .is_some_and(|origin| origin == public.origin().ascii_serialization())
 }
 
-fn page(template: &impl Template) -> Response {
+pub(crate) fn page(template: &impl Template) -> Response {
     render(template, CSP)
 }
 

@@ -8,6 +8,7 @@ mod middleware;
 pub mod oauth2;
 pub(crate) mod openapi;
 mod ops;
+mod protected_resource;
 pub mod v1;
 mod wellknown;
 
@@ -49,6 +50,7 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(oauth2::router())
         .merge(wellknown::router())
         .merge(did::router())
+        .merge(protected_resource::router())
         .merge(ops::router())
         .split_for_parts();
     let document = api.to_json().unwrap_or_else(|_| "{}".to_owned());
@@ -71,6 +73,10 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
         .merge(crate::gateway::router(&state))
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            protected_resource::challenge_layer,
+        ))
         .with_state(state)
         .layer(DefaultBodyLimit::max(body_limit))
         .layer(CatchPanicLayer::custom(middleware::panic_response))

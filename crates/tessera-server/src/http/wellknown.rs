@@ -10,6 +10,7 @@ use tessera_proto::oauth2::ServerMetadata;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use crate::http::oauth2::DEVICE_CODE_GRANT;
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -49,6 +50,7 @@ fn metadata(state: &AppState) -> ServerMetadata {
             "refresh_token",
             crate::delegation::TOKEN_EXCHANGE,
             "urn:ietf:params:oauth:grant-type:jwt-bearer",
+            DEVICE_CODE_GRANT,
         ]),
         response_types_supported: strings(&["code"]),
         response_modes_supported: strings(&["query"]),
@@ -85,6 +87,16 @@ fn metadata(state: &AppState) -> ServerMetadata {
         token_endpoint_auth_signing_alg_values_supported: algs.clone(),
         dpop_signing_alg_values_supported: algs,
         service_documentation: format!("{issuer}/openapi.json"),
+        device_authorization_endpoint: format!("{issuer}/oauth2/device_authorization"),
+        protected_resources: std::iter::once(state.audience.clone())
+            .chain(
+                state
+                    .gateway
+                    .routes
+                    .resources()
+                    .map(|(_, resource)| resource.as_str().to_owned()),
+            )
+            .collect(),
     }
 }
 

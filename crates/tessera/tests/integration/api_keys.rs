@@ -277,9 +277,14 @@ async fn unknown_and_malformed_credentials_are_refused() {
     let a = server.register_tenant("A").await;
     let tenant = format!("/v1/tenants/{}", a.id);
     let missing = call(&server, Method::GET, &tenant, None, None).await;
+    // RFC 9728 §5.1: the challenge names the API's protected resource metadata.
     assert_eq!(
         missing.headers()["www-authenticate"],
-        "Bearer realm=\"tessera\""
+        format!(
+            "Bearer realm=\"tessera\", resource_metadata=\"{}/.well-known/oauth-protected-resource\"",
+            server.base
+        )
+        .as_str()
     );
     expect_error(missing, 401, "unauthenticated").await;
     for key in [

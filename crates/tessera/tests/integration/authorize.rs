@@ -13,18 +13,18 @@ use crate::support::{
     call, expect_error, expect_json, jwt_parts, last_mail_to, mailed_code, set_cookies,
 };
 
-const REDIRECT: &str = "http://127.0.0.1:9/callback";
+pub(crate) const REDIRECT: &str = "http://127.0.0.1:9/callback";
 const PASSWORD: &str = "correct horse battery staple";
 /// RFC 7636 Appendix B.
-const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
-const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+pub(crate) const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub(crate) const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
 
-struct App {
-    client_id: String,
-    secret: Option<String>,
+pub(crate) struct App {
+    pub(crate) client_id: String,
+    pub(crate) secret: Option<String>,
 }
 
-async fn register_client(server: &TestServer, tenant: &TestTenant, public: bool) -> App {
+pub(crate) async fn register_client(server: &TestServer, tenant: &TestTenant, public: bool) -> App {
     let created = expect_json(
         call(
             server,
@@ -45,7 +45,7 @@ async fn register_client(server: &TestServer, tenant: &TestTenant, public: bool)
 
 /// Signs a person up with the password door (confirmed by the mailed code); returns their user
 /// id and session cookie.
-async fn person(server: &TestServer, email: &str) -> (String, String) {
+pub(crate) async fn person(server: &TestServer, email: &str) -> (String, String) {
     let body = json!({"email": email, "password": PASSWORD, "name": "Ada"});
     expect_json(ask_sign_up(server, body, None).await, 202).await;
     let code = mailed_code(&last_mail_to(server, email).await.body);
@@ -59,7 +59,7 @@ async fn person(server: &TestServer, email: &str) -> (String, String) {
     (body["user"]["id"].as_str().unwrap().to_owned(), cookie)
 }
 
-fn authorize_url(server: &TestServer, app: &App, extra: &[(&str, &str)]) -> String {
+pub(crate) fn authorize_url(server: &TestServer, app: &App, extra: &[(&str, &str)]) -> String {
     let mut url = Url::parse(&server.url("/oauth2/authorize")).unwrap();
     {
         let mut query = url.query_pairs_mut();
@@ -76,7 +76,7 @@ fn authorize_url(server: &TestServer, app: &App, extra: &[(&str, &str)]) -> Stri
     url.to_string()
 }
 
-async fn get(server: &TestServer, url: &str, cookie: Option<&str>) -> Response {
+pub(crate) async fn get(server: &TestServer, url: &str, cookie: Option<&str>) -> Response {
     let mut request = server.http.get(url);
     if let Some(cookie) = cookie {
         request = request.header("cookie", cookie);
@@ -85,14 +85,14 @@ async fn get(server: &TestServer, url: &str, cookie: Option<&str>) -> Response {
 }
 
 /// The query of a redirect to the client.
-fn redirected(response: &Response) -> Vec<(String, String)> {
+pub(crate) fn redirected(response: &Response) -> Vec<(String, String)> {
     assert_eq!(response.status(), 302, "a redirect");
     let location = Url::parse(response.headers()["location"].to_str().unwrap()).unwrap();
     assert!(location.as_str().starts_with(REDIRECT), "{location}");
     location.query_pairs().into_owned().collect()
 }
 
-fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
+pub(crate) fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
     pairs
         .iter()
         .find(|(n, _)| n == name)
@@ -101,14 +101,22 @@ fn param<'a>(pairs: &'a [(String, String)], name: &str) -> Option<&'a str> {
 
 /// Runs the authorization with PKCE as `cookie`'s person, consenting if asked; returns the code.
 async fn code_for(server: &TestServer, app: &App, cookie: &str) -> String {
-    let url = authorize_url(
-        server,
-        app,
-        &[
-            ("code_challenge", CHALLENGE),
-            ("code_challenge_method", "S256"),
-        ],
-    );
+    code_with(server, app, cookie, &[]).await
+}
+
+/// As [`code_for`], with `extra` parameters in the authorization request.
+pub(crate) async fn code_with(
+    server: &TestServer,
+    app: &App,
+    cookie: &str,
+    extra: &[(&str, &str)],
+) -> String {
+    let mut params = vec![
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ];
+    params.extend_from_slice(extra);
+    let url = authorize_url(server, app, &params);
     let mut response = get(server, &url, Some(cookie)).await;
     if response.status() == 200 {
         let html = response.text().await.unwrap();
@@ -134,7 +142,7 @@ async fn code_for(server: &TestServer, app: &App, cookie: &str) -> String {
     param(&pairs, "code").unwrap().to_owned()
 }
 
-async fn redeem(server: &TestServer, app: &App, form: &[(&str, &str)]) -> Response {
+pub(crate) async fn redeem(server: &TestServer, app: &App, form: &[(&str, &str)]) -> Response {
     let mut request = server.http.post(server.url("/oauth2/token"));
     let mut fields = vec![("grant_type", "authorization_code")];
     fields.extend_from_slice(form);
@@ -155,14 +163,14 @@ async fn refresh(server: &TestServer, app: &App, token: &str) -> Response {
     request.form(&fields).send().await.unwrap()
 }
 
-async fn oauth_error(response: Response, status: u16, code: &str) {
+pub(crate) async fn oauth_error(response: Response, status: u16, code: &str) {
     let actual = response.status().as_u16();
     let body: Value = response.json().await.unwrap();
     assert_eq!(actual, status, "{body}");
     assert_eq!(body["error"], code, "{body}");
 }
 
-fn redeem_form(code: &str) -> Vec<(&str, &str)> {
+pub(crate) fn redeem_form(code: &str) -> Vec<(&str, &str)> {
     vec![
         ("code", code),
         ("redirect_uri", REDIRECT),

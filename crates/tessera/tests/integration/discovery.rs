@@ -45,7 +45,8 @@ async fn metadata_names_the_issuer_and_its_endpoints() {
                 "authorization_code",
                 "refresh_token",
                 "urn:ietf:params:oauth:grant-type:token-exchange",
-                "urn:ietf:params:oauth:grant-type:jwt-bearer"
+                "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                "urn:ietf:params:oauth:grant-type:device_code"
             ])
         );
         assert_eq!(

@@ -20,6 +20,7 @@ pub fn route(prefix: &str, upstream: &str) -> Route {
         public: false,
         scopes: Vec::new(),
         timeout_secs: None,
+        resource: None,
     }
 }
 

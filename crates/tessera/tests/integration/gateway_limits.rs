@@ -27,6 +27,7 @@ fn limited(
             public: false,
             scopes: Vec::new(),
             timeout_secs: None,
+            resource: None,
         }];
         config.plans = PlanTable {
             explorer: PlanLimits {

@@ -53,6 +53,9 @@ struct Request {
     state: Option<String>,
     nonce: Option<String>,
     code_challenge: Option<String>,
+    /// The resource (RFC 8707) the tokens are for; None: Tessera's default audience.
+    #[serde(default)]
+    resource: Option<String>,
 }
 
 /// Where the answer goes once the redirect URI is verified.
@@ -99,6 +102,7 @@ impl Back<'_> {
         ("code_challenge" = Option<String>, Query, description = "PKCE; required for public clients"),
         ("code_challenge_method" = Option<String>, Query, description = "`S256`"),
         ("prompt" = Option<String>, Query, description = "`none` (fail instead of asking) or `consent` (ask again)"),
+        ("resource" = Option<String>, Query, description = "RFC 8707: the resource the tokens are for (Tessera's API or a gateway route's resource); it becomes their `aud`"),
     ),
     responses(
         (status = 200, description = "the consent screen", content_type = "text/html"),
@@ -293,7 +297,9 @@ async fn checked(
             "prompt: Tessera supports `none` and `consent`",
         ));
     }
+    let resource = state.requested_audience(param("resource"))?;
     Ok(Request {
+        resource,
         client_id: client.id,
         redirect_uri: param("redirect_uri").unwrap_or_default().to_owned(),
         scope,
@@ -334,6 +340,7 @@ async fn issue_code(
         code_used_at: None,
         created_at: now,
         revoked_at: None,
+        resource: request.resource,
     };
     if let Err(error) = state.store.create_grant(&grant).await {
         return back.refuse(&OAuthError::from(error));
@@ -348,18 +355,35 @@ async fn issue_code(
     back.answer(&[("code", code.secret.expose())])
 }
 
+/// The consent screen, shared with the device flow's (`/console/device`).
 #[derive(Template)]
 #[template(path = "console/consent.html")]
-struct ConsentPage {
-    client_name: String,
-    tenant_name: String,
-    scopes: Vec<ScopeLine>,
-    request: String,
+pub(crate) struct ConsentPage {
+    pub client_name: String,
+    pub tenant_name: String,
+    pub scopes: Vec<ScopeLine>,
+    pub resource: Option<String>,
+    /// The form's handle: where the answer's request waits.
+    pub request: String,
+    /// Where the form posts.
+    pub action: &'static str,
 }
 
-struct ScopeLine {
+pub(crate) struct ScopeLine {
     scope: String,
     meaning: &'static str,
+}
+
+impl ScopeLine {
+    pub(crate) fn all(scope: &Scopes) -> Vec<Self> {
+        scope
+            .iter()
+            .map(|scope| Self {
+                scope: scope.to_owned(),
+                meaning: meaning(scope),
+            })
+            .collect()
+    }
 }
 
 fn meaning(scope: &str) -> &'static str {
@@ -386,14 +410,7 @@ async fn ask_consent(
         .await?
         .map(|t| t.name)
         .unwrap_or_default();
-    let scopes = request
-        .scope
-        .iter()
-        .map(|scope| ScopeLine {
-            scope: scope.to_owned(),
-            meaning: meaning(scope),
-        })
-        .collect();
+    let scopes = ScopeLine::all(&request.scope);
     let handle = GeneratedSecret::new(SecretKind::ConsentRequest);
     let now = state.clock.now();
     let payload = serde_json::to_string(&request).map_err(internal)?;
@@ -413,7 +430,9 @@ async fn ask_consent(
         client_name: client.name.clone(),
         tenant_name,
         scopes,
+        resource: request.resource.clone(),
         request: handle.secret.expose().to_owned(),
+        action: "/oauth2/consent",
     };
     Ok(page_posting_to(&page, redirect_uri))
 }

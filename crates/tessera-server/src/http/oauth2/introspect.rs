@@ -37,7 +37,7 @@ pub(super) async fn introspect(
         Ok(token) => token,
         Err(error) => return error.into_response(),
     };
-    let answer = match state.validate_access_token(token).await {
+    let answer = match state.validate_any_access_token(token).await {
         Ok(claims) if caller.may_see(&claims.tenant_id) => IntrospectionResponse {
             active: true,
             scope: Some(claims.scope),

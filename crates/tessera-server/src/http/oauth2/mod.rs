@@ -1,11 +1,14 @@
 //! The OAuth 2 endpoints: `/oauth2/authorize` (authorization code with PKCE, and the consent
 //! screen), `/oauth2/token` (one file per grant under `grants/`), `/oauth2/userinfo` (OpenID
-//! Connect), `/oauth2/register` (dynamic client registration, RFC 7591/7592),
+//! Connect), `/oauth2/device_authorization` (RFC 8628), `/oauth2/register` (dynamic client
+//! registration, RFC 7591/7592),
 //! `/oauth2/introspect` (RFC 7662) and `/oauth2/revoke` (RFC 7009).
 
 mod authorize;
 mod client_assertion;
 mod client_auth;
+mod device;
+mod device_page;
 mod form;
 mod grants;
 mod introspect;
@@ -29,15 +32,29 @@ use crate::context::RequestContext;
 use crate::error::OAuthError;
 use crate::state::AppState;
 
+/// The grant type of a device's polls (RFC 8628 §3.4).
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(authorize::authorize))
         // The consent screen's form: a browser page, not part of the API document.
         .route("/oauth2/consent", axum::routing::post(authorize::consent))
+        // The device flow's console pages (RFC 8628 §3.3): browser pages too.
+        .route(
+            "/console/device",
+            axum::routing::get(device_page::show).post(device_page::enter),
+        )
+        .route(
+            "/console/device/decide",
+            axum::routing::post(device_page::decide),
+        )
         .routes(routes!(token::token))
+        .routes(routes!(device::device_authorization))
         .routes(routes!(register::register))
         .routes(routes!(
             register::read_registration,
+            register::update_registration,
             register::delete_registration
         ))
         .routes(routes!(userinfo::userinfo_get, userinfo::userinfo_post))

@@ -1,6 +1,6 @@
 //! Dynamic client registration: `POST /oauth2/register` (RFC 7591) and the registration's
 //! management at `/oauth2/register/{client_id}` with its registration access token (RFC 7592:
-//! read and delete). Off unless the operator names the tenant such clients belong to
+//! read, replace and delete). Off unless the operator names the tenant such clients belong to
 //! (`dynamic_registration_tenant`); open to anyone then (as MCP clients expect), limited per
 //! address like tenant registration. The registered client is an ordinary OAuth client of that
 //! tenant, listed and deletable through the tenant's API.
@@ -13,7 +13,9 @@ use subtle::ConstantTimeEq;
 use tessera_core::authz::OAuthClient;
 use tessera_core::{OAuthClientId, Scopes, TenantId, validate};
 use tessera_crypto::{GeneratedSecret, SecretKind, sha256};
-use tessera_proto::oauth_clients::{ClientRegistration, ClientRegistrationRequest};
+use tessera_proto::oauth_clients::{
+    ClientRegistration, ClientRegistrationRequest, ClientUpdateRequest,
+};
 use tessera_proto::{OAuthErrorBody, OAuthErrorCode};
 
 use crate::audit::Fact;
@@ -228,6 +230,107 @@ pub(super) async fn read_registration(
         }
         Err(response) => response,
     }
+}
+
+/// Replace a registration's metadata (RFC 7592 §2.2) with its registration access token: the
+/// same checks as registering. A confidential client keeps its secret; a public client that
+/// becomes confidential gets one, in this response only.
+#[utoipa::path(put, path = "/oauth2/register/{client_id}", tag = "oauth2",
+    params(("client_id" = String, Path)),
+    request_body = ClientUpdateRequest,
+    responses(
+        (status = 200, body = ClientRegistration),
+        (status = 400, body = OAuthErrorBody), (status = 401, body = OAuthErrorBody),
+        (status = 404, body = tessera_proto::ErrorBody),
+        (status = 415, body = tessera_proto::ErrorBody), (status = 422, body = tessera_proto::ErrorBody),
+    ),
+    security(("session" = [])))]
+pub(super) async fn update_registration(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    Path(client_id): Path<String>,
+    body: Result<ApiJson<ClientUpdateRequest>, ApiError>,
+) -> Response {
+    let current = match managed(&state, &ctx, &headers, &client_id).await {
+        Ok(client) => client,
+        Err(response) => return response,
+    };
+    let ApiJson(body) = match body {
+        Ok(body) => body,
+        Err(error) => return error.into_response(),
+    };
+    let (updated, method, secret) = match replaced(&current, body, state.clock.now()) {
+        Ok(replaced) => replaced,
+        Err(error) => {
+            let fact = Fact::failure(
+                Some(current.tenant_id),
+                format!("client:{}", current.id),
+                "oauth_client.update",
+                current.id,
+                error.code().code(),
+            );
+            state.audit(&ctx, fact).await;
+            return error.into_response();
+        }
+    };
+    match state.store.update_oauth_client(&updated).await {
+        Ok(true) => {}
+        Ok(false) => return ApiError::not_found("registration").into_response(),
+        Err(error) => return OAuthError::from(error).into_response(),
+    }
+    let fact = Fact::success(
+        Some(updated.tenant_id),
+        format!("client:{}", updated.id),
+        "oauth_client.update",
+        updated.id,
+    );
+    state.audit(&ctx, fact).await;
+    let mut registration = view(&state, &updated, &method, None);
+    if let Some(secret) = secret {
+        registration.client_secret_expires_at = Some(0);
+        registration.client_secret = Some(secret.secret.expose().to_owned());
+    }
+    no_store(Json(registration).into_response())
+}
+
+/// The client with `body`'s metadata in place of `current`'s, its authentication method, and a
+/// new secret when it needs one it did not have.
+fn replaced(
+    current: &OAuthClient,
+    body: ClientUpdateRequest,
+    now: time::OffsetDateTime,
+) -> Result<(OAuthClient, String, Option<GeneratedSecret>), OAuthError> {
+    if body.client_id != current.id.to_string() {
+        return Err(metadata_error("client_id must be this registration's"));
+    }
+    if let Some(presented) = &body.client_secret {
+        let matches = current
+            .secret_hash
+            .is_some_and(|hash| bool::from(hash.ct_eq(&sha256(presented.as_bytes()))));
+        if !matches {
+            return Err(metadata_error("client_secret is not this client's secret"));
+        }
+    }
+    let Drafted {
+        client: drafted,
+        method,
+        secret,
+        ..
+    } = draft(current.tenant_id, body.metadata, now)?;
+    let (secret_hash, new_secret) = match (secret, current.secret_hash) {
+        (None, _) => (None, None),
+        (Some(_), Some(kept)) => (Some(kept), None),
+        (Some(fresh), None) => (Some(fresh.hash), Some(fresh)),
+    };
+    let client = OAuthClient {
+        name: drafted.name,
+        secret_hash,
+        redirect_uris: drafted.redirect_uris,
+        scopes: drafted.scopes,
+        ..current.clone()
+    };
+    Ok((client, method, new_secret))
 }
 
 /// Delete a registration (RFC 7592 §2.3): its grants and tokens end.

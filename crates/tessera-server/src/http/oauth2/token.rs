@@ -1,7 +1,8 @@
 //! `POST /oauth2/token`: one file per grant under `grants/` — `client_credentials` (an agent
 //! acting as itself), `authorization_code` and `refresh_token` (an application acting for a
-//! person), token exchange (RFC 8693: an agent acting for another agent or a person), and
-//! `jwt-bearer` (an outside workload's token, through a trust policy).
+//! person), token exchange (RFC 8693: an agent acting for another agent or a person),
+//! `jwt-bearer` (an outside workload's token, through a trust policy), and the device code
+//! (RFC 8628: a device acting for a person).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -57,6 +58,9 @@ pub(super) async fn token(
             return answer(grants::token_exchange::exchange(&state, &ctx, &headers, &form).await);
         }
         grants::jwt_bearer::GRANT_TYPE => grants::jwt_bearer::exchange(&state, &ctx, &form).await,
+        super::DEVICE_CODE_GRANT => {
+            grants::device_code::exchange(&state, &ctx, &headers, &form).await
+        }
         other => Err(OAuthError::new(
             OAuthErrorCode::UnsupportedGrantType,
             format!("grant type `{other}` is not supported"),

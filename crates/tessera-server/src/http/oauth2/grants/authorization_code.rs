@@ -14,7 +14,7 @@ use tessera_proto::oauth2::TokenResponse;
 
 use super::super::form::OAuthForm;
 use super::super::token::signing_failed;
-use super::{actor, app_client, refuse};
+use super::{actor, app_client, check_resource, refuse};
 use crate::audit::Fact;
 use crate::context::RequestContext;
 use crate::error::OAuthError;
@@ -57,7 +57,9 @@ pub(in super::super) async fn exchange(
             return Err(refuse(state, ctx, &client, "", error).await);
         }
     };
-    if let Err(error) = check(&grant, redirect_uri, form.get("code_verifier")) {
+    if let Err(error) = check(&grant, redirect_uri, form.get("code_verifier"))
+        .and_then(|()| check_resource(state, &grant, form))
+    {
         return Err(refuse(state, ctx, &client, grant.id, error).await);
     }
     let tokens = state

@@ -1,6 +1,7 @@
 //! `client_credentials` (RFC 6749 §4.4): an agent authenticates with its client secret or a
 //! signed assertion (`private_key_jwt`) and gets an access token for itself, with its scopes or a
-//! subset. With a DPoP proof (RFC 9449) the token is bound to the proof's key (`cnf.jkt`).
+//! subset, for Tessera's API or the resource it names (RFC 8707). With a DPoP proof (RFC 9449)
+//! the token is bound to the proof's key (`cnf.jkt`).
 
 use axum::http::{HeaderMap, Method};
 use axum::response::{IntoResponse, Response};
@@ -151,8 +152,9 @@ pub(super) fn issue(
             requested
         }
     };
+    let audience = state.requested_audience(form.get("resource"))?;
     let (token, claims) = state
-        .issue_bound_access_token(agent, &scopes, cnf)
+        .issue_access_token(agent, &scopes, audience.as_deref(), cnf)
         .map_err(signing_failed)?;
     let response = TokenResponse {
         access_token: token,

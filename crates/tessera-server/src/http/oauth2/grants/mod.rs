@@ -3,13 +3,15 @@
 
 pub(super) mod authorization_code;
 pub(super) mod client_credentials;
+pub(super) mod device_code;
 pub(super) mod jwt_bearer;
 pub(super) mod refresh_token;
 pub(super) mod token_exchange;
 
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
-use tessera_core::authz::OAuthClient;
+use tessera_core::authz::{Grant, OAuthClient};
+use tessera_proto::OAuthErrorCode;
 
 use super::client_auth::authenticate_app;
 use super::form::OAuthForm;
@@ -57,4 +59,18 @@ async fn refuse(
     );
     state.audit(ctx, fact).await;
     error.into_response()
+}
+
+/// RFC 8707 at the token endpoint for a person's grant: a request may name the grant's resource
+/// again (or Tessera's API for a grant without one), never another.
+fn check_resource(state: &AppState, grant: &Grant, form: &OAuthForm) -> Result<(), OAuthError> {
+    match state.requested_audience(form.get("resource"))? {
+        Some(aud) if aud != grant.resource.as_deref().unwrap_or(&state.audience) => {
+            Err(OAuthError::new(
+                OAuthErrorCode::InvalidTarget,
+                "the grant does not cover this resource",
+            ))
+        }
+        _ => Ok(()),
+    }
 }

@@ -12,7 +12,7 @@ use tessera_proto::oauth2::TokenResponse;
 
 use super::super::form::OAuthForm;
 use super::super::token::signing_failed;
-use super::{actor, app_client, refuse};
+use super::{actor, app_client, check_resource, refuse};
 use crate::audit::Fact;
 use crate::context::RequestContext;
 use crate::error::OAuthError;
@@ -35,7 +35,8 @@ pub(in super::super) async fn exchange(
         return Err(refuse(state, ctx, &client, "", error).await);
     }
     let hash = sha256(presented.as_bytes());
-    // The scope is checked before the token is used up, so a too-wide request costs nothing.
+    // The scope and resource are checked before the token is used up, so a too-wide request
+    // costs nothing.
     let requested = match form.get("scope") {
         None => None,
         Some(text) => match Scopes::parse(text) {
@@ -46,20 +47,26 @@ pub(in super::super) async fn exchange(
             }
         },
     };
-    if let Some(requested) = &requested {
+    if requested.is_some() || form.get("resource").is_some() {
         let granted = state
             .store
             .grant_of_refresh_token(&hash)
             .await
             .map_err(|e| OAuthError::from(e).into_response())?;
-        if let Some(grant) = granted.filter(|g| g.client_id == client.id)
-            && !requested.is_subset(&grant.scope)
-        {
-            let error = OAuthError::new(
-                OAuthErrorCode::InvalidScope,
-                "the requested scope exceeds what the person granted",
-            );
-            return Err(refuse(state, ctx, &client, grant.id, error).await);
+        if let Some(grant) = granted.filter(|g| g.client_id == client.id) {
+            if requested
+                .as_ref()
+                .is_some_and(|r| !r.is_subset(&grant.scope))
+            {
+                let error = OAuthError::new(
+                    OAuthErrorCode::InvalidScope,
+                    "the requested scope exceeds what the person granted",
+                );
+                return Err(refuse(state, ctx, &client, grant.id, error).await);
+            }
+            if let Err(error) = check_resource(state, &grant, form) {
+                return Err(refuse(state, ctx, &client, grant.id, error).await);
+            }
         }
     }
     let now = state.clock.now();
