@@ -508,3 +508,29 @@ async fn replays_and_nonces_hold_across_instances() {
         .await;
     assert_eq!(introspected["cnf"]["jkt"], dpop_key.thumbprint());
 }
+
+#[tokio::test]
+async fn a_bound_token_is_not_exchanged_for_a_bearer_one() {
+    let server = TestServer::start().await;
+    let tenant = server.register_tenant("A").await;
+    let subject = server.create_agent(&tenant, &["read"]).await;
+    let actor = server.create_agent(&tenant, &["read"]).await;
+    let client_key = ClientSigner::new(Algorithm::Es256);
+    register_key(&server, &tenant, &subject, &client_key).await;
+    let dpop_key = ClientSigner::new(Algorithm::Es256);
+    let bound = bound_token(&server, &client_key, &dpop_key, &subject.id).await;
+
+    // Whoever holds the bound token without its key gets nothing unbound for it ...
+    let why = crate::token_exchange::refused(
+        crate::token_exchange::exchange(&server, &actor, &bound, &[]).await,
+        400,
+        "invalid_grant",
+    )
+    .await;
+    assert!(why.contains("DPoP"), "{why}");
+    // ... while the same agent's bearer token is exchanged.
+    let bearer = server.token(&subject, None).await;
+    let (_, claims, _) = crate::token_exchange::exchanged(&server, &actor, &bearer, &[]).await;
+    assert_eq!(claims["sub"], subject.id);
+    assert_eq!(claims["act"]["sub"], actor.id);
+}
