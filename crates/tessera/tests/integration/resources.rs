@@ -307,6 +307,21 @@ async fn a_persons_grant_is_bound_to_the_resource_it_was_asked_for() {
         "unauthenticated",
     )
     .await;
+    // Consent is remembered for Tessera's API only: a resource is asked for every time, even
+    // one consented to before, so `prompt=none` cannot mint a token for another service.
+    let silent = |resource: Option<&'static str>| {
+        let mut params = vec![
+            ("code_challenge", crate::authorize::CHALLENGE),
+            ("code_challenge_method", "S256"),
+            ("prompt", "none"),
+        ];
+        params.extend(resource.map(|r| ("resource", r)));
+        crate::authorize::authorize_url(&server, &app, &params)
+    };
+    let asked = redirected(&get(&server, &silent(Some(TOOLS)), Some(&cookie)).await);
+    assert_eq!(param(&asked, "error"), Some("consent_required"));
+    let remembered = redirected(&get(&server, &silent(None), Some(&cookie)).await);
+    assert!(param(&remembered, "code").is_some());
 }
 
 async fn refresh_with(

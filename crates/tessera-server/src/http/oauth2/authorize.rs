@@ -161,7 +161,11 @@ pub(super) async fn authorize(
         Ok(consented) => consented,
         Err(error) => return OAuthError::from(error).into_response(),
     };
-    if prompt != Some("consent") && consented.is_some_and(|c| request.scope.is_subset(&c)) {
+    // Consent is remembered per client and scopes, for Tessera's own API: tokens for a
+    // resource (RFC 8707) reach other services, so the person is asked every time.
+    let remembered =
+        request.resource.is_none() && consented.is_some_and(|c| request.scope.is_subset(&c));
+    if prompt != Some("consent") && remembered {
         return issue_code(&state, &ctx, &client, request, me, back).await;
     }
     if prompt == Some("none") {
