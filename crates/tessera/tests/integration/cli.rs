@@ -391,23 +391,9 @@ async fn vault_read(server: &TestServer, agent: &tessera_testkit::TestAgent) -> 
 
 #[tokio::test]
 async fn rotate_master_rewraps_everything_sealed_while_the_server_runs() {
-    let integration = tessera_federation::connect::ConnectorConfig {
-        kind: tessera_federation::connect::ConnectorKind::Oauth2,
-        client_id: "client".into(),
-        client_secret: tessera_federation::Secret::new("client-secret"),
-        scopes: None,
-        issuer: None,
-        authorization_endpoint: Some("http://127.0.0.1:9/authorize".parse().unwrap()),
-        token_endpoint: Some("http://127.0.0.1:9/token".parse().unwrap()),
-        revocation_endpoint: None,
-        api_base_urls: None,
-        token_endpoint_auth_method: None,
-        pkce: None,
-        authorize_params: Default::default(),
-    };
     let server = TestServer::start_with(|config| {
         config.oauth_allow_private_issuers = true;
-        config.integrations = [("crm".to_owned(), integration)].into();
+        config.integrations = [("crm".to_owned(), crate::master_keys::idle_integration())].into();
         // PostgreSQL refuses integrations without one (embedded mode generates it).
         config.oauth_state_secret = Some(tessera_server::Secret::new("s".repeat(32)));
     })

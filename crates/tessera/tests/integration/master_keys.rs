@@ -13,9 +13,9 @@ use url::Url;
 
 use crate::support::{call, expect_json};
 
-/// A generic OAuth 2 integration `idp` whose endpoints are never called here: tokens are
-/// ingested and read before they expire.
-fn integration() -> ConnectorConfig {
+/// A generic OAuth 2 integration whose endpoints (a closed loopback port) are never called:
+/// tokens are ingested and read before they expire.
+pub(crate) fn idle_integration() -> ConnectorConfig {
     let url = |path: &str| Some(Url::parse(&format!("http://127.0.0.1:9/{path}")).unwrap());
     ConnectorConfig {
         kind: ConnectorKind::Oauth2,
@@ -60,7 +60,7 @@ async fn a_new_master_key_version_is_learned_before_any_instance_seals_with_it()
     let both = format!("{v1} 2:{}", MasterKey::generate(2).to_base64().as_str());
     let old = TestServer::start_with(|config| {
         config.master_key = Some(tessera_server::Secret::new(&v1));
-        config.integrations = [("idp".to_owned(), integration())].into();
+        config.integrations = [("idp".to_owned(), idle_integration())].into();
         config.oauth_allow_private_issuers = true;
         config.oauth_state_secret = Some(tessera_server::Secret::new(
             "master-keys-test-state-secret-32-bytes",
