@@ -15,7 +15,12 @@
 // Prints one JSON line: {device: {user_code, verification_uri, verification_uri_complete,
 // expires_in, interval}, entry_prefilled, consent_scopes, finished, id_token_claims, tokens:
 // {access_token, refresh_token, scope}}. Any failed check exits 1 with the reason on stderr.
+//
+// Mode `device-flow-dpop`: the device polls with a DPoP handle (RFC 9449, answering
+// `use_dpop_nonce` itself), for crates/tessera/tests/integration/dpop_grants.rs; the output
+// adds `jkt` (the handle key's thumbprint) and `tokens.token_type`.
 import * as client from 'openid-client';
+import { calculateJwkThumbprint, exportJWK } from 'jose';
 
 const TIMEOUT_MS = 10_000;
 
@@ -73,14 +78,16 @@ async function approve(device, input) {
   return { prefilled: typed, scopes, finished: unescapeHtml(finished) };
 }
 
-async function deviceFlow(input) {
+async function deviceFlow(input, dpop = false) {
   const auth = input.client_secret ? client.ClientSecretBasic(input.client_secret) : client.None();
   const config = await client.discovery(new URL(input.issuer), input.client_id, undefined, auth, {
     execute: [client.allowInsecureRequests],
   });
   const device = await client.initiateDeviceAuthorization(config, { scope: input.scope });
+  const keys = dpop ? await client.randomDPoPKeyPair('ES256') : undefined;
+  const options = keys ? { DPoP: client.getDPoPHandle(config, keys) } : undefined;
   // The device polls while the person answers elsewhere.
-  const polling = client.pollDeviceAuthorizationGrant(config, device);
+  const polling = client.pollDeviceAuthorizationGrant(config, device, undefined, options);
   const person = await approve(device, input);
   const tokens = await polling;
   return {
@@ -95,7 +102,9 @@ async function deviceFlow(input) {
     consent_scopes: person.scopes,
     finished: person.finished,
     id_token_claims: tokens.claims() ?? null,
+    jkt: keys ? await calculateJwkThumbprint(await exportJWK(keys.publicKey)) : null,
     tokens: {
+      token_type: tokens.token_type,
       access_token: tokens.access_token,
       refresh_token: tokens.refresh_token,
       scope: tokens.scope,
@@ -106,8 +115,8 @@ async function deviceFlow(input) {
 const mode = process.argv[2];
 const input = await readInput();
 try {
-  if (mode !== 'device-flow') fail(`unknown mode ${mode}`);
-  process.stdout.write(JSON.stringify(await deviceFlow(input)) + '\n');
+  if (mode !== 'device-flow' && mode !== 'device-flow-dpop') fail(`unknown mode ${mode}`);
+  process.stdout.write(JSON.stringify(await deviceFlow(input, mode === 'device-flow-dpop')) + '\n');
 } catch (error) {
   fail(`${error?.code ?? ''} ${error?.error ?? ''} ${error?.message ?? error} ${JSON.stringify(error?.cause ?? '')}`);
 }

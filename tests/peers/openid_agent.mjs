@@ -9,10 +9,14 @@
 //
 // Discovery; a plain client_credentials token (private_key_jwt); a DPoP key pair and handle; a
 // DPoP-bound token (openid-client answers Tessera's `use_dpop_nonce` itself); the bound token used
-// at `resource_url` with its DPoP proof; introspection of the bound token (private_key_jwt again).
+// at `resource_url` with its DPoP proof, by a fresh handle of the same key (so its first proof
+// has no nonce and the resource's `use_dpop_nonce` is answered); introspection of the bound
+// token (private_key_jwt again).
 //
 // Prints one JSON line: {plain: {token_type, access_token}, bound: {token_type, access_token},
-// jkt, resource: {status, body}, introspection}. Any failed step exits 1 with the reason on stderr.
+// jkt, resource: {status, body}, resource_log: [{nonce (the proof's, or null), status,
+// www_authenticate, dpop_nonce}], introspection}. Any failed step exits 1 with the reason on
+// stderr.
 import * as client from 'openid-client';
 import { calculateJwkThumbprint, exportJWK } from 'jose';
 
@@ -49,6 +53,21 @@ async function privateKeyJwtDpop(input) {
   const bound = await client.clientCredentialsGrant(config, {}, { DPoP });
   const jkt = await calculateJwkThumbprint(await exportJWK(dpopKeys.publicKey));
 
+  // The resource's answers, and the nonce each proof carried.
+  const resourceLog = [];
+  config[client.customFetch] = async (url, options) => {
+    const response = await fetch(url, options);
+    if (String(url) === input.resource_url) {
+      const proof = new Headers(options.headers).get('dpop');
+      resourceLog.push({
+        nonce: JSON.parse(Buffer.from(proof.split('.')[1], 'base64url')).nonce ?? null,
+        status: response.status,
+        www_authenticate: response.headers.get('www-authenticate'),
+        dpop_nonce: response.headers.get('dpop-nonce'),
+      });
+    }
+    return response;
+  };
   const response = await client.fetchProtectedResource(
     config,
     bound.access_token,
@@ -56,7 +75,7 @@ async function privateKeyJwtDpop(input) {
     'GET',
     undefined,
     undefined,
-    { DPoP },
+    { DPoP: client.getDPoPHandle(config, dpopKeys) },
   );
   const text = await response.text();
   let body;
@@ -71,6 +90,7 @@ async function privateKeyJwtDpop(input) {
     bound: { token_type: bound.token_type, access_token: bound.access_token },
     jkt,
     resource: { status: response.status, body },
+    resource_log: resourceLog,
     introspection,
   };
 }

@@ -16,7 +16,24 @@
 // Prints one JSON line: {login_page, consent_page_scopes, id_token_claims, userinfo, first:
 // {access_token, refresh_token, scope, expires_in}, refreshed: {access_token, refresh_token}}.
 // Any failed check exits 1 with the reason on stderr.
+//
+//   node tests/peers/openid_rp.mjs code-flow-dpop < input.json
+//
+// The same flow with DPoP (RFC 9449, for crates/tessera/tests/integration/dpop_grants.rs):
+// input adds `dpop_jkt`: "own" (the authorization request names the client's DPoP key),
+// "other" (another key's) or absent. openid-client redeems the code with its DPoP handle
+// (answering `use_dpop_nonce` itself); reads userinfo with a fresh handle of the same key, so
+// the first proof there has no nonce; refreshes with the same key; then tries the next refresh
+// token with another key and with no proof, and refreshes once more with the right key. Every
+// request to Tessera is logged: {url, method, nonce (the proof's, or null), status,
+// www_authenticate, dpop_nonce}.
+//
+// Prints {jkt, tokens: {token_type, access_token, refresh_token}, userinfo, refreshed:
+// {token_type, access_token}, other_key: {status, error}, no_proof: {status, error}, again:
+// {token_type, access_token}, log}, or with a refused code exchange {jkt, code_refused:
+// {status, error, error_description}, log}.
 import * as client from 'openid-client';
+import { calculateJwkThumbprint, exportJWK } from 'jose';
 
 const TIMEOUT_MS = 10_000;
 
@@ -77,11 +94,9 @@ function location(response, what) {
   return response.headers.get('location');
 }
 
-async function codeFlow(input) {
-  const auth = input.client_secret ? client.ClientSecretBasic(input.client_secret) : client.None();
-  const config = await client.discovery(new URL(input.issuer), input.client_id, undefined, auth, {
-    execute: [client.allowInsecureRequests],
-  });
+// The authorization request, signed in and consented to by the person: the callback URL with
+// the code, and the checks to redeem it with.
+async function authorized(config, input, extra = {}) {
   const verifier = client.randomPKCECodeVerifier();
   const challenge = await client.calculatePKCECodeChallenge(verifier);
   const state = client.randomState();
@@ -93,6 +108,7 @@ async function codeFlow(input) {
     code_challenge_method: 'S256',
     state,
     nonce,
+    ...extra,
   });
 
   const browser = new Browser(input.issuer);
@@ -124,13 +140,21 @@ async function codeFlow(input) {
     body: new URLSearchParams({ request: handle, decision: 'allow' }),
   });
   const callback = new URL(location(answered, 'consent'));
+  const checks = { pkceCodeVerifier: verifier, expectedState: state, expectedNonce: nonce, idTokenExpected: true };
+  return { toLogin, scopes, callback, checks };
+}
 
-  const tokens = await client.authorizationCodeGrant(config, callback, {
-    pkceCodeVerifier: verifier,
-    expectedState: state,
-    expectedNonce: nonce,
-    idTokenExpected: true,
+async function discover(input) {
+  const auth = input.client_secret ? client.ClientSecretBasic(input.client_secret) : client.None();
+  return client.discovery(new URL(input.issuer), input.client_id, undefined, auth, {
+    execute: [client.allowInsecureRequests],
   });
+}
+
+async function codeFlow(input) {
+  const config = await discover(input);
+  const { toLogin, scopes, callback, checks } = await authorized(config, input);
+  const tokens = await client.authorizationCodeGrant(config, callback, checks);
   const claims = tokens.claims();
   const userinfo = await client.fetchUserInfo(config, tokens.access_token, claims.sub);
   const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token);
@@ -149,11 +173,81 @@ async function codeFlow(input) {
   };
 }
 
+// Every request openid-client sends, with the nonce its DPoP proof carried, and the answer.
+function logRequests(config) {
+  const log = [];
+  config[client.customFetch] = async (url, options) => {
+    const proof = new Headers(options.headers).get('dpop');
+    const nonce = proof ? JSON.parse(Buffer.from(proof.split('.')[1], 'base64url')).nonce ?? null : null;
+    const response = await fetch(url, options);
+    log.push({
+      url: String(url),
+      method: options.method,
+      nonce,
+      status: response.status,
+      www_authenticate: response.headers.get('www-authenticate'),
+      dpop_nonce: response.headers.get('dpop-nonce'),
+    });
+    return response;
+  };
+  return log;
+}
+
+// What a refused grant said.
+async function refused(promise) {
+  try {
+    await promise;
+  } catch (error) {
+    return { status: error?.status ?? null, error: error?.error ?? error?.code ?? null, error_description: error?.error_description ?? null };
+  }
+  fail('a grant that should have been refused was not');
+}
+
+const thumbprint = async (keys) => calculateJwkThumbprint(await exportJWK(keys.publicKey));
+
+async function codeFlowDpop(input) {
+  const config = await discover(input);
+  const log = logRequests(config);
+  const keys = await client.randomDPoPKeyPair('ES256');
+  const otherKeys = await client.randomDPoPKeyPair('ES256');
+  const jkt = await thumbprint(keys);
+  const extra = {};
+  if (input.dpop_jkt === 'own') extra.dpop_jkt = jkt;
+  if (input.dpop_jkt === 'other') extra.dpop_jkt = await thumbprint(otherKeys);
+  const { callback, checks } = await authorized(config, input, extra);
+  const DPoP = client.getDPoPHandle(config, keys);
+  if (input.dpop_jkt === 'other') {
+    const code_refused = await refused(client.authorizationCodeGrant(config, callback, checks, undefined, { DPoP }));
+    return { jkt, code_refused, log };
+  }
+  const tokens = await client.authorizationCodeGrant(config, callback, checks, undefined, { DPoP });
+  const sub = tokens.claims().sub;
+  const userinfo = await client.fetchUserInfo(config, tokens.access_token, sub, {
+    DPoP: client.getDPoPHandle(config, keys),
+  });
+  const refreshed = await client.refreshTokenGrant(config, tokens.refresh_token, undefined, { DPoP });
+  const other = client.getDPoPHandle(config, otherKeys);
+  const other_key = await refused(client.refreshTokenGrant(config, refreshed.refresh_token, undefined, { DPoP: other }));
+  const no_proof = await refused(client.refreshTokenGrant(config, refreshed.refresh_token));
+  const again = await client.refreshTokenGrant(config, refreshed.refresh_token, undefined, { DPoP });
+  return {
+    jkt,
+    tokens: { token_type: tokens.token_type, access_token: tokens.access_token, refresh_token: tokens.refresh_token },
+    userinfo,
+    refreshed: { token_type: refreshed.token_type, access_token: refreshed.access_token },
+    other_key,
+    no_proof,
+    again: { token_type: again.token_type, access_token: again.access_token },
+    log,
+  };
+}
+
 const mode = process.argv[2];
 const input = await readInput();
 try {
-  if (mode !== 'code-flow') fail(`unknown mode ${mode}`);
-  process.stdout.write(JSON.stringify(await codeFlow(input)) + '\n');
+  const modes = { 'code-flow': codeFlow, 'code-flow-dpop': codeFlowDpop };
+  if (!modes[mode]) fail(`unknown mode ${mode}`);
+  process.stdout.write(JSON.stringify(await modes[mode](input)) + '\n');
 } catch (error) {
   fail(`${error?.code ?? ''} ${error?.message ?? error} ${JSON.stringify(error?.cause ?? '')}`);
 }

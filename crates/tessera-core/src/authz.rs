@@ -86,6 +86,11 @@ pub struct Grant {
     /// The resource (RFC 8707) the application asked for: the `aud` of every access token of
     /// the grant. None: Tessera's default audience.
     pub resource: Option<String>,
+    /// The DPoP key (RFC 7638 thumbprint) the grant is bound to (RFC 9449): named by the
+    /// authorization request's `dpop_jkt` (the code is then redeemed only with a proof by that
+    /// key), or a public client's key at the code exchange (its refresh tokens then need a proof
+    /// by that key).
+    pub dpop_jkt: Option<String>,
 }
 
 impl Grant {
@@ -171,6 +176,9 @@ pub trait AuthorizationStore: Send + Sync {
     /// The grant a refresh token belongs to (whatever the token's state), to check a request
     /// against it before the token is used up.
     async fn grant_of_refresh_token(&self, hash: &[u8; 32]) -> StoreResult<Option<Grant>>;
+    /// Binds a grant not yet bound to the DPoP key thumbprinted `jkt`; a bound grant keeps its
+    /// key.
+    async fn bind_grant_dpop_key(&self, grant: GrantId, jkt: &str) -> StoreResult<()>;
     /// Stores the first refresh token of a live grant.
     async fn insert_grant_refresh_token(&self, token: &GrantRefreshToken) -> StoreResult<()>;
     /// Uses up the refresh token hashed `presented` (it must be `client`'s) and stores `next`

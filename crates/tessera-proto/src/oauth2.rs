@@ -177,8 +177,11 @@ pub struct ProtectedResourceMetadata {
     /// Tessera's issuer identifier.
     pub authorization_servers: Vec<String>,
     pub scopes_supported: Vec<String>,
-    /// `header`: `Authorization: Bearer`.
+    /// `header`: `Authorization: Bearer` (or `DPoP`).
     pub bearer_methods_supported: Vec<String>,
+    /// The algorithms of DPoP proofs the resource accepts (RFC 9728 §2, RFC 9449).
+    #[serde(default)]
+    pub dpop_signing_alg_values_supported: Vec<String>,
     pub resource_name: String,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub resource_documentation: Option<String>,

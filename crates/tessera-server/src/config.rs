@@ -74,6 +74,11 @@ pub struct Config {
     pub access_token_ttl_secs: i64,
     /// The `aud` of access tokens; defaults to the public URL.
     pub access_token_audience: Option<String>,
+    /// Whether resources (the gateway, `/oauth2/userinfo`, the agent's connection token) insist
+    /// that a DPoP proof carry the server's current nonce (RFC 9449 §9), so a proof made ahead
+    /// of time is good for minutes at most. Off only for clients that cannot answer
+    /// `use_dpop_nonce` at a resource.
+    pub dpop_resource_nonce: bool,
     /// The algorithm of keys generated at first start and by rotation.
     pub signing_alg: Algorithm,
     /// How long a rotated key is published before it starts signing, in seconds.
@@ -246,7 +251,7 @@ pub enum LogFormat {
 
 /// The fields of [`Config`], the only `TESSERA_*` variables read as configuration (other tools
 /// use the prefix too, and an unknown key in the file is an error).
-const FIELDS: [&str; 67] = [
+const FIELDS: [&str; 68] = [
     "listen",
     "data_dir",
     "database_url",
@@ -258,6 +263,7 @@ const FIELDS: [&str; 67] = [
     "auth_failures_per_minute",
     "access_token_ttl_secs",
     "access_token_audience",
+    "dpop_resource_nonce",
     "signing_alg",
     "key_publish_lead_secs",
     "key_refresh_secs",
@@ -330,6 +336,7 @@ impl Default for Config {
             auth_failures_per_minute: 60,
             access_token_ttl_secs: 3600,
             access_token_audience: None,
+            dpop_resource_nonce: true,
             signing_alg: Algorithm::Es256,
             key_publish_lead_secs: 300,
             key_refresh_secs: 5,

@@ -28,7 +28,8 @@ macro_rules! client_columns {
 macro_rules! grant_columns {
     () => {
         "id, tenant_id, client_id, user_id, scope, auth_time, code_hash, redirect_uri, \
-         code_challenge, nonce, code_expires_at, code_used_at, created_at, revoked_at, resource"
+         code_challenge, nonce, code_expires_at, code_used_at, created_at, revoked_at, resource, \
+         dpop_jkt"
     };
 }
 
@@ -74,6 +75,7 @@ fn grant(row: &AnyRow) -> Result<Grant, StoreError> {
         created_at: time(row, "created_at")?,
         revoked_at: opt_time(row, "revoked_at")?,
         resource: get(row, "resource")?,
+        dpop_jkt: get(row, "dpop_jkt")?,
     })
 }
 
@@ -222,7 +224,7 @@ impl AuthorizationStore for SqlStore {
         sqlx::query(concat!(
             "INSERT INTO oauth_grants (",
             grant_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
         ))
         .bind(g.id.to_string())
         .bind(g.tenant_id.to_string())
@@ -239,6 +241,7 @@ impl AuthorizationStore for SqlStore {
         .bind(secs(g.created_at))
         .bind(opt_secs(g.revoked_at))
         .bind(g.resource.as_deref())
+        .bind(g.dpop_jkt.as_deref())
         .execute(&self.pool)
         .await
         .map_err(|e| write_error(e, "oauth_grants.client_id"))?;
@@ -315,6 +318,16 @@ impl AuthorizationStore for SqlStore {
         .as_ref()
         .map(grant)
         .transpose()
+    }
+
+    async fn bind_grant_dpop_key(&self, grant: GrantId, jkt: &str) -> StoreResult<()> {
+        sqlx::query("UPDATE oauth_grants SET dpop_jkt = $2 WHERE id = $1 AND dpop_jkt IS NULL")
+            .bind(grant.to_string())
+            .bind(jkt)
+            .execute(&self.pool)
+            .await
+            .map_err(db_error)?;
+        Ok(())
     }
 
     async fn insert_grant_refresh_token(&self, token: &GrantRefreshToken) -> StoreResult<()> {

@@ -39,6 +39,8 @@ mod did;
 mod discovery;
 #[path = "integration/dpop.rs"]
 mod dpop;
+#[path = "integration/dpop_grants.rs"]
+mod dpop_grants;
 #[path = "integration/events_nats.rs"]
 mod events_nats;
 #[path = "integration/fuzz.rs"]

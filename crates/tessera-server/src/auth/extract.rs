@@ -15,7 +15,7 @@ use tessera_proto::ErrorCode;
 use super::{AuthFailure, Principal};
 use crate::audit::Fact;
 use crate::context::RequestContext;
-use crate::dpop::resource::{BindingError, Scheme, dpop_token};
+use crate::dpop::resource::{BindingError, DpopChallenge, DpopError, Scheme, dpop_token};
 use crate::error::ApiError;
 use crate::people::signed_in::session_token;
 use crate::state::AppState;
@@ -367,7 +367,7 @@ impl FromRequestParts<AppState> for ConnectionReader {
                             &claims,
                         )
                         .await
-                        .map_err(|refusal| binding_refused(&refusal))?;
+                        .map_err(|refusal| binding_refused(state, &refusal))?;
                     let agent = path_agent(parts, state).await?;
                     // Another agent's token learns nothing about this one.
                     if claims.sub != agent.id.to_string() {
@@ -397,11 +397,15 @@ impl FromRequestParts<AppState> for ConnectionReader {
                             .unwrap_or_else(|never| match never {})
                             .client_ip,
                     );
-                    return Err(ApiError::new(
-                        ErrorCode::Unauthenticated,
-                        format!("the access token is not active ({})", inactive.reason()),
-                    )
-                    .into_response());
+                    let message =
+                        format!("the access token is not active ({})", inactive.reason());
+                    let mut response =
+                        ApiError::new(ErrorCode::Unauthenticated, message.clone()).into_response();
+                    if scheme == Scheme::Dpop {
+                        DpopChallenge::new(DpopError::InvalidToken, message)
+                            .apply(state, &mut response);
+                    }
+                    return Err(response);
                 }
             }
         }
@@ -414,12 +418,16 @@ impl FromRequestParts<AppState> for ConnectionReader {
     }
 }
 
-/// A token whose DPoP binding does not hold: 401, or 503 when the replay record is unreachable.
-fn binding_refused(refusal: &BindingError) -> Response {
+/// A token whose DPoP binding does not hold: 401 with its `DPoP` challenge, or 503 when the
+/// replay record is unreachable.
+fn binding_refused(state: &AppState, refusal: &BindingError) -> Response {
     if refusal.is_store() {
         tracing::error!(error = %refusal, "checking a DPoP proof failed");
         let code = ErrorCode::Unavailable;
         return ApiError::new(code, code.description()).into_response();
     }
-    ApiError::new(ErrorCode::Unauthenticated, refusal.to_string()).into_response()
+    let mut response =
+        ApiError::new(ErrorCode::Unauthenticated, refusal.to_string()).into_response();
+    refusal.challenge().apply(state, &mut response);
+    response
 }

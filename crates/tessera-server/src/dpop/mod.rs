@@ -1,11 +1,13 @@
 //! DPoP (RFC 9449): checking a proof (`typ`, allowed `alg`, the public `jwk` in its header and
 //! its signature, `htm`, `htu`, the `iat` window, single-use `jti`, `ath`, the server's nonce),
-//! the server nonces themselves, and (in [`resource`]) what a resource requires of a bound token.
+//! the server nonces themselves; in [`token_request`] what the token endpoint binds a token to,
+//! and in [`resource`] what a resource requires of a bound token.
 //!
 //! Nonces are stateless so that any instance accepts another's: a nonce is the current
 //! five-minute window sealed (AEAD) under the master key, good for that window and the next.
 
 pub mod resource;
+pub mod token_request;
 
 use axum::http::{HeaderMap, HeaderValue, Method};
 use base64::Engine;
@@ -15,7 +17,7 @@ use subtle::ConstantTimeEq;
 use tessera_core::StoreError;
 use tessera_core::agent_key::ReplayKind;
 use tessera_crypto::client_key::{token_hash, unverified_header};
-use tessera_crypto::{ClientJwtError, ClientKey, sha256};
+use tessera_crypto::{Algorithm, ClientJwtError, ClientKey, Confirmation, sha256};
 use time::Duration;
 
 use crate::state::AppState;
@@ -30,6 +32,21 @@ const IAT_WINDOW_SECS: i64 = 60;
 /// A nonce is issued for a window this long and accepted during it and the next.
 const NONCE_WINDOW_SECS: i64 = 300;
 const NONCE_AAD: &[u8] = b"tessera dpop nonce";
+
+/// The `token_type` of a token response or introspection: `DPoP` for a bound token.
+pub fn token_type(cnf: Option<&Confirmation>) -> &'static str {
+    if cnf.is_some() { "DPoP" } else { "Bearer" }
+}
+
+/// Whether `jkt` reads as an RFC 7638 thumbprint: base64url of a SHA-256 digest.
+pub fn is_thumbprint(jkt: &str) -> bool {
+    URL_SAFE_NO_PAD.decode(jkt).is_ok_and(|digest| digest.len() == 32)
+}
+
+/// The algorithms a proof may be signed with.
+pub fn proof_algs() -> [&'static str; 3] {
+    Algorithm::ALL.map(Algorithm::as_str)
+}
 
 /// Why a proof was refused; the text goes to the client.
 #[derive(Debug, thiserror::Error)]

@@ -16,7 +16,7 @@ use crate::audit::Fact;
 use crate::auth::extract::presented_credential;
 use crate::auth::{AuthFailure, Principal};
 use crate::context::RequestContext;
-use crate::dpop::resource::{Scheme, dpop_token};
+use crate::dpop::resource::{DpopChallenge, DpopError, Scheme, dpop_token};
 use crate::people::cookies;
 use crate::people::sessions::SessionInvalid;
 use crate::state::AppState;
@@ -41,10 +41,12 @@ pub enum Authentication {
     Caller(Arc<GatewayCaller>),
     /// No credential at all.
     Missing,
-    /// A credential that is not good (unknown, expired, revoked, suspended tenant …).
+    /// A credential that is not good (unknown, expired, revoked, suspended tenant …); under the
+    /// DPoP scheme, or a DPoP-bound token's, answered with a `DPoP` challenge.
     Refused {
         code: ErrorCode,
         message: String,
+        dpop: Option<DpopChallenge>,
     },
     /// The client address failed too often; refused before any lookup.
     Blocked(Duration),
@@ -104,6 +106,8 @@ async fn authenticate(
     else {
         return Authentication::Missing;
     };
+    // Set when the binding of a token does not hold: the challenge says how.
+    let mut dpop_refusal = None;
     // By its prefix only: the key check decodes and verifies the checksum itself.
     let is_key = credential
         .split_once('_')
@@ -148,6 +152,16 @@ async fn authenticate(
                     if refusal.is_store() {
                         return Authentication::Unavailable;
                     }
+                    let dpop = refusal.challenge();
+                    // The usual first answer to a client without a nonce: not a failure.
+                    if dpop.error == DpopError::UseDpopNonce {
+                        return Authentication::Refused {
+                            code: ErrorCode::Unauthenticated,
+                            message: refusal.to_string(),
+                            dpop: Some(dpop),
+                        };
+                    }
+                    dpop_refusal = Some(dpop);
                     break 'caller (
                         ErrorCode::Unauthenticated,
                         "invalid_dpop_proof",
@@ -214,7 +228,17 @@ async fn authenticate(
         reason,
     );
     state.audit(ctx, fact).await;
-    Authentication::Refused { code, message }
+    // A 401 under the DPoP scheme challenges with it; a 403 (a suspended tenant) is no
+    // challenge.
+    let dpop = dpop_refusal.or_else(|| {
+        (scheme == Scheme::Dpop && code.status() == 401)
+            .then(|| DpopChallenge::new(DpopError::InvalidToken, &message))
+    });
+    Authentication::Refused {
+        code,
+        message,
+        dpop,
+    }
 }
 
 /// The caller an access token speaks for: the agent it was issued to, or the person an

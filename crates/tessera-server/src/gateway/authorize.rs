@@ -132,8 +132,21 @@ where
                 &metadata,
             );
         }
-        Authentication::Refused { code, message } => {
+        Authentication::Refused {
+            code,
+            message,
+            dpop: None,
+        } => {
             return challenge(failure(code, message, &request_id), &metadata);
+        }
+        Authentication::Refused {
+            code,
+            message,
+            dpop: Some(dpop),
+        } => {
+            let mut response = failure(code, message, &request_id);
+            dpop.apply(state, &mut response);
+            return response;
         }
         Authentication::Blocked(wait) => return rate_limited(wait),
         Authentication::Unavailable => {

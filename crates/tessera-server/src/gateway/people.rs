@@ -24,6 +24,7 @@ pub async fn caller(
     let refused = |code: ErrorCode, message: &str| Authentication::Refused {
         code,
         message: message.to_owned(),
+        dpop: None,
     };
     let tenant: TenantId = match entity {
         Some(raw) => match state.gateway.placements.find(state, raw).await {

@@ -39,6 +39,7 @@ fn document(state: &AppState, resource: String, scopes: Vec<String>, name: Strin
         authorization_servers: vec![state.issuer.clone()],
         scopes_supported: scopes,
         bearer_methods_supported: vec!["header".to_owned()],
+        dpop_signing_alg_values_supported: crate::dpop::proof_algs().map(str::to_owned).to_vec(),
         resource_name: name,
         resource_documentation: Some(format!("{}/openapi.json", state.issuer)),
     })

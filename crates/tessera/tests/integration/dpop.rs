@@ -1,7 +1,7 @@
 //! DPoP (RFC 9449): a certified client (npm `openid-client`) gets a DPoP-bound token with
 //! `private_key_jwt` and uses it through the gateway; the token endpoint's nonce and proof checks;
-//! the gateway's refusal of a bound token as Bearer, with another key's proof, without `ath`, or
-//! with a replayed proof.
+//! the gateway's refusal of a bound token as Bearer, with another key's proof, without `ath`, with
+//! a replayed or stale proof, or without the server's nonce, each with its `DPoP` challenge.
 
 use serde_json::{Value, json};
 use tessera_crypto::Algorithm;
@@ -19,8 +19,8 @@ async fn oauth_error(response: reqwest::Response, status: u16, code: &str) -> Va
     body
 }
 
-/// A nonce from the token endpoint: the answer to a proof without one.
-async fn nonce(server: &TestServer, signer: &ClientSigner, agent: &str) -> String {
+/// A nonce from the token endpoint: the answer to a proof without one (resources take it too).
+pub(crate) async fn nonce(server: &TestServer, signer: &ClientSigner, agent: &str) -> String {
     let proof = signer.proof(server, "POST", "/oauth2/token", None);
     let response = assertion_grant(
         server,
@@ -64,14 +64,42 @@ async fn bound_token(
     issued["access_token"].as_str().unwrap().to_owned()
 }
 
-async fn gateway_status(server: &TestServer, headers: &[(&str, &str)]) -> (u16, Value) {
+/// A proof of `htm` `path` for `token`, carrying the server's `nonce`.
+pub(crate) fn nonced_proof(
+    key: &ClientSigner,
+    server: &TestServer,
+    (htm, path): (&str, &str),
+    token: Option<&str>,
+    nonce: &str,
+) -> String {
+    let mut claims = key.proof_claims(server, htm, &server.url(path), token);
+    claims["nonce"] = json!(nonce);
+    key.sign_proof(&claims)
+}
+
+/// The gateway's answer: status, body and `WWW-Authenticate` challenge.
+async fn gateway_answer(server: &TestServer, headers: &[(&str, &str)]) -> (u16, Value, String) {
     let mut request = server.http.get(server.url("/api/echo/x?q=1"));
     for (name, value) in headers {
         request = request.header(*name, *value);
     }
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
-    (status, response.json().await.unwrap_or(Value::Null))
+    let challenge = challenge_of(&response);
+    (status, response.json().await.unwrap_or(Value::Null), challenge)
+}
+
+pub(crate) fn challenge_of(response: &reqwest::Response) -> String {
+    response
+        .headers()
+        .get("www-authenticate")
+        .map(|v| v.to_str().unwrap().to_owned())
+        .unwrap_or_default()
+}
+
+async fn gateway_status(server: &TestServer, headers: &[(&str, &str)]) -> (u16, Value) {
+    let (status, body, _) = gateway_answer(server, headers).await;
+    (status, body)
 }
 
 #[tokio::test]
@@ -106,6 +134,21 @@ async fn openid_client_gets_a_dpop_bound_token_with_private_key_jwt_and_uses_it_
     assert_eq!(claims["sub"], agent.id);
     assert_eq!(out["resource"]["status"], 200, "{out}");
     assert_eq!(out["resource"]["body"]["path"], "/api/echo/x");
+    // The gateway insisted on its nonce: the first proof had none and was refused with one,
+    // which openid-client put in its second proof.
+    let log = out["resource_log"].as_array().unwrap();
+    assert_eq!(log.len(), 2, "{out}");
+    assert_eq!(
+        (&log[0]["nonce"], &log[0]["status"]),
+        (&Value::Null, &json!(401)),
+        "{out}"
+    );
+    let asked = log[0]["www_authenticate"].as_str().unwrap();
+    assert!(asked.starts_with("DPoP error=\"use_dpop_nonce\""), "{asked}");
+    assert!(asked.contains("algs=\"ES256 EdDSA RS256\""), "{asked}");
+    assert!(log[0]["dpop_nonce"].is_string(), "{out}");
+    assert_eq!(log[1]["nonce"], log[0]["dpop_nonce"], "{out}");
+    assert_eq!(log[1]["status"], 200, "{out}");
     assert_eq!(out["introspection"]["active"], true);
     assert_eq!(out["introspection"]["token_type"], "DPoP");
     assert_eq!(out["introspection"]["cnf"]["jkt"], out["jkt"]);
@@ -114,9 +157,10 @@ async fn openid_client_gets_a_dpop_bound_token_with_private_key_jwt_and_uses_it_
     let (status, body) =
         gateway_status(&server, &[("authorization", &format!("Bearer {bound}"))]).await;
     assert_eq!(status, 401, "{body}");
-    // And with a proof from another key.
+    // And with a proof from another key, even one carrying the server's nonce.
     let thief = ClientSigner::new(Algorithm::Es256);
-    let proof = thief.proof(&server, "GET", "/api/echo/x", Some(bound));
+    let nonce = log[0]["dpop_nonce"].as_str().unwrap();
+    let proof = nonced_proof(&thief, &server, ("GET", "/api/echo/x"), Some(bound), nonce);
     let (status, body) = gateway_status(
         &server,
         &[
@@ -312,19 +356,49 @@ async fn the_gateway_enforces_the_binding() {
     let key_b = ClientSigner::new(Algorithm::EdDsa);
     let token = bound_token(&server, &client_key, &key_a, &agent.id).await;
     let scheme = format!("DPoP {token}");
+    let nonce = nonce(&server, &key_a, &agent.id).await;
+    let echo = ("GET", "/api/echo/x");
 
-    let good = key_a.proof(&server, "GET", "/api/echo/x", Some(&token));
+    // Without the server's nonce: 401 with a fresh one (RFC 9449 §9).
+    let bare = key_a.proof(&server, "GET", "/api/echo/x", Some(&token));
+    let request = server
+        .http
+        .get(server.url("/api/echo/x?q=1"))
+        .header("authorization", &scheme)
+        .header("dpop", &bare)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(request.status(), 401);
+    assert!(
+        challenge_of(&request).starts_with("DPoP error=\"use_dpop_nonce\""),
+        "{}",
+        challenge_of(&request)
+    );
+    assert!(request.headers().contains_key("dpop-nonce"));
+
+    let good = nonced_proof(&key_a, &server, echo, Some(&token), &nonce);
     let (status, echoed) =
         gateway_status(&server, &[("authorization", &scheme), ("dpop", &good)]).await;
     assert_eq!(status, 200, "{echoed}");
     assert_eq!(echoed["headers"]["x-agent-id"], json!([agent.id]));
 
-    let no_ath =
-        key_a.sign_proof(&key_a.proof_claims(&server, "GET", &server.url("/api/echo/x"), None));
-    let wrong_ath = key_a.proof(&server, "GET", "/api/echo/x", Some("another-token"));
-    let wrong_htu = key_a.proof(&server, "GET", "/api/other", Some(&token));
-    let wrong_htm = key_a.proof(&server, "POST", "/api/echo/x", Some(&token));
-    let other_key = key_b.proof(&server, "GET", "/api/echo/x", Some(&token));
+    let no_ath = key_a.sign_proof(&{
+        let mut claims = key_a.proof_claims(&server, "GET", &server.url("/api/echo/x"), None);
+        claims["nonce"] = json!(nonce);
+        claims
+    });
+    let stale = key_a.sign_proof(&{
+        let mut claims =
+            key_a.proof_claims(&server, "GET", &server.url("/api/echo/x"), Some(&token));
+        claims["nonce"] = json!(nonce);
+        claims["iat"] = json!(server.clock_now().unix_timestamp() - 300);
+        claims
+    });
+    let wrong_ath = nonced_proof(&key_a, &server, echo, Some("another-token"), &nonce);
+    let wrong_htu = nonced_proof(&key_a, &server, ("GET", "/api/other"), Some(&token), &nonce);
+    let wrong_htm = nonced_proof(&key_a, &server, ("POST", "/api/echo/x"), Some(&token), &nonce);
+    let other_key = nonced_proof(&key_b, &server, echo, Some(&token), &nonce);
     let cases: Vec<(&str, Vec<(&str, &str)>)> = vec![
         (
             "replayed proof",
@@ -348,18 +422,31 @@ async fn the_gateway_enforces_the_binding() {
             vec![("authorization", &scheme), ("dpop", &wrong_htm)],
         ),
         (
+            "stale iat",
+            vec![("authorization", &scheme), ("dpop", &stale)],
+        ),
+        (
             "key B",
             vec![("authorization", &scheme), ("dpop", &other_key)],
         ),
     ];
     for (what, headers) in cases {
-        let (status, body) = gateway_status(&server, &headers).await;
+        let (status, body, challenge) = gateway_answer(&server, &headers).await;
         assert_eq!(status, 401, "{what}: {body}");
+        assert!(
+            challenge.starts_with("DPoP error=\"invalid_dpop_proof\", error_description=")
+                && challenge.ends_with("algs=\"ES256 EdDSA RS256\""),
+            "{what}: {challenge}"
+        );
     }
     let bearer = format!("Bearer {token}");
-    let (status, body) = gateway_status(&server, &[("authorization", &bearer)]).await;
+    let (status, body, challenge) = gateway_answer(&server, &[("authorization", &bearer)]).await;
     assert_eq!(status, 401, "as Bearer: {body}");
     assert!(body["message"].as_str().unwrap().contains("DPoP"), "{body}");
+    assert!(
+        challenge.starts_with("DPoP error=\"invalid_token\""),
+        "{challenge}"
+    );
 
     // An unbound token is not accepted under the DPoP scheme, nor is an API key.
     let plain = expect_json(
@@ -368,8 +455,8 @@ async fn the_gateway_enforces_the_binding() {
     )
     .await;
     let plain = plain["access_token"].as_str().unwrap();
-    let proof = key_a.proof(&server, "GET", "/api/echo/x", Some(plain));
-    let (status, _) = gateway_status(
+    let proof = nonced_proof(&key_a, &server, echo, Some(plain), &nonce);
+    let (status, _, challenge) = gateway_answer(
         &server,
         &[
             ("authorization", &format!("DPoP {plain}")),
@@ -378,9 +465,21 @@ async fn the_gateway_enforces_the_binding() {
     )
     .await;
     assert_eq!(status, 401);
+    assert!(
+        challenge.starts_with("DPoP error=\"invalid_token\""),
+        "{challenge}"
+    );
     let (status, _) =
         gateway_status(&server, &[("authorization", &format!("Bearer {plain}"))]).await;
     assert_eq!(status, 200);
+    // A bearer token's refusal keeps the bearer challenge (RFC 6750).
+    let (status, _, challenge) = gateway_answer(
+        &server,
+        &[("authorization", &format!("Bearer {plain}x"))],
+    )
+    .await;
+    assert_eq!(status, 401);
+    assert!(challenge.starts_with("Bearer "), "{challenge}");
     let (status, _) = gateway_status(
         &server,
         &[("authorization", &format!("DPoP {}", tenant.api_key))],
@@ -412,25 +511,46 @@ async fn tesseras_own_token_endpoints_enforce_the_binding_too() {
         .send()
         .await
         .unwrap();
+    assert!(challenge_of(&as_bearer).starts_with("DPoP error=\"invalid_token\""));
     let body = crate::support::expect_error(as_bearer, 401, "unauthenticated").await;
     assert!(body["message"].as_str().unwrap().contains("DPoP"), "{body}");
+    let nonce = nonce(&server, &dpop_key, &agent.id).await;
     let thief = ClientSigner::new(Algorithm::Es256);
     let stolen = server
         .http
         .get(server.url(&path))
         .header("authorization", format!("DPoP {token}"))
-        .header("dpop", thief.proof(&server, "GET", &path, Some(&token)))
+        .header(
+            "dpop",
+            nonced_proof(&thief, &server, ("GET", &path), Some(&token), &nonce),
+        )
         .send()
         .await
         .unwrap();
+    assert!(challenge_of(&stolen).starts_with("DPoP error=\"invalid_dpop_proof\""));
     crate::support::expect_error(stolen, 401, "unauthenticated").await;
+    // Without the nonce: asked for it.
+    let bare = server
+        .http
+        .get(server.url(&path))
+        .header("authorization", format!("DPoP {token}"))
+        .header("dpop", dpop_key.proof(&server, "GET", &path, Some(&token)))
+        .send()
+        .await
+        .unwrap();
+    assert!(challenge_of(&bare).starts_with("DPoP error=\"use_dpop_nonce\""));
+    assert!(bare.headers().contains_key("dpop-nonce"));
+    crate::support::expect_error(bare, 401, "unauthenticated").await;
 
     // With its own key's proof the agent gets past authentication (to "not connected").
     let response = server
         .http
         .get(server.url(&path))
         .header("authorization", format!("DPoP {token}"))
-        .header("dpop", dpop_key.proof(&server, "GET", &path, Some(&token)))
+        .header(
+            "dpop",
+            nonced_proof(&dpop_key, &server, ("GET", &path), Some(&token), &nonce),
+        )
         .send()
         .await
         .unwrap();

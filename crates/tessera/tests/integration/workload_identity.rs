@@ -12,10 +12,10 @@ use tessera_testkit::{TestAgent, TestServer, TestTenant, WorkloadIssuer};
 use crate::support::{call, expect_error, expect_json};
 
 const JWT_BEARER: &str = "urn:ietf:params:oauth:grant-type:jwt-bearer";
-const AUDIENCE: &str = "https://tessera.test/wif";
+pub(crate) const AUDIENCE: &str = "https://tessera.test/wif";
 
 /// Loopback issuers allowed; `refetch_secs` between key refetches for unknown key ids.
-async fn server(refetch_secs: u64) -> TestServer {
+pub(crate) async fn server(refetch_secs: u64) -> TestServer {
     TestServer::start_with(|config| {
         config.oauth_allow_private_issuers = true;
         config.workload_jwks_refetch_secs = refetch_secs;
@@ -23,7 +23,7 @@ async fn server(refetch_secs: u64) -> TestServer {
     .await
 }
 
-fn main_branch() -> Value {
+pub(crate) fn main_branch() -> Value {
     json!({"repository": "acme/api", "ref": "refs/heads/main", "workflow": "deploy"})
 }
 
@@ -39,7 +39,7 @@ async fn create_policy(server: &TestServer, tenant: &TestTenant, body: Value) ->
 }
 
 /// A policy trusting `issuer`'s tokens for `acme/*` on `main` to act as `agent` with `deploy`.
-async fn trust(server: &TestServer, tenant: &TestTenant, issuer: &str, agent: &TestAgent) -> Value {
+pub(crate) async fn trust(server: &TestServer, tenant: &TestTenant, issuer: &str, agent: &TestAgent) -> Value {
     let body = json!({
         "issuer": issuer,
         "audience": AUDIENCE,

@@ -56,6 +56,9 @@ struct Request {
     /// The resource (RFC 8707) the tokens are for; None: Tessera's default audience.
     #[serde(default)]
     resource: Option<String>,
+    /// The DPoP key (RFC 9449 §10) the code is bound to: its redemption needs a proof by it.
+    #[serde(default)]
+    dpop_jkt: Option<String>,
 }
 
 /// Where the answer goes once the redirect URI is verified.
@@ -103,6 +106,7 @@ impl Back<'_> {
         ("code_challenge_method" = Option<String>, Query, description = "`S256`"),
         ("prompt" = Option<String>, Query, description = "`none` (fail instead of asking) or `consent` (ask again)"),
         ("resource" = Option<String>, Query, description = "RFC 8707: the resource the tokens are for (Tessera's API or a gateway route's resource); it becomes their `aud`"),
+        ("dpop_jkt" = Option<String>, Query, description = "RFC 9449 §10: the thumbprint of the DPoP key the code is bound to; the token request must carry a proof by that key"),
     ),
     responses(
         (status = 200, description = "the consent screen", content_type = "text/html"),
@@ -302,8 +306,18 @@ async fn checked(
         ));
     }
     let resource = state.requested_audience(param("resource"))?;
+    let dpop_jkt = match param("dpop_jkt") {
+        Some(jkt) if crate::dpop::is_thumbprint(jkt) => Some(jkt.to_owned()),
+        Some(_) => {
+            return Err(OAuthError::invalid_request(
+                "dpop_jkt must be a JWK SHA-256 thumbprint (43 characters of base64url)",
+            ));
+        }
+        None => None,
+    };
     Ok(Request {
         resource,
+        dpop_jkt,
         client_id: client.id,
         redirect_uri: param("redirect_uri").unwrap_or_default().to_owned(),
         scope,
@@ -345,6 +359,7 @@ async fn issue_code(
         created_at: now,
         revoked_at: None,
         resource: request.resource,
+        dpop_jkt: request.dpop_jkt,
     };
     if let Err(error) = state.store.create_grant(&grant).await {
         return back.refuse(&OAuthError::from(error));

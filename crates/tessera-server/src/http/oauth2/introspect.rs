@@ -42,14 +42,7 @@ pub(super) async fn introspect(
             active: true,
             scope: Some(claims.scope),
             client_id: Some(claims.client_id),
-            token_type: Some(
-                if claims.cnf.is_some() {
-                    "DPoP"
-                } else {
-                    "Bearer"
-                }
-                .to_owned(),
-            ),
+            token_type: Some(crate::dpop::token_type(claims.cnf.as_ref()).to_owned()),
             exp: Some(claims.exp),
             iat: Some(claims.iat),
             sub: Some(claims.sub),

@@ -2,7 +2,8 @@
 //! acting as itself), `authorization_code` and `refresh_token` (an application acting for a
 //! person), token exchange (RFC 8693: an agent acting for another agent or a person),
 //! `jwt-bearer` (an outside workload's token, through a trust policy), and the device code
-//! (RFC 8628: a device acting for a person).
+//! (RFC 8628: a device acting for a person). With a DPoP proof (RFC 9449) the tokens of any
+//! grant are bound to the proof's key ([`crate::dpop::token_request`]).
 
 use axum::Json;
 use axum::body::Bytes;
@@ -14,7 +15,7 @@ use tessera_proto::{OAuthErrorBody, OAuthErrorCode};
 
 use super::form::OAuthForm;
 use super::grants;
-use super::guard_failures;
+use super::{audit_client_failure, guard_failures};
 use crate::context::RequestContext;
 use crate::delegation::TOKEN_EXCHANGE;
 use crate::error::OAuthError;
@@ -24,9 +25,10 @@ use crate::state::AppState;
 /// OpenID Connect ID tokens).
 #[utoipa::path(post, path = "/oauth2/token", tag = "oauth2",
     request_body(content = TokenRequest, content_type = "application/x-www-form-urlencoded"),
+    params(("DPoP" = Option<String>, Header, description = "RFC 9449 proof of `POST /oauth2/token` with the server's nonce: the tokens of any grant are bound to its key (`token_type: DPoP`, `cnf.jkt`)")),
     responses(
         (status = 200, body = TokenResponse, description = "The tokens; a token exchange adds `issued_token_type` (TokenExchangeResponse)"),
-        (status = 400, body = OAuthErrorBody), (status = 401, body = OAuthErrorBody), (status = 429, body = OAuthErrorBody),
+        (status = 400, body = OAuthErrorBody, description = "RFC 6749 errors; `invalid_dpop_proof`; `use_dpop_nonce` with a `DPoP-Nonce` header to retry with"), (status = 401, body = OAuthErrorBody), (status = 429, body = OAuthErrorBody),
     ),
     security((), ("client_secret_basic" = [])))]
 pub(super) async fn token(
@@ -46,20 +48,33 @@ pub(super) async fn token(
         Ok(grant_type) => grant_type,
         Err(error) => return error.into_response(),
     };
+    // Token exchange reads its own proof; every other grant binds through the same check,
+    // made before the grant spends anything.
+    if grant_type == TOKEN_EXCHANGE {
+        return answer(grants::token_exchange::exchange(&state, &ctx, &headers, &form).await);
+    }
+    let cnf = match state.token_request_binding(&headers).await {
+        Ok(cnf) => cnf,
+        Err(refused) => {
+            audit_client_failure(&state, &ctx, "token.issue", &refused.error).await;
+            return refused.into_response(&state);
+        }
+    };
     let issued = match grant_type {
         "client_credentials" => {
-            grants::client_credentials::exchange(&state, &ctx, &headers, &form).await
+            grants::client_credentials::exchange(&state, &ctx, &headers, &form, cnf).await
         }
         "authorization_code" => {
-            grants::authorization_code::exchange(&state, &ctx, &headers, &form).await
+            grants::authorization_code::exchange(&state, &ctx, &headers, &form, cnf).await
         }
-        "refresh_token" => grants::refresh_token::exchange(&state, &ctx, &headers, &form).await,
-        TOKEN_EXCHANGE => {
-            return answer(grants::token_exchange::exchange(&state, &ctx, &headers, &form).await);
+        "refresh_token" => {
+            grants::refresh_token::exchange(&state, &ctx, &headers, &form, cnf).await
         }
-        grants::jwt_bearer::GRANT_TYPE => grants::jwt_bearer::exchange(&state, &ctx, &form).await,
+        grants::jwt_bearer::GRANT_TYPE => {
+            grants::jwt_bearer::exchange(&state, &ctx, &form, cnf).await
+        }
         super::DEVICE_CODE_GRANT => {
-            grants::device_code::exchange(&state, &ctx, &headers, &form).await
+            grants::device_code::exchange(&state, &ctx, &headers, &form, cnf).await
         }
         other => Err(OAuthError::new(
             OAuthErrorCode::UnsupportedGrantType,

@@ -1,20 +1,22 @@
 //! `authorization_code` (RFC 6749 §4.1.3 with PKCE, RFC 7636): an application trades the code
 //! its redirect URI received for the person's tokens. The code is used up by the first attempt,
 //! whatever its outcome; presenting it again revokes the grant and every token issued from it
-//! (RFC 6749 §4.1.2).
+//! (RFC 6749 §4.1.2). With a DPoP proof the access token is bound to the proof's key, and a
+//! public client's grant too (RFC 9449 §5); a code issued for `dpop_jkt` needs a proof by that
+//! key (§10).
 
 use axum::http::HeaderMap;
 use axum::response::Response;
 use subtle::ConstantTimeEq;
 use tessera_core::authz::{Grant, GrantRefreshToken, Redemption};
 use tessera_crypto::oidc::{is_pkce_value, pkce_s256};
-use tessera_crypto::{SecretKind, sha256};
+use tessera_crypto::{Confirmation, SecretKind, sha256};
 use tessera_proto::OAuthErrorCode;
 use tessera_proto::oauth2::TokenResponse;
 
 use super::super::form::OAuthForm;
 use super::super::token::signing_failed;
-use super::{actor, app_client, check_resource, refuse};
+use super::{actor, app_client, check_grant_key, check_resource, grant_key, refuse};
 use crate::audit::Fact;
 use crate::context::RequestContext;
 use crate::error::OAuthError;
@@ -25,6 +27,7 @@ pub(in super::super) async fn exchange(
     ctx: &RequestContext,
     headers: &HeaderMap,
     form: &OAuthForm,
+    cnf: Option<Confirmation>,
 ) -> Result<TokenResponse, Response> {
     let client = app_client(state, ctx, headers, form).await?;
     let invalid = |why: &str| OAuthError::new(OAuthErrorCode::InvalidGrant, why);
@@ -59,11 +62,18 @@ pub(in super::super) async fn exchange(
     };
     if let Err(error) = check(&grant, redirect_uri, form.get("code_verifier"))
         .and_then(|()| check_resource(state, &grant, form))
+        .and_then(|()| check_grant_key(&grant, cnf.as_ref()))
     {
         return Err(refuse(state, ctx, &client, grant.id, error).await);
     }
+    if grant.dpop_jkt.is_none()
+        && let Some(jkt) = grant_key(&client, cnf.as_ref())
+        && let Err(error) = state.store.bind_grant_dpop_key(grant.id, &jkt).await
+    {
+        return Err(refuse_now(OAuthError::from(error)));
+    }
     let tokens = state
-        .issue_grant_tokens(&grant, &grant.scope, true, None)
+        .issue_grant_tokens(&grant, &grant.scope, true, None, cnf)
         .map_err(|e| refuse_now(signing_failed(e)))?;
     if let Some(hash) = tokens.refresh_hash {
         let first = GrantRefreshToken {

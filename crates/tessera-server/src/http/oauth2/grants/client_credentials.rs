@@ -3,7 +3,7 @@
 //! subset, for Tessera's API or the resource it names (RFC 8707). With a DPoP proof (RFC 9449)
 //! the token is bound to the proof's key (`cnf.jkt`).
 
-use axum::http::{HeaderMap, Method};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use tessera_core::Scopes;
 use tessera_core::agent::Agent;
@@ -18,7 +18,6 @@ use super::super::token::signing_failed;
 use super::super::{audit_client_failure, client_failure};
 use crate::audit::Fact;
 use crate::context::RequestContext;
-use crate::dpop::{ProofError, ProofTarget, proof_header};
 use crate::error::OAuthError;
 use crate::state::AppState;
 
@@ -27,16 +26,8 @@ pub(in super::super) async fn exchange(
     ctx: &RequestContext,
     headers: &HeaderMap,
     form: &OAuthForm,
+    cnf: Option<Confirmation>,
 ) -> Result<TokenResponse, Response> {
-    // The proof first: a client told to fetch a nonce retries with the same client
-    // authentication, which must not have been spent yet.
-    let cnf = match dpop_binding(state, headers).await {
-        Ok(cnf) => cnf,
-        Err(refused) => {
-            audit_client_failure(state, ctx, "token.issue", &refused.0).await;
-            return Err(refused.into_response(state));
-        }
-    };
     let agent = match authenticate(state, headers, form).await {
         Ok(agent) => agent,
         Err(error) => {
@@ -62,55 +53,6 @@ pub(in super::super) async fn exchange(
             state.audit(ctx, fact).await;
             Err(error.into_response())
         }
-    }
-}
-
-/// A refused DPoP proof, and whether the answer must carry a fresh nonce.
-struct Refused(OAuthError, bool);
-
-impl Refused {
-    fn into_response(self, state: &AppState) -> Response {
-        let mut response = self.0.into_response();
-        if self.1 {
-            response
-                .headers_mut()
-                .insert(crate::dpop::NONCE_HEADER, state.dpop_nonce());
-        }
-        response
-    }
-}
-
-/// The key the token is to be bound to: the request's DPoP proof's, when it has one.
-async fn dpop_binding(
-    state: &AppState,
-    headers: &HeaderMap,
-) -> Result<Option<Confirmation>, Refused> {
-    let invalid = |why: String| {
-        Refused(
-            OAuthError::new(OAuthErrorCode::InvalidDpopProof, why),
-            false,
-        )
-    };
-    let Some(proof) = proof_header(headers).map_err(|e| invalid(e.to_string()))? else {
-        return Ok(None);
-    };
-    let target = ProofTarget {
-        method: &Method::POST,
-        path: "/oauth2/token",
-        access_token: None,
-        require_nonce: true,
-    };
-    match state.check_dpop_proof(proof, target).await {
-        Ok(proof) => Ok(Some(Confirmation { jkt: proof.jkt })),
-        Err(ProofError::NonceRequired) => Err(Refused(
-            OAuthError::new(
-                OAuthErrorCode::UseDpopNonce,
-                ProofError::NonceRequired.to_string(),
-            ),
-            true,
-        )),
-        Err(ProofError::Store(error)) => Err(Refused(error.into(), false)),
-        Err(error @ ProofError::Invalid(_)) => Err(invalid(error.to_string())),
     }
 }
 
@@ -158,12 +100,7 @@ pub(super) fn issue(
         .map_err(signing_failed)?;
     let response = TokenResponse {
         access_token: token,
-        token_type: if claims.cnf.is_some() {
-            "DPoP"
-        } else {
-            "Bearer"
-        }
-        .to_owned(),
+        token_type: crate::dpop::token_type(claims.cnf.as_ref()).to_owned(),
         expires_in: claims.exp - claims.iat,
         scope: claims.scope,
         refresh_token: None,

@@ -2,20 +2,21 @@
 //! device code until the person approves (tokens, once), denies (`access_denied`) or lets it
 //! expire (`expired_token`); meanwhile `authorization_pending`, and `slow_down` to a device that
 //! polls faster than its interval. An approval becomes a grant like an authorization code's, so
-//! its tokens are revocable and its refresh tokens rotate.
+//! its tokens are revocable and its refresh tokens rotate. With a DPoP proof the access token is
+//! bound to its key, and a public client's grant too (RFC 9449 §5).
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tessera_core::GrantId;
 use tessera_core::authz::{Grant, GrantRefreshToken};
 use tessera_core::device::DevicePoll;
-use tessera_crypto::{SecretKind, sha256};
+use tessera_crypto::{Confirmation, SecretKind, sha256};
 use tessera_proto::OAuthErrorCode;
 use tessera_proto::oauth2::TokenResponse;
 
 use super::super::form::OAuthForm;
 use super::super::token::signing_failed;
-use super::{actor, app_client, refuse};
+use super::{actor, app_client, grant_key, refuse};
 use crate::audit::Fact;
 use crate::context::RequestContext;
 use crate::error::OAuthError;
@@ -26,6 +27,7 @@ pub(in super::super) async fn exchange(
     ctx: &RequestContext,
     headers: &HeaderMap,
     form: &OAuthForm,
+    cnf: Option<Confirmation>,
 ) -> Result<TokenResponse, Response> {
     let client = app_client(state, ctx, headers, form).await?;
     let invalid = |why: &str| OAuthError::new(OAuthErrorCode::InvalidGrant, why);
@@ -99,12 +101,13 @@ pub(in super::super) async fn exchange(
         created_at: now,
         revoked_at: None,
         resource: device.resource,
+        dpop_jkt: grant_key(&client, cnf.as_ref()),
     };
     if let Err(error) = state.store.create_grant(&grant).await {
         return Err(OAuthError::from(error).into_response());
     }
     let tokens = state
-        .issue_grant_tokens(&grant, &grant.scope, true, None)
+        .issue_grant_tokens(&grant, &grant.scope, true, None, cnf)
         .map_err(|e| signing_failed(e).into_response())?;
     if let Some(refresh_hash) = tokens.refresh_hash {
         let first = GrantRefreshToken {

@@ -2,11 +2,13 @@
 //! federation: an outside workload presents a token its own issuer signed (`assertion`) and
 //! gets an access token for the agent a tenant's trust policy names. No client
 //! authentication: the policy, not a secret, says who the workload may be. `client_id` (an
-//! agent id) picks the agent when policies for several match; `scope` may narrow.
+//! agent id) picks the agent when policies for several match; `scope` may narrow. With a DPoP
+//! proof the token is bound to the proof's key.
 
 use axum::response::{IntoResponse, Response};
 use tessera_core::AgentId;
 use tessera_core::agent::Agent;
+use tessera_crypto::Confirmation;
 use tessera_proto::OAuthErrorCode;
 use tessera_proto::oauth2::TokenResponse;
 
@@ -23,6 +25,7 @@ pub(in super::super) async fn exchange(
     state: &AppState,
     ctx: &RequestContext,
     form: &OAuthForm,
+    cnf: Option<Confirmation>,
 ) -> Result<TokenResponse, Response> {
     let assertion = form.require("assertion").map_err(|e| e.into_response())?;
     let client_id = match form.get("client_id") {
@@ -63,7 +66,7 @@ pub(in super::super) async fn exchange(
         .map(|p| p.id.to_string())
         .collect::<Vec<_>>()
         .join(" ");
-    match issue(state, form, &federated) {
+    match issue(state, form, &federated, cnf) {
         Ok((response, jti)) => {
             let fact = Fact::success(tenant, outside, "workload.federate", policies);
             state.audit(ctx, fact).await;
@@ -88,11 +91,11 @@ fn issue(
     state: &AppState,
     form: &OAuthForm,
     federated: &Federated,
+    cnf: Option<Confirmation>,
 ) -> Result<(TokenResponse, String), OAuthError> {
     let granted = Agent {
         scopes: federated.scopes.clone(),
         ..federated.agent.clone()
     };
-    // A workload token is a bearer token: DPoP at this grant is not supported yet.
-    super::client_credentials::issue(state, form, &granted, None)
+    super::client_credentials::issue(state, form, &granted, cnf)
 }

@@ -10,7 +10,9 @@ pub(super) mod token_exchange;
 
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
+use subtle::ConstantTimeEq;
 use tessera_core::authz::{Grant, OAuthClient};
+use tessera_crypto::Confirmation;
 use tessera_proto::OAuthErrorCode;
 
 use super::client_auth::authenticate_app;
@@ -73,4 +75,30 @@ fn check_resource(state: &AppState, grant: &Grant, form: &OAuthForm) -> Result<(
         }
         _ => Ok(()),
     }
+}
+
+/// RFC 9449 §5, §10: a grant bound to a DPoP key gives tokens only to a request whose proof is
+/// by that key.
+fn check_grant_key(grant: &Grant, cnf: Option<&Confirmation>) -> Result<(), OAuthError> {
+    let Some(bound) = &grant.dpop_jkt else {
+        return Ok(());
+    };
+    match cnf {
+        Some(cnf) if bool::from(cnf.jkt.as_bytes().ct_eq(bound.as_bytes())) => Ok(()),
+        Some(_) => Err(OAuthError::new(
+            OAuthErrorCode::InvalidGrant,
+            "the grant is bound to another DPoP key than this proof's",
+        )),
+        None => Err(OAuthError::new(
+            OAuthErrorCode::InvalidGrant,
+            "the grant is bound to a DPoP key: send a proof by it (`DPoP` header)",
+        )),
+    }
+}
+
+/// The DPoP key a new grant of `client` is bound to: a public client's proof key, so that its
+/// refresh tokens need a proof by it (RFC 9449 §5). A confidential client's refresh tokens are
+/// bound to its authentication instead, and it may change keys.
+fn grant_key(client: &OAuthClient, cnf: Option<&Confirmation>) -> Option<String> {
+    cnf.filter(|_| client.is_public()).map(|c| c.jkt.clone())
 }

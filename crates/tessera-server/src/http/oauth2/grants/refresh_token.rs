@@ -1,18 +1,20 @@
 //! `refresh_token` (RFC 6749 §6) for applications: each refresh token works once and the
 //! response carries the next; a used one presented again means it leaked, and the whole grant —
 //! every refresh and access token of the family — is revoked (OAuth 2.0 Security BCP §4.14.2).
+//! A public client's refresh tokens of a DPoP-bound grant need a proof by the grant's key
+//! (RFC 9449 §5); with a proof, the new access token is bound to its key.
 
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use tessera_core::Scopes;
 use tessera_core::authz::GrantRotation;
-use tessera_crypto::{GeneratedSecret, SecretKind, sha256};
+use tessera_crypto::{Confirmation, GeneratedSecret, SecretKind, sha256};
 use tessera_proto::OAuthErrorCode;
 use tessera_proto::oauth2::TokenResponse;
 
 use super::super::form::OAuthForm;
 use super::super::token::signing_failed;
-use super::{actor, app_client, check_resource, refuse};
+use super::{actor, app_client, check_grant_key, check_resource, refuse};
 use crate::audit::Fact;
 use crate::context::RequestContext;
 use crate::error::OAuthError;
@@ -23,6 +25,7 @@ pub(in super::super) async fn exchange(
     ctx: &RequestContext,
     headers: &HeaderMap,
     form: &OAuthForm,
+    cnf: Option<Confirmation>,
 ) -> Result<TokenResponse, Response> {
     let client = app_client(state, ctx, headers, form).await?;
     let invalid = |why: &str| OAuthError::new(OAuthErrorCode::InvalidGrant, why);
@@ -35,8 +38,8 @@ pub(in super::super) async fn exchange(
         return Err(refuse(state, ctx, &client, "", error).await);
     }
     let hash = sha256(presented.as_bytes());
-    // The scope and resource are checked before the token is used up, so a too-wide request
-    // costs nothing.
+    // The scope, resource and a public client's DPoP key are checked before the token is used
+    // up, so a too-wide request, or a thief's without the key, costs nothing.
     let requested = match form.get("scope") {
         None => None,
         Some(text) => match Scopes::parse(text) {
@@ -47,7 +50,7 @@ pub(in super::super) async fn exchange(
             }
         },
     };
-    if requested.is_some() || form.get("resource").is_some() {
+    if requested.is_some() || form.get("resource").is_some() || client.is_public() {
         let granted = state
             .store
             .grant_of_refresh_token(&hash)
@@ -65,6 +68,11 @@ pub(in super::super) async fn exchange(
                 return Err(refuse(state, ctx, &client, grant.id, error).await);
             }
             if let Err(error) = check_resource(state, &grant, form) {
+                return Err(refuse(state, ctx, &client, grant.id, error).await);
+            }
+            if client.is_public()
+                && let Err(error) = check_grant_key(&grant, cnf.as_ref())
+            {
                 return Err(refuse(state, ctx, &client, grant.id, error).await);
             }
         }
@@ -99,7 +107,7 @@ pub(in super::super) async fn exchange(
     };
     let scope = requested.unwrap_or_else(|| grant.scope.clone());
     let tokens = state
-        .issue_grant_tokens(&grant, &scope, false, Some(next))
+        .issue_grant_tokens(&grant, &scope, false, Some(next), cnf)
         .map_err(|e| signing_failed(e).into_response())?;
     let fact = Fact::success(
         Some(client.tenant_id),
