@@ -7,8 +7,8 @@ use tessera_core::tenant::TenantStatus;
 use tessera_core::{GrantId, Scopes, TenantId};
 use tessera_crypto::oidc::half_hash;
 use tessera_crypto::{
-    ACCESS_TOKEN_TYP, AccessTokenClaims, Confirmation, GeneratedSecret, ID_TOKEN_TYP, IdTokenClaims,
-    KeyRingError, SecretKind,
+    ACCESS_TOKEN_TYP, AccessTokenClaims, Confirmation, GeneratedSecret, ID_TOKEN_TYP,
+    IdTokenClaims, KeyRingError, SecretKind,
 };
 use tessera_proto::oauth2::TokenResponse;
 use time::Duration;

@@ -397,8 +397,7 @@ impl FromRequestParts<AppState> for ConnectionReader {
                             .unwrap_or_else(|never| match never {})
                             .client_ip,
                     );
-                    let message =
-                        format!("the access token is not active ({})", inactive.reason());
+                    let message = format!("the access token is not active ({})", inactive.reason());
                     let mut response =
                         ApiError::new(ErrorCode::Unauthenticated, message.clone()).into_response();
                     if scheme == Scheme::Dpop {

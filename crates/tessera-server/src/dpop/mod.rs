@@ -40,7 +40,9 @@ pub fn token_type(cnf: Option<&Confirmation>) -> &'static str {
 
 /// Whether `jkt` reads as an RFC 7638 thumbprint: base64url of a SHA-256 digest.
 pub fn is_thumbprint(jkt: &str) -> bool {
-    URL_SAFE_NO_PAD.decode(jkt).is_ok_and(|digest| digest.len() == 32)
+    URL_SAFE_NO_PAD
+        .decode(jkt)
+        .is_ok_and(|digest| digest.len() == 32)
 }
 
 /// The algorithms a proof may be signed with.

@@ -1,7 +1,8 @@
 //! DPoP (RFC 9449): a certified client (npm `openid-client`) gets a DPoP-bound token with
 //! `private_key_jwt` and uses it through the gateway; the token endpoint's nonce and proof checks;
 //! the gateway's refusal of a bound token as Bearer, with another key's proof, without `ath`, with
-//! a replayed or stale proof, or without the server's nonce, each with its `DPoP` challenge.
+//! a replayed or stale proof, or without the server's nonce (unless configured otherwise), each
+//! with its `DPoP` challenge.
 
 use serde_json::{Value, json};
 use tessera_crypto::Algorithm;
@@ -86,7 +87,11 @@ async fn gateway_answer(server: &TestServer, headers: &[(&str, &str)]) -> (u16, 
     let response = request.send().await.unwrap();
     let status = response.status().as_u16();
     let challenge = challenge_of(&response);
-    (status, response.json().await.unwrap_or(Value::Null), challenge)
+    (
+        status,
+        response.json().await.unwrap_or(Value::Null),
+        challenge,
+    )
 }
 
 pub(crate) fn challenge_of(response: &reqwest::Response) -> String {
@@ -144,7 +149,10 @@ async fn openid_client_gets_a_dpop_bound_token_with_private_key_jwt_and_uses_it_
         "{out}"
     );
     let asked = log[0]["www_authenticate"].as_str().unwrap();
-    assert!(asked.starts_with("DPoP error=\"use_dpop_nonce\""), "{asked}");
+    assert!(
+        asked.starts_with("DPoP error=\"use_dpop_nonce\""),
+        "{asked}"
+    );
     assert!(asked.contains("algs=\"ES256 EdDSA RS256\""), "{asked}");
     assert!(log[0]["dpop_nonce"].is_string(), "{out}");
     assert_eq!(log[1]["nonce"], log[0]["dpop_nonce"], "{out}");
@@ -397,7 +405,13 @@ async fn the_gateway_enforces_the_binding() {
     });
     let wrong_ath = nonced_proof(&key_a, &server, echo, Some("another-token"), &nonce);
     let wrong_htu = nonced_proof(&key_a, &server, ("GET", "/api/other"), Some(&token), &nonce);
-    let wrong_htm = nonced_proof(&key_a, &server, ("POST", "/api/echo/x"), Some(&token), &nonce);
+    let wrong_htm = nonced_proof(
+        &key_a,
+        &server,
+        ("POST", "/api/echo/x"),
+        Some(&token),
+        &nonce,
+    );
     let other_key = nonced_proof(&key_b, &server, echo, Some(&token), &nonce);
     let cases: Vec<(&str, Vec<(&str, &str)>)> = vec![
         (
@@ -473,11 +487,8 @@ async fn the_gateway_enforces_the_binding() {
         gateway_status(&server, &[("authorization", &format!("Bearer {plain}"))]).await;
     assert_eq!(status, 200);
     // A bearer token's refusal keeps the bearer challenge (RFC 6750).
-    let (status, _, challenge) = gateway_answer(
-        &server,
-        &[("authorization", &format!("Bearer {plain}x"))],
-    )
-    .await;
+    let (status, _, challenge) =
+        gateway_answer(&server, &[("authorization", &format!("Bearer {plain}x"))]).await;
     assert_eq!(status, 401);
     assert!(challenge.starts_with("Bearer "), "{challenge}");
     let (status, _) = gateway_status(
@@ -560,6 +571,48 @@ async fn tesseras_own_token_endpoints_enforce_the_binding_too() {
         status != 401 && body["error"] != "unauthenticated",
         "{status} {body}"
     );
+}
+
+#[tokio::test]
+async fn resources_may_be_configured_not_to_insist_on_a_nonce() {
+    let server = TestServer::start_with(|config| config.dpop_resource_nonce = false).await;
+    let tenant = server.register_tenant("A").await;
+    let agent = server.create_agent(&tenant, &["connections:read"]).await;
+    let client_key = ClientSigner::new(Algorithm::Es256);
+    register_key(&server, &tenant, &agent, &client_key).await;
+    let dpop_key = ClientSigner::new(Algorithm::Es256);
+    // The token endpoint still insists.
+    let token = bound_token(&server, &client_key, &dpop_key, &agent.id).await;
+    let path = format!("/v1/agents/{}/connections/idp/token", agent.id);
+    let send = |proof: String| {
+        server
+            .http
+            .get(server.url(&path))
+            .header("authorization", format!("DPoP {token}"))
+            .header("dpop", proof)
+            .send()
+    };
+
+    // A proof without a nonce passes authentication (to "not connected") ...
+    let response = send(dpop_key.proof(&server, "GET", &path, Some(&token)))
+        .await
+        .unwrap();
+    let status = response.status().as_u16();
+    let body: Value = response.json().await.unwrap();
+    assert!(
+        status != 401 && body["error"] != "unauthenticated",
+        "{status} {body}"
+    );
+    // ... while a nonce that is not the server's is still refused.
+    let forged = nonced_proof(
+        &dpop_key,
+        &server,
+        ("GET", &path),
+        Some(&token),
+        "bm90LWEtbm9uY2U",
+    );
+    let response = send(forged).await.unwrap();
+    assert!(challenge_of(&response).starts_with("DPoP error=\"use_dpop_nonce\""));
 }
 
 #[tokio::test]

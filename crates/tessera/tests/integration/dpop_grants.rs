@@ -75,14 +75,22 @@ async fn asked_nonce(response: reqwest::Response) -> String {
         .to_owned();
     let status = response.status().as_u16();
     let body: Value = response.json().await.unwrap();
-    assert_eq!((status, body["error"].as_str()), (400, Some("use_dpop_nonce")), "{body}");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some("use_dpop_nonce")),
+        "{body}"
+    );
     nonce
 }
 
 async fn refused(response: reqwest::Response, code: &str) -> Value {
     let status = response.status().as_u16();
     let body: Value = response.json().await.unwrap();
-    assert_eq!((status, body["error"].as_str()), (400, Some(code)), "{body}");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (400, Some(code)),
+        "{body}"
+    );
     body
 }
 
@@ -180,13 +188,7 @@ async fn openid_client_binds_a_persons_tokens_to_its_dpop_key() {
     let plain_app = register_client(&server, &tenant, false).await;
     let code = code_with(&server, &plain_app, &cookie, &[]).await;
     let plain = expect_json(
-        app_token(
-            &server,
-            &plain_app,
-            &code_form(&code),
-            None,
-        )
-        .await,
+        app_token(&server, &plain_app, &code_form(&code), None).await,
         200,
     )
     .await;
@@ -252,7 +254,10 @@ async fn a_code_bound_by_dpop_jkt_needs_a_proof_by_that_key() {
     // openid-client redeems a code bound to another key than its own: refused.
     let out = code_flow(&server, &public, Some("other")).await;
     assert_eq!(
-        (&out["code_refused"]["status"], &out["code_refused"]["error"]),
+        (
+            &out["code_refused"]["status"],
+            &out["code_refused"]["error"]
+        ),
         (&json!(400), &json!("invalid_grant")),
         "{out}"
     );
@@ -277,27 +282,63 @@ async fn a_code_bound_by_dpop_jkt_needs_a_proof_by_that_key() {
     let jkt = key_a.thumbprint();
     let code = code_with(&server, &app, &cookie, &[("dpop_jkt", &jkt)]).await;
     let fields = code_form(&code);
-    refused(app_token(&server, &app, &fields, None).await, "invalid_grant").await;
+    refused(
+        app_token(&server, &app, &fields, None).await,
+        "invalid_grant",
+    )
+    .await;
     // ... nor with key B's (and the code is then used up).
     let code = code_with(&server, &app, &cookie, &[("dpop_jkt", &jkt)]).await;
     let fields = code_form(&code);
     let nonce = asked_nonce(
-        app_token(&server, &app, &fields, Some(&token_proof(&key_b, &server, None))).await,
+        app_token(
+            &server,
+            &app,
+            &fields,
+            Some(&token_proof(&key_b, &server, None)),
+        )
+        .await,
     )
     .await;
     let why = refused(
-        app_token(&server, &app, &fields, Some(&token_proof(&key_b, &server, Some(&nonce)))).await,
+        app_token(
+            &server,
+            &app,
+            &fields,
+            Some(&token_proof(&key_b, &server, Some(&nonce))),
+        )
+        .await,
         "invalid_grant",
     )
     .await;
-    assert!(why["error_description"].as_str().unwrap().contains("another DPoP key"), "{why}");
+    assert!(
+        why["error_description"]
+            .as_str()
+            .unwrap()
+            .contains("another DPoP key"),
+        "{why}"
+    );
     // With key A's, after the nonce round trip (which does not spend the code): bound tokens.
     let code = code_with(&server, &app, &cookie, &[("dpop_jkt", &jkt)]).await;
     let fields = code_form(&code);
-    asked_nonce(app_token(&server, &app, &fields, Some(&token_proof(&key_a, &server, None))).await)
-        .await;
+    asked_nonce(
+        app_token(
+            &server,
+            &app,
+            &fields,
+            Some(&token_proof(&key_a, &server, None)),
+        )
+        .await,
+    )
+    .await;
     let issued = expect_json(
-        app_token(&server, &app, &fields, Some(&token_proof(&key_a, &server, Some(&nonce)))).await,
+        app_token(
+            &server,
+            &app,
+            &fields,
+            Some(&token_proof(&key_a, &server, Some(&nonce))),
+        )
+        .await,
         200,
     )
     .await;
@@ -326,7 +367,10 @@ async fn a_code_bound_by_dpop_jkt_needs_a_proof_by_that_key() {
             &app,
             &[
                 ("grant_type", "refresh_token"),
-                ("refresh_token", refreshed["refresh_token"].as_str().unwrap()),
+                (
+                    "refresh_token",
+                    refreshed["refresh_token"].as_str().unwrap(),
+                ),
             ],
             None,
         )
@@ -335,7 +379,12 @@ async fn a_code_bound_by_dpop_jkt_needs_a_proof_by_that_key() {
     )
     .await;
     assert_eq!(plain["token_type"], "Bearer");
-    assert!(jwt_parts(plain["access_token"].as_str().unwrap()).1.get("cnf").is_none());
+    assert!(
+        jwt_parts(plain["access_token"].as_str().unwrap())
+            .1
+            .get("cnf")
+            .is_none()
+    );
 }
 
 #[tokio::test]
@@ -369,7 +418,10 @@ async fn openid_client_polls_the_device_grant_with_dpop() {
     let jkt = out["jkt"].as_str().unwrap();
     bound_to(&out["tokens"]["access_token"], jkt);
     let introspected = server
-        .introspect(&tenant.api_key, out["tokens"]["access_token"].as_str().unwrap())
+        .introspect(
+            &tenant.api_key,
+            out["tokens"]["access_token"].as_str().unwrap(),
+        )
         .await;
     assert_eq!(introspected["sub"], user_id.as_str());
     assert_eq!(introspected["cnf"]["jkt"], jkt);
@@ -377,11 +429,24 @@ async fn openid_client_polls_the_device_grant_with_dpop() {
     let refresh = out["tokens"]["refresh_token"].as_str().unwrap();
     let thief = ClientSigner::new(Algorithm::Es256);
     let form = [("grant_type", "refresh_token"), ("refresh_token", refresh)];
-    let nonce =
-        asked_nonce(app_token(&server, &app, &form, Some(&token_proof(&thief, &server, None))).await)
-            .await;
+    let nonce = asked_nonce(
+        app_token(
+            &server,
+            &app,
+            &form,
+            Some(&token_proof(&thief, &server, None)),
+        )
+        .await,
+    )
+    .await;
     refused(
-        app_token(&server, &app, &form, Some(&token_proof(&thief, &server, Some(&nonce)))).await,
+        app_token(
+            &server,
+            &app,
+            &form,
+            Some(&token_proof(&thief, &server, Some(&nonce))),
+        )
+        .await,
         "invalid_grant",
     )
     .await;

@@ -39,7 +39,12 @@ async fn create_policy(server: &TestServer, tenant: &TestTenant, body: Value) ->
 }
 
 /// A policy trusting `issuer`'s tokens for `acme/*` on `main` to act as `agent` with `deploy`.
-pub(crate) async fn trust(server: &TestServer, tenant: &TestTenant, issuer: &str, agent: &TestAgent) -> Value {
+pub(crate) async fn trust(
+    server: &TestServer,
+    tenant: &TestTenant,
+    issuer: &str,
+    agent: &TestAgent,
+) -> Value {
     let body = json!({
         "issuer": issuer,
         "audience": AUDIENCE,

@@ -91,7 +91,11 @@ async fn presented_token(
     let claims = match state.validate_access_token(token).await {
         Ok(claims) => claims,
         Err(Inactive::Store(error)) => return Err(OAuthError::from(error).into_response()),
-        Err(inactive) => return Err(invalid(format!("the access token is not active: {inactive}"))),
+        Err(inactive) => {
+            return Err(invalid(format!(
+                "the access token is not active: {inactive}"
+            )));
+        }
     };
     match state
         .check_token_binding(headers, method, USERINFO_PATH, scheme, token, &claims)
