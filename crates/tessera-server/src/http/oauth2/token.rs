@@ -48,8 +48,9 @@ pub(super) async fn token(
         Ok(grant_type) => grant_type,
         Err(error) => return error.into_response(),
     };
-    // Token exchange reads its own proof; every other grant binds through the same check,
-    // made before the grant spends anything.
+    // Every grant but token exchange (whose tokens are bearer tokens for now; to bind them it
+    // calls `token_request_binding` first thing) binds through the same check, made before the
+    // grant spends anything.
     if grant_type == TOKEN_EXCHANGE {
         return answer(grants::token_exchange::exchange(&state, &ctx, &headers, &form).await);
     }
