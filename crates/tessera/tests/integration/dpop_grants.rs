@@ -501,4 +501,14 @@ async fn the_jwt_bearer_grant_binds_with_dpop() {
         server.introspect(&other_tenant.api_key, token).await,
         json!({"active": false})
     );
+
+    // The refused proof is audited; being sent a nonce is not a failure.
+    let reasons: Vec<String> = server
+        .audit_log()
+        .await
+        .into_iter()
+        .filter(|e| e.action == "token.issue" && e.outcome == "failure")
+        .map(|e| e.reason)
+        .collect();
+    assert_eq!(reasons, ["invalid_dpop_proof"]);
 }

@@ -57,7 +57,10 @@ pub(super) async fn token(
     let cnf = match state.token_request_binding(&headers).await {
         Ok(cnf) => cnf,
         Err(refused) => {
-            audit_client_failure(&state, &ctx, "token.issue", &refused.error).await;
+            // Being sent a nonce is the usual first answer to a DPoP client, not a failure.
+            if refused.error.code() != OAuthErrorCode::UseDpopNonce {
+                audit_client_failure(&state, &ctx, "token.issue", &refused.error).await;
+            }
             return refused.into_response(&state);
         }
     };
