@@ -58,7 +58,7 @@ async fn claims(state: &AppState, headers: &HeaderMap) -> Result<UserInfo, OAuth
             )));
         }
     };
-    if claims.gid.is_none() {
+    if !claims.is_application_token() {
         return Err(invalid("not a token an application holds for a person"));
     }
     let scopes = Scopes::parse(&claims.scope).unwrap_or_default();

@@ -14,7 +14,7 @@ use tessera_proto::oauth2::TokenResponse;
 
 use super::super::form::OAuthForm;
 use super::super::token::signing_failed;
-use super::{actor, app_client, check_resource, refuse};
+use super::{actor, app_client, grant_audience, refuse};
 use crate::audit::Fact;
 use crate::context::RequestContext;
 use crate::error::OAuthError;
@@ -57,13 +57,14 @@ pub(in super::super) async fn exchange(
             return Err(refuse(state, ctx, &client, "", error).await);
         }
     };
-    if let Err(error) = check(&grant, redirect_uri, form.get("code_verifier"))
-        .and_then(|()| check_resource(state, &grant, form))
+    let aud = match check(&grant, redirect_uri, form.get("code_verifier"))
+        .and_then(|()| grant_audience(state, &grant, form))
     {
-        return Err(refuse(state, ctx, &client, grant.id, error).await);
-    }
+        Ok(aud) => aud,
+        Err(error) => return Err(refuse(state, ctx, &client, grant.id, error).await),
+    };
     let tokens = state
-        .issue_grant_tokens(&grant, &grant.scope, true, None)
+        .issue_grant_tokens(&grant, &grant.scope, aud, true, None)
         .map_err(|e| refuse_now(signing_failed(e)))?;
     if let Some(hash) = tokens.refresh_hash {
         let first = GrantRefreshToken {

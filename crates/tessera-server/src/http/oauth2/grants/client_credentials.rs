@@ -11,12 +11,12 @@ use tessera_crypto::Confirmation;
 use tessera_proto::OAuthErrorCode;
 use tessera_proto::oauth2::TokenResponse;
 
+use super::super::audit_client_failure;
 use super::super::client_assertion;
 use super::super::client_auth::Presented;
 use super::super::form::OAuthForm;
 use super::super::token::signing_failed;
-use super::super::{audit_client_failure, client_failure};
-use crate::audit::Fact;
+use super::{agent_client, audited};
 use crate::context::RequestContext;
 use crate::dpop::{ProofError, ProofTarget, proof_header};
 use crate::error::OAuthError;
@@ -37,32 +37,15 @@ pub(in super::super) async fn exchange(
             return Err(refused.into_response(state));
         }
     };
-    let agent = match authenticate(state, headers, form).await {
-        Ok(agent) => agent,
-        Err(error) => {
-            audit_client_failure(state, ctx, "token.issue", &error).await;
-            return Err(client_failure(state, ctx, error));
-        }
-    };
-    let actor = format!("agent:{}", agent.id);
-    match issue(state, form, &agent, cnf) {
-        Ok((response, jti)) => {
-            let fact = Fact::success(Some(agent.tenant_id), actor, "token.issue", jti);
-            state.audit(ctx, fact).await;
-            Ok(response)
-        }
-        Err(error) => {
-            let fact = Fact::failure(
-                Some(agent.tenant_id),
-                actor,
-                "token.issue",
-                "",
-                error.code().code(),
-            );
-            state.audit(ctx, fact).await;
-            Err(error.into_response())
-        }
-    }
+    let agent = agent_client(state, ctx, headers, form, "token.issue").await?;
+    audited(
+        state,
+        ctx,
+        &agent,
+        "token.issue",
+        issue(state, form, &agent, cnf),
+    )
+    .await
 }
 
 /// A refused DPoP proof, and whether the answer must carry a fresh nonce.

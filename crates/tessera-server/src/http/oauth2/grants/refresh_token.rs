@@ -12,7 +12,7 @@ use tessera_proto::oauth2::TokenResponse;
 
 use super::super::form::OAuthForm;
 use super::super::token::signing_failed;
-use super::{actor, app_client, check_resource, refuse};
+use super::{actor, app_client, grant_audience, refuse};
 use crate::audit::Fact;
 use crate::context::RequestContext;
 use crate::error::OAuthError;
@@ -64,7 +64,7 @@ pub(in super::super) async fn exchange(
                 );
                 return Err(refuse(state, ctx, &client, grant.id, error).await);
             }
-            if let Err(error) = check_resource(state, &grant, form) {
+            if let Err(error) = grant_audience(state, &grant, form) {
                 return Err(refuse(state, ctx, &client, grant.id, error).await);
             }
         }
@@ -98,8 +98,13 @@ pub(in super::super) async fn exchange(
         }
     };
     let scope = requested.unwrap_or_else(|| grant.scope.clone());
+    // Checked above, before the token was used up, whenever the request named a resource.
+    let aud = match grant_audience(state, &grant, form) {
+        Ok(aud) => aud,
+        Err(error) => return Err(refuse(state, ctx, &client, grant.id, error).await),
+    };
     let tokens = state
-        .issue_grant_tokens(&grant, &scope, false, Some(next))
+        .issue_grant_tokens(&grant, &scope, aud, false, Some(next))
         .map_err(|e| signing_failed(e).into_response())?;
     let fact = Fact::success(
         Some(client.tenant_id),
