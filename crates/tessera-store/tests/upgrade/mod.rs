@@ -39,8 +39,8 @@ async fn consents_and_grants_survive_the_resource_consent_migration() {
 /// Runs `check` on a fresh PostgreSQL database when one is configured, else on SQLite.
 async fn on_each_backend<F, Fut>(check: F)
 where
-    F: FnOnce(Old) -> Fut,
-    Fut: Future<Output = ()>,
+    F: FnOnce(Old) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
 {
     match std::env::var("TESSERA_TEST_DATABASE_URL") {
         Ok(admin_url) => {
