@@ -83,9 +83,10 @@ pub struct Grant {
     pub code_used_at: Option<OffsetDateTime>,
     pub created_at: OffsetDateTime,
     pub revoked_at: Option<OffsetDateTime>,
-    /// The resource (RFC 8707) the application asked for: the `aud` of every access token of
-    /// the grant. None: Tessera's default audience.
-    pub resource: Option<String>,
+    /// The resources (RFC 8707) the application asked for, in the request's order: each token
+    /// request picks one as the token's `aud` (the first by default). Empty: Tessera's default
+    /// audience only.
+    pub resources: Vec<String>,
     /// The DPoP key (RFC 7638 thumbprint) the grant is bound to (RFC 9449): named by the
     /// authorization request's `dpop_jkt` (the code is then redeemed only with a proof by that
     /// key), or a public client's key at the code exchange (its refresh tokens then need a proof
@@ -192,13 +193,20 @@ pub trait AuthorizationStore: Send + Sync {
         at: OffsetDateTime,
     ) -> StoreResult<GrantRotation>;
 
-    /// The scopes the person has consented to give the client.
-    async fn consent(&self, client: OAuthClientId, user: UserId) -> StoreResult<Option<Scopes>>;
-    /// Records consent to `scope` (added to what was consented before).
+    /// The scopes the person has consented to give the client for `resource` (None: Tessera's
+    /// own API).
+    async fn consent(
+        &self,
+        client: OAuthClientId,
+        user: UserId,
+        resource: Option<&str>,
+    ) -> StoreResult<Option<Scopes>>;
+    /// Records consent to `scope` for `resource` (added to what was consented before for it).
     async fn save_consent(
         &self,
         client: OAuthClientId,
         user: UserId,
+        resource: Option<&str>,
         scope: &Scopes,
         at: OffsetDateTime,
     ) -> StoreResult<()>;

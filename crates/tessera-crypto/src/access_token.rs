@@ -38,6 +38,14 @@ pub struct AccessTokenClaims {
     pub dgid: Option<String>,
 }
 
+impl AccessTokenClaims {
+    /// Whether an application holds this token for a person (from the person's grant), as
+    /// opposed to an agent's token or one an agent got by exchanging such a token.
+    pub fn is_application_token(&self) -> bool {
+        self.gid.is_some() && self.act.is_none()
+    }
+}
+
 /// A token's confirmation claim (RFC 7800): the SHA-256 thumbprint of the client's key.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Confirmation {

@@ -24,7 +24,8 @@ pub struct TokenRequest {
     /// `refresh_token`: the refresh token (single-use; the response carries the next one).
     pub refresh_token: Option<String>,
     /// Token exchange (RFC 8693): the token of the party to act for — an agent's access token
-    /// (perhaps itself exchanged) or a person's session token under a delegation grant.
+    /// (perhaps itself exchanged), or, under the person's delegation grant to the acting agent,
+    /// a person's session token or an access token an application holds for the person.
     pub subject_token: Option<String>,
     /// Token exchange: `urn:ietf:params:oauth:token-type:access_token`.
     pub subject_token_type: Option<String>,
@@ -35,8 +36,13 @@ pub struct TokenRequest {
     /// Token exchange, optional: `urn:ietf:params:oauth:token-type:access_token` (the only one).
     pub requested_token_type: Option<String>,
     /// RFC 8707: the resource the access token is for (Tessera's API or a gateway route's
-    /// resource); it becomes the token's `aud`. A person's grant allows only its own resource.
+    /// resource); it becomes the token's `aud`. One per request: a person's grant allows only
+    /// the resources it was authorized for (by default its first); a token exchange's subject
+    /// token bound to a resource other than Tessera's API allows only that one.
     pub resource: Option<String>,
+    /// Token exchange (RFC 8693 §2.1): the logical name of the target service, which for
+    /// Tessera is a resource identifier as for `resource` (both sent: the same one).
+    pub audience: Option<String>,
     /// `urn:ietf:params:oauth:grant-type:device_code`: the device code of
     /// `/oauth2/device_authorization`.
     pub device_code: Option<String>,

@@ -1,8 +1,9 @@
 //! Tokens from token exchange (RFC 8693): an agent acting for a subject — another agent, or a
 //! person who delegated to it with a delegation grant. The token's `act` names the chain of
-//! actors (newest outermost), `dgid` the person's grant. Such a token stands only while every
-//! agent of the chain is active in the token's tenant, and, for a person, while the grant is
-//! live and the person still a member: all read at validation, so revoking the grant or
+//! actors (newest outermost), `dgid` the person's grant, and `gid` the application's grant when
+//! the subject was a token an application held for the person. Such a token stands only while
+//! every agent of the chain is active in the token's tenant, and, for a person, while the grants
+//! are live and the person still a member: all read at validation, so revoking the grant or
 //! disabling an agent ends every token derived from it at once, on every instance.
 
 use tessera_core::agent::AgentStatus;
@@ -52,6 +53,10 @@ impl AppState {
                 });
                 if !stands {
                     return Err(Inactive::Revoked);
+                }
+                // Exchanged from a token an application held for the person: that grant too.
+                if let Some(gid) = &claims.gid {
+                    self.live_grant(gid, &claims.sub, tenant).await?;
                 }
                 self.require_member(tenant, user).await
             }

@@ -43,6 +43,12 @@ impl AppState {
             .ok_or_else(|| invalid("Tessera issues no tokens for this resource"))
     }
 
+    /// The resource consent to `aud` is remembered under: None for Tessera's own API (whose
+    /// identifier is configuration), else the resource's identifier.
+    pub fn consent_resource<'a>(&self, aud: &'a str) -> Option<&'a str> {
+        (aud != self.audience).then_some(aud)
+    }
+
     /// Whether `aud` is a resource Tessera issues tokens for.
     pub fn is_known_audience(&self, aud: &str) -> bool {
         aud == self.audience

@@ -1,4 +1,5 @@
-//! OAuth clients, grants with their codes and refresh tokens, and remembered consent.
+//! OAuth clients, grants with their codes and refresh tokens, and remembered consent (per
+//! client, person and resource).
 //!
 //! Redeeming a code and rotating a refresh token each run in one transaction that first marks
 //! the presented secret used (`WHERE … used_at IS NULL`): of two concurrent presentations exactly
@@ -18,6 +19,9 @@ use crate::SqlStore;
 use crate::error::{corrupt, db_error, write_error};
 use crate::rows::{all, capabilities_json, get, hash, opt_secs, opt_time, parsed, secs, time};
 
+/// The `resource` of consent to Tessera's own API (whose identifier is configuration).
+const OWN_API: &str = "";
+
 macro_rules! client_columns {
     () => {
         "id, tenant_id, name, secret_hash, redirect_uris, scopes, registration_token_hash, \
@@ -28,7 +32,7 @@ macro_rules! client_columns {
 macro_rules! grant_columns {
     () => {
         "id, tenant_id, client_id, user_id, scope, auth_time, code_hash, redirect_uri, \
-         code_challenge, nonce, code_expires_at, code_used_at, created_at, revoked_at, resource, \
+         code_challenge, nonce, code_expires_at, code_used_at, created_at, revoked_at, resources, \
          dpop_jkt"
     };
 }
@@ -74,7 +78,9 @@ fn grant(row: &AnyRow) -> Result<Grant, StoreError> {
         code_used_at: opt_time(row, "code_used_at")?,
         created_at: time(row, "created_at")?,
         revoked_at: opt_time(row, "revoked_at")?,
-        resource: get(row, "resource")?,
+        resources: get::<Option<String>>(row, "resources")?
+            .map(|list| list.split(' ').map(str::to_owned).collect())
+            .unwrap_or_default(),
         dpop_jkt: get(row, "dpop_jkt")?,
     })
 }
@@ -240,7 +246,7 @@ impl AuthorizationStore for SqlStore {
         .bind(opt_secs(g.code_used_at))
         .bind(secs(g.created_at))
         .bind(opt_secs(g.revoked_at))
-        .bind(g.resource.as_deref())
+        .bind((!g.resources.is_empty()).then(|| g.resources.join(" ")))
         .bind(g.dpop_jkt.as_deref())
         .execute(&self.pool)
         .await
@@ -395,14 +401,22 @@ impl AuthorizationStore for SqlStore {
         Ok(GrantRotation::Rotated(current))
     }
 
-    async fn consent(&self, client: OAuthClientId, user: UserId) -> StoreResult<Option<Scopes>> {
-        let row =
-            sqlx::query("SELECT scope FROM oauth_consents WHERE client_id = $1 AND user_id = $2")
-                .bind(client.to_string())
-                .bind(user.to_string())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(db_error)?;
+    async fn consent(
+        &self,
+        client: OAuthClientId,
+        user: UserId,
+        resource: Option<&str>,
+    ) -> StoreResult<Option<Scopes>> {
+        let row = sqlx::query(
+            "SELECT scope FROM oauth_consents \
+             WHERE client_id = $1 AND user_id = $2 AND resource = $3",
+        )
+        .bind(client.to_string())
+        .bind(user.to_string())
+        .bind(resource.unwrap_or(OWN_API))
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db_error)?;
         row.as_ref()
             .map(|row| parsed(row, "scope", Scopes::parse))
             .transpose()
@@ -412,25 +426,31 @@ impl AuthorizationStore for SqlStore {
         &self,
         client: OAuthClientId,
         user: UserId,
+        resource: Option<&str>,
         scope: &Scopes,
         at: OffsetDateTime,
     ) -> StoreResult<()> {
+        let resource = resource.unwrap_or(OWN_API);
         let mut tx = self.pool.begin().await.map_err(db_error)?;
         // A write first: SQLite takes its write lock now, rather than failing ("database is
         // locked") to upgrade the read below while another connection writes.
         sqlx::query(
-            "UPDATE oauth_consents SET scope = scope WHERE client_id = $1 AND user_id = $2",
+            "UPDATE oauth_consents SET scope = scope \
+             WHERE client_id = $1 AND user_id = $2 AND resource = $3",
         )
         .bind(client.to_string())
         .bind(user.to_string())
+        .bind(resource)
         .execute(&mut *tx)
         .await
         .map_err(db_error)?;
         let before: Option<String> = sqlx::query_scalar(
-            "SELECT scope FROM oauth_consents WHERE client_id = $1 AND user_id = $2",
+            "SELECT scope FROM oauth_consents \
+             WHERE client_id = $1 AND user_id = $2 AND resource = $3",
         )
         .bind(client.to_string())
         .bind(user.to_string())
+        .bind(resource)
         .fetch_optional(&mut *tx)
         .await
         .map_err(db_error)?;
@@ -441,12 +461,13 @@ impl AuthorizationStore for SqlStore {
         let union = Scopes::new(before.iter().chain(scope.iter()).map(str::to_owned))
             .map_err(|e| corrupt("scope", e))?;
         sqlx::query(
-            "INSERT INTO oauth_consents (client_id, user_id, scope, granted_at) \
-             VALUES ($1, $2, $3, $4) \
-             ON CONFLICT (client_id, user_id) DO UPDATE SET scope = $3, granted_at = $4",
+            "INSERT INTO oauth_consents (client_id, user_id, resource, scope, granted_at) \
+             VALUES ($1, $2, $3, $4, $5) \
+             ON CONFLICT (client_id, user_id, resource) DO UPDATE SET scope = $4, granted_at = $5",
         )
         .bind(client.to_string())
         .bind(user.to_string())
+        .bind(resource)
         .bind(union.to_string())
         .bind(secs(at))
         .execute(&mut *tx)

@@ -17,6 +17,8 @@ mod agents;
 mod analytics;
 #[path = "integration/api_keys.rs"]
 mod api_keys;
+#[path = "integration/application_delegation.rs"]
+mod application_delegation;
 #[path = "integration/audit.rs"]
 mod audit;
 #[path = "integration/audit_log.rs"]

@@ -1,6 +1,7 @@
 //! Who is calling through the gateway: an API key (`X-API-Key`, or `Authorization: Bearer`
-//! with a key), or an agent's access token (`Authorization: Bearer <JWT>`, or `DPoP <JWT>` with
-//! a proof when the token is DPoP-bound). Resolved once per request and kept in its extensions,
+//! with a key), a person's session, or an access token (`Authorization: Bearer <JWT>`, or
+//! `DPoP <JWT>` with a proof when the token is DPoP-bound): an agent's, an exchanged one, or an
+//! application's for a person, which passes only while the person is a member. Resolved once per request and kept in its extensions,
 //! for the limiter and for the authorization step.
 
 use std::sync::Arc;
@@ -137,7 +138,7 @@ async fn authenticate(
         match state.validate_any_access_token(credential).await {
             // An application's token for a person is for the application's own resources; it
             // reaches a tenant's runtime only through a route whose resource it was issued for.
-            Ok(claims) if claims.gid.is_some() && claims.aud == state.audience => (
+            Ok(claims) if claims.is_application_token() && claims.aud == state.audience => (
                 ErrorCode::Unauthenticated,
                 "application_token",
                 "a token an application holds for a person passes the gateway only on the route \
@@ -169,6 +170,9 @@ async fn authenticate(
                     );
                 }
                 match token_caller(&claims) {
+                    Some(caller) if claims.is_application_token() => {
+                        return application(state, caller).await;
+                    }
                     Some(caller) => return Authentication::Caller(Arc::new(caller)),
                     None => (
                         ErrorCode::Unauthenticated,
@@ -247,7 +251,7 @@ fn token_caller(claims: &AccessTokenClaims) -> Option<GatewayCaller> {
     // An application's token for a person is the person's; an exchanged token is presented by
     // its newest actor (`client_id`), acting for its subject: an agent, or a person who
     // delegated (`dgid`).
-    let application = claims.gid.is_some();
+    let application = claims.is_application_token();
     let agent = if application {
         None
     } else if claims.act.is_some() {
@@ -267,6 +271,25 @@ fn token_caller(claims: &AccessTokenClaims) -> Option<GatewayCaller> {
         scopes: Scopes::parse(&claims.scope).ok()?,
         token_audience: Some(claims.aud.clone()),
     })
+}
+
+/// An application's token for a person passes only while the person belongs to the token's
+/// tenant (the application's), read on every request as for a session: removing the member
+/// refuses the next request, even with a live token. Its scopes stay the application's, as the
+/// person consented to them (the role's scopes are the tenant API's, not the application's).
+async fn application(state: &AppState, caller: GatewayCaller) -> Authentication {
+    let (Some(tenant), Some(user)) = (caller.tenant_id, caller.user_id) else {
+        // token_caller names both for an application's token.
+        return Authentication::Refused {
+            code: ErrorCode::Unauthenticated,
+            message: "the token's claims are not Tessera's".to_owned(),
+            dpop: None,
+        };
+    };
+    match super::people::membership(state, tenant, user).await {
+        Ok(_) => Authentication::Caller(Arc::new(caller)),
+        Err(refusal) => refusal,
+    }
 }
 
 fn from_key(principal: Principal) -> GatewayCaller {

@@ -2,8 +2,10 @@
 //! one of their API keys. A person is not bound to one tenant: the request names the entity
 //! (`X-Entity` / `entity=`, a tenant id or an agent id with a placement), or the person belongs
 //! to exactly one tenant. Membership is read on every request, so a removed member is refused at
-//! once; the role decides the scopes the runtime sees (viewers: `read`).
+//! once (a token an application holds for a person is checked the same way); the role decides
+//! the scopes the runtime sees (viewers: `read`).
 
+use tessera_core::people::Role;
 use tessera_core::tenant::TenantStatus;
 use tessera_core::{Scopes, TenantId, UserId};
 use tessera_proto::ErrorCode;
@@ -55,6 +57,35 @@ pub async fn caller(
             }
         }
     };
+    let role = membership(state, tenant, user).await?;
+    let principal = Principal::User {
+        user_id: user,
+        key_id: None,
+        scopes: scopes.clone(),
+        membership: Some((tenant, role)),
+    };
+    Ok(GatewayCaller {
+        tenant_id: Some(tenant),
+        agent_id: None,
+        user_id: Some(user),
+        scopes: principal.grantable(),
+        token_audience: None,
+    })
+}
+
+/// The person's role in `tenant`, which must be active, or why they may not pass. Read on every
+/// request, never cached: a removed member is refused at once.
+pub async fn membership(
+    state: &AppState,
+    tenant: TenantId,
+    user: UserId,
+) -> Result<Role, Authentication> {
+    let unavailable = |_| Authentication::Unavailable;
+    let refused = |code: ErrorCode, message: &str| Authentication::Refused {
+        code,
+        message: message.to_owned(),
+        dpop: None,
+    };
     let Some(member) = state
         .store
         .membership(tenant, user)
@@ -70,17 +101,5 @@ pub async fn caller(
             "the tenant is suspended",
         ));
     }
-    let principal = Principal::User {
-        user_id: user,
-        key_id: None,
-        scopes: scopes.clone(),
-        membership: Some((tenant, member.role)),
-    };
-    Ok(GatewayCaller {
-        tenant_id: Some(tenant),
-        agent_id: None,
-        user_id: Some(user),
-        scopes: principal.grantable(),
-        token_audience: None,
-    })
+    Ok(member.role)
 }

@@ -1,13 +1,17 @@
 //! Upgrades: rows written by an older release survive the later migrations. Migration 0005
 //! rebuilds `api_keys` on SQLite (a CHECK constraint cannot be altered there) and alters it on
-//! PostgreSQL; existing keys must come through with their owners, times and hashes.
+//! PostgreSQL; existing keys must come through with their owners, times and hashes. Migration
+//! 0015 rebuilds `oauth_consents` on SQLite (a primary key cannot be altered there) to key it by
+//! resource: consent given before counts for Tessera's API, and a grant's resource becomes the
+//! first of its resources.
 
 use std::path::{Path, PathBuf};
 
 use sqlx::AnyPool;
 use sqlx::migrate::Migrator;
 use tessera_core::api_key::KeyOwner;
-use tessera_core::{ApiKeyId, OperatorId, Store, TenantId};
+use tessera_core::authz::AuthorizationStore;
+use tessera_core::{ApiKeyId, GrantId, OAuthClientId, OperatorId, Scopes, Store, TenantId, UserId};
 use tessera_store::SqlStore;
 use time::OffsetDateTime;
 
@@ -19,18 +23,35 @@ const BEFORE_PEOPLE: i64 = 4;
 const TENANT_HASH: [u8; 32] = [0x11; 32];
 const OPERATOR_HASH: [u8; 32] = [0x22; 32];
 
+/// The last migration before consent was kept per resource (0015).
+const BEFORE_RESOURCE_CONSENTS: i64 = 14;
+
 #[tokio::test]
 async fn api_keys_survive_the_people_migration() {
+    on_each_backend(|old| async move { upgrade_and_check(old).await }).await;
+}
+
+#[tokio::test]
+async fn consents_and_grants_survive_the_resource_consent_migration() {
+    on_each_backend(|old| async move { consents_upgrade_and_check(old).await }).await;
+}
+
+/// Runs `check` on a fresh PostgreSQL database when one is configured, else on SQLite.
+async fn on_each_backend<F, Fut>(check: F)
+where
+    F: FnOnce(Old) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
     match std::env::var("TESSERA_TEST_DATABASE_URL") {
         Ok(admin_url) => {
             with_postgres_database(&admin_url, |url| async move {
-                upgrade_and_check(Old::Postgres(url)).await;
+                check(Old::Postgres(url)).await;
             })
             .await;
         }
         Err(_) => {
             let dir = scratch_dir();
-            upgrade_and_check(Old::Sqlite(dir.join("tessera.db"))).await;
+            check(Old::Sqlite(dir.join("tessera.db"))).await;
             std::fs::remove_dir_all(&dir).unwrap();
         }
     }
@@ -139,5 +160,73 @@ async fn upgrade_and_check(old: Old) {
     assert_eq!(root.id, operator_key);
     assert_eq!(root.owner, KeyOwner::Operator(operator));
     assert_eq!(root.revoked_at, Some(unix(400)));
+    store.close().await;
+}
+
+/// Migrates `old` up to [`BEFORE_RESOURCE_CONSENTS`] and writes a consent and a grant for a
+/// resource as that schema held them; then runs every migration and reads both back.
+async fn consents_upgrade_and_check(old: Old) {
+    sqlx::any::install_default_drivers();
+    let (tenant, client, user, grant) = (
+        TenantId::generate(),
+        OAuthClientId::generate(),
+        UserId::generate(),
+        GrantId::generate(),
+    );
+    let migrator = Migrator::new(old.migrations()).await.unwrap();
+    let pool = AnyPool::connect(&old.url()).await.unwrap();
+    migrator
+        .run_to(BEFORE_RESOURCE_CONSENTS, &pool)
+        .await
+        .unwrap();
+    let rows = format!(
+        "INSERT INTO tenants (id, name, email, kind, plan, status, created_at)
+             VALUES ('{tenant}', 'Acme', 'ops@acme.test', 'consumer', 'business', 'active', 100);
+         INSERT INTO users (id, email, name, created_at) VALUES ('{user}', NULL, NULL, 100);
+         INSERT INTO oauth_clients (id, tenant_id, name, secret_hash, redirect_uris, scopes,
+                                    registration_token_hash, created_at)
+             VALUES ('{client}', '{tenant}', 'Dashboard', NULL, '[]', 'openid email', NULL, 100);
+         INSERT INTO oauth_consents (client_id, user_id, scope, granted_at)
+             VALUES ('{client}', '{user}', 'openid email', 200);
+         INSERT INTO oauth_grants (id, tenant_id, client_id, user_id, scope, auth_time, code_hash,
+                                   redirect_uri, code_challenge, nonce, code_expires_at,
+                                   code_used_at, created_at, revoked_at, resource)
+             VALUES ('{grant}', '{tenant}', '{client}', '{user}', 'openid', 100, {code_hash},
+                     'http://127.0.0.1:9/cb', NULL, NULL, 160, 120, 100, NULL,
+                     'https://mcp.example.com/');",
+        code_hash = old.blob(&TENANT_HASH),
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(rows))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let store = old.open().await;
+    store.migrate().await.unwrap();
+
+    let openid_email = Scopes::parse("openid email").unwrap();
+    assert_eq!(
+        store.consent(client, user, None).await.unwrap(),
+        Some(openid_email.clone())
+    );
+    let mcp = Some("https://mcp.example.com/");
+    assert_eq!(store.consent(client, user, mcp).await.unwrap(), None);
+    // Consent to a resource is its own row; Tessera's API keeps its own.
+    let openid = Scopes::parse("openid").unwrap();
+    store
+        .save_consent(client, user, mcp, &openid, unix(300))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.consent(client, user, mcp).await.unwrap(),
+        Some(openid)
+    );
+    assert_eq!(
+        store.consent(client, user, None).await.unwrap(),
+        Some(openid_email)
+    );
+    let kept = store.grant(grant).await.unwrap().unwrap();
+    assert_eq!(kept.resources, ["https://mcp.example.com/"]);
     store.close().await;
 }

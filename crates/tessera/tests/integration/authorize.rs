@@ -46,6 +46,12 @@ pub(crate) async fn register_client(server: &TestServer, tenant: &TestTenant, pu
 /// Signs a person up with the password door (confirmed by the mailed code); returns their user
 /// id and session cookie.
 pub(crate) async fn person(server: &TestServer, email: &str) -> (String, String) {
+    let (user_id, cookie, _) = signed_up(server, email).await;
+    (user_id, cookie)
+}
+
+/// As [`person`], with the session's access token too.
+pub(crate) async fn signed_up(server: &TestServer, email: &str) -> (String, String, String) {
     let body = json!({"email": email, "password": PASSWORD, "name": "Ada"});
     expect_json(ask_sign_up(server, body, None).await, 202).await;
     let code = mailed_code(&last_mail_to(server, email).await.body);
@@ -56,20 +62,30 @@ pub(crate) async fn person(server: &TestServer, email: &str) -> (String, String)
         .unwrap();
     let cookie = cookie.split(';').next().unwrap().to_owned();
     let body = expect_json(response, 201).await;
-    (body["user"]["id"].as_str().unwrap().to_owned(), cookie)
+    (
+        body["user"]["id"].as_str().unwrap().to_owned(),
+        cookie,
+        body["access_token"].as_str().unwrap().to_owned(),
+    )
 }
 
+/// An authorization request with PKCE-less defaults and `extra` (whose `scope`, if any,
+/// replaces the default `openid email offline_access`).
 pub(crate) fn authorize_url(server: &TestServer, app: &App, extra: &[(&str, &str)]) -> String {
     let mut url = Url::parse(&server.url("/oauth2/authorize")).unwrap();
+    let scope = extra
+        .iter()
+        .find(|(name, _)| *name == "scope")
+        .map_or("openid email offline_access", |(_, scope)| scope);
     {
         let mut query = url.query_pairs_mut();
         query
             .append_pair("response_type", "code")
             .append_pair("client_id", &app.client_id)
             .append_pair("redirect_uri", REDIRECT)
-            .append_pair("scope", "openid email offline_access")
+            .append_pair("scope", scope)
             .append_pair("state", "s-1");
-        for (name, value) in extra {
+        for (name, value) in extra.iter().filter(|(name, _)| *name != "scope") {
             query.append_pair(name, value);
         }
     }

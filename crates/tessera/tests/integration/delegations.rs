@@ -14,12 +14,12 @@ use crate::support::{TestRuntime, expect_error, expect_json};
 use crate::tenants_for_people::create_tenant;
 use crate::token_exchange::{exchange, exchanged, refused};
 
-struct Person {
-    id: String,
-    token: String,
+pub(crate) struct Person {
+    pub(crate) id: String,
+    pub(crate) token: String,
 }
 
-async fn person(server: &TestServer, email: &str) -> Person {
+pub(crate) async fn person(server: &TestServer, email: &str) -> Person {
     let grant = register(server, email).await;
     Person {
         id: grant["user"]["id"].as_str().unwrap().to_owned(),
@@ -28,12 +28,17 @@ async fn person(server: &TestServer, email: &str) -> Person {
 }
 
 /// A tenant the person owns.
-async fn owned_tenant(server: &TestServer, owner: &Person, name: &str) -> String {
+pub(crate) async fn owned_tenant(server: &TestServer, owner: &Person, name: &str) -> String {
     let tenant = create_tenant(server, &owner.token, name).await;
     tenant["id"].as_str().unwrap().to_owned()
 }
 
-async fn agent(server: &TestServer, owner: &Person, tenant: &str, scopes: &[&str]) -> TestAgent {
+pub(crate) async fn agent(
+    server: &TestServer,
+    owner: &Person,
+    tenant: &str,
+    scopes: &[&str],
+) -> TestAgent {
     let path = format!("/v1/tenants/{tenant}/agents");
     let body = json!({"name": "helper", "scopes": scopes});
     let created = expect_json(
@@ -48,7 +53,7 @@ async fn agent(server: &TestServer, owner: &Person, tenant: &str, scopes: &[&str
     }
 }
 
-async fn delegate(
+pub(crate) async fn delegate(
     server: &TestServer,
     token: &str,
     tenant: &str,
@@ -63,7 +68,7 @@ async fn list(server: &TestServer, credential: &str, tenant: &str) -> reqwest::R
     as_user(server, Method::GET, &path, Some(credential), None).await
 }
 
-async fn revoke(
+pub(crate) async fn revoke(
     server: &TestServer,
     credential: &str,
     tenant: &str,

@@ -707,3 +707,52 @@ async fn a_bound_token_is_not_exchanged_for_a_bearer_one() {
     assert_eq!(claims["sub"], subject.id);
     assert_eq!(claims["act"]["sub"], actor.id);
 }
+
+/// A token exchange with a proof binds the new token to the proof's key, after the same nonce
+/// round trip as every grant; the gateway then takes it only with a proof by that key.
+#[tokio::test]
+async fn an_exchange_with_a_proof_binds_the_new_token() {
+    use crate::token_exchange::{ACCESS_TOKEN, TOKEN_EXCHANGE};
+    let server = TestServer::start().await;
+    let tenant = server.register_tenant("A").await;
+    let subject = server.create_agent(&tenant, &["read"]).await;
+    let actor = server.create_agent(&tenant, &["read"]).await;
+    let bearer = server.token(&subject, None).await;
+    let dpop_key = ClientSigner::new(Algorithm::Es256);
+    let exchange = |proof: String| {
+        server
+            .http
+            .post(server.url("/oauth2/token"))
+            .basic_auth(&actor.id, Some(&actor.client_secret))
+            .header("dpop", proof)
+            .form(&[
+                ("grant_type", TOKEN_EXCHANGE),
+                ("subject_token", bearer.as_str()),
+                ("subject_token_type", ACCESS_TOKEN),
+            ])
+            .send()
+    };
+
+    let first = exchange(dpop_key.proof(&server, "POST", "/oauth2/token", None))
+        .await
+        .unwrap();
+    let nonce = first.headers()["dpop-nonce"].to_str().unwrap().to_owned();
+    oauth_error(first, 400, "use_dpop_nonce").await;
+    let proof = nonced_proof(&dpop_key, &server, ("POST", "/oauth2/token"), None, &nonce);
+    let issued = expect_json(exchange(proof).await.unwrap(), 200).await;
+    assert_eq!(issued["token_type"], "DPoP", "{issued}");
+    let token = issued["access_token"].as_str().unwrap();
+    let claims = jwt_parts(token).1;
+    assert_eq!(claims["cnf"]["jkt"], dpop_key.thumbprint());
+    assert_eq!(claims["act"]["sub"], actor.id);
+
+    // As a bearer token it is refused where it is used.
+    let authorization = format!("Bearer {token}");
+    let (status, _, challenge) =
+        gateway_answer(&server, &[("authorization", &authorization)]).await;
+    assert_eq!(status, 401);
+    assert!(
+        challenge.starts_with("DPoP") && challenge.contains("invalid_token"),
+        "{challenge}"
+    );
+}

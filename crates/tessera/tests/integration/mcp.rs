@@ -9,9 +9,9 @@ use reqwest::Method;
 use serde_json::json;
 use tessera_testkit::{TestServer, peer};
 
-use crate::authorize::{REDIRECT, person};
+use crate::authorize::REDIRECT;
 use crate::gateway::route;
-use crate::resources::protected;
+use crate::resources::{member_of, protected};
 use crate::support::{TestRuntime, call, expect_json, free_port, jwt_parts};
 
 #[tokio::test]
@@ -36,7 +36,8 @@ async fn the_mcp_sdk_authorizes_through_the_resource_metadata() {
         })
         .await;
     assert_eq!(server.base, base);
-    let (user_id, cookie) = person(&server, "ada@example.com").await;
+    // The person belongs to the tenant: its gateway route takes their token only while they do.
+    let (user_id, cookie, _) = member_of(&server, &tenant, "ada@example.com", "member").await;
     let input = json!({
         "server_url": mcp,
         "cookie": cookie,

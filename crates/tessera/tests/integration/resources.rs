@@ -8,15 +8,32 @@ use serde_json::{Value, json};
 use tessera_gateway::routes::Route;
 use tessera_testkit::{TestAgent, TestServer};
 
+use tessera_testkit::TestTenant;
+
 use crate::authorize::{
-    App, code_with, get, oauth_error, param, person, redeem, redeem_form, redirected,
-    register_client,
+    App, CHALLENGE, authorize_url, code_with, get, oauth_error, param, person, redeem, redeem_form,
+    redirected, register_client, signed_up,
 };
 use crate::gateway::route;
+use crate::invitations::{accept, invited};
 use crate::support::{TestRuntime, call, expect_error, expect_json, jwt_parts};
 
-const MCP: &str = "https://mcp.example.com/";
-const TOOLS: &str = "https://tools.example.com/v1";
+pub(crate) const MCP: &str = "https://mcp.example.com/";
+pub(crate) const TOOLS: &str = "https://tools.example.com/v1";
+
+/// Signs a person up and makes them a `role` of `tenant` (invited with the tenant's key);
+/// returns their user id, session cookie and session token.
+pub(crate) async fn member_of(
+    server: &TestServer,
+    tenant: &TestTenant,
+    email: &str,
+    role: &str,
+) -> (String, String, String) {
+    let (user_id, cookie, token) = signed_up(server, email).await;
+    let (_, secret) = invited(server, &tenant.api_key, &tenant.id, email, role).await;
+    expect_json(accept(server, Some(&token), &secret).await, 201).await;
+    (user_id, cookie, token)
+}
 
 pub fn protected(prefix: &str, upstream: &str, resource: &str, scopes: &[&str]) -> Route {
     Route {
@@ -222,7 +239,7 @@ async fn a_persons_grant_is_bound_to_the_resource_it_was_asked_for() {
     let server = server(&runtime).await;
     let a = server.register_tenant("A").await;
     let app = register_client(&server, &a, false).await;
-    let (user_id, cookie) = person(&server, "ada@example.com").await;
+    let (user_id, cookie, _) = member_of(&server, &a, "ada@example.com", "member").await;
 
     // An unknown resource goes back to the client as invalid_target.
     let url = crate::authorize::authorize_url(
@@ -307,21 +324,151 @@ async fn a_persons_grant_is_bound_to_the_resource_it_was_asked_for() {
         "unauthenticated",
     )
     .await;
-    // Consent is remembered for Tessera's API only: a resource is asked for every time, even
-    // one consented to before, so `prompt=none` cannot mint a token for another service.
-    let silent = |resource: Option<&'static str>| {
-        let mut params = vec![
-            ("code_challenge", crate::authorize::CHALLENGE),
-            ("code_challenge_method", "S256"),
-            ("prompt", "none"),
-        ];
-        params.extend(resource.map(|r| ("resource", r)));
-        crate::authorize::authorize_url(&server, &app, &params)
-    };
-    let asked = redirected(&get(&server, &silent(Some(TOOLS)), Some(&cookie)).await);
+    // Consent is remembered per resource: the tools resource and Tessera's API, consented to
+    // above, are not asked again (`prompt=none` gets a code); MCP, never consented to, is.
+    let asked = redirected(&get(&server, &silent(&server, &app, &[MCP]), Some(&cookie)).await);
     assert_eq!(param(&asked, "error"), Some("consent_required"));
-    let remembered = redirected(&get(&server, &silent(None), Some(&cookie)).await);
-    assert!(param(&remembered, "code").is_some());
+    for resources in [&[TOOLS][..], &[]] {
+        let url = silent(&server, &app, resources);
+        let remembered = redirected(&get(&server, &url, Some(&cookie)).await);
+        assert!(param(&remembered, "code").is_some(), "{resources:?}");
+    }
+}
+
+/// An authorization request with `prompt=none` for `resources`.
+fn silent(server: &TestServer, app: &App, resources: &[&str]) -> String {
+    let mut params = vec![
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+        ("prompt", "none"),
+    ];
+    params.extend(resources.iter().map(|r| ("resource", *r)));
+    authorize_url(server, app, &params)
+}
+
+/// RFC 8707 §2 with several resources: the authorization names two, the consent screen lists
+/// both, the grant covers both, and each token request picks one (by default the first);
+/// consent is remembered for each, for this person and client only.
+#[tokio::test]
+async fn a_grant_covers_several_resources_and_each_token_names_one() {
+    let runtime = TestRuntime::start().await;
+    let server = server(&runtime).await;
+    let a = server.register_tenant("A").await;
+    let b = server.register_tenant("B").await;
+    let app = register_client(&server, &a, false).await;
+    let other_app = register_client(&server, &b, false).await;
+    let (_, cookie, _) = member_of(&server, &a, "ada@example.com", "member").await;
+    let both = [
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+        ("resource", MCP),
+        ("resource", TOOLS),
+    ];
+
+    // The consent screen names both resources.
+    let page = get(&server, &authorize_url(&server, &app, &both), Some(&cookie)).await;
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    for resource in [MCP, TOOLS] {
+        assert!(
+            html.contains(&format!("data-resource=\"{resource}\"")),
+            "{html}"
+        );
+    }
+    // One of them unknown: invalid_target, nothing remembered.
+    let mut unknown = both.to_vec();
+    unknown.push(("resource", "https://unknown.example.com/"));
+    let refused = redirected(
+        &get(
+            &server,
+            &authorize_url(&server, &app, &unknown),
+            Some(&cookie),
+        )
+        .await,
+    );
+    assert_eq!(param(&refused, "error"), Some("invalid_target"));
+    let asked = redirected(&get(&server, &silent(&server, &app, &[MCP]), Some(&cookie)).await);
+    assert_eq!(param(&asked, "error"), Some("consent_required"));
+
+    // Consented: the first resource by default, the other when named, none outside the grant.
+    let code = code_with(&server, &app, &cookie, &both[2..]).await;
+    let tokens = expect_json(redeem(&server, &app, &redeem_form(&code)).await, 200).await;
+    let first = tokens["access_token"].as_str().unwrap();
+    assert_eq!(jwt_parts(first).1["aud"], MCP);
+    let refresh = tokens["refresh_token"].as_str().unwrap();
+    for outside in [server.base.as_str(), "https://unknown.example.com/"] {
+        let refused = refresh_with(&server, &app, refresh, Some(outside)).await;
+        oauth_error(refused, 400, "invalid_target").await;
+    }
+    let tools = expect_json(refresh_with(&server, &app, refresh, Some(TOOLS)).await, 200).await;
+    assert_eq!(
+        jwt_parts(tools["access_token"].as_str().unwrap()).1["aud"],
+        TOOLS
+    );
+    let tools_token = tools["access_token"].as_str().unwrap();
+    assert_eq!(
+        bearer_get(&server, "/api/hello", tools_token)
+            .await
+            .status(),
+        200
+    );
+    let refresh = tools["refresh_token"].as_str().unwrap();
+    let mcp = expect_json(refresh_with(&server, &app, refresh, Some(MCP)).await, 200).await;
+    assert_eq!(
+        jwt_parts(mcp["access_token"].as_str().unwrap()).1["aud"],
+        MCP
+    );
+    let code = code_with(&server, &app, &cookie, &both[2..]).await;
+    let mut form = redeem_form(&code);
+    form.push(("resource", TOOLS));
+    let tokens = expect_json(redeem(&server, &app, &form).await, 200).await;
+    assert_eq!(
+        jwt_parts(tokens["access_token"].as_str().unwrap()).1["aud"],
+        TOOLS
+    );
+    // One resource per token request: the token's `aud` is one resource.
+    let code = code_with(&server, &app, &cookie, &both[2..]).await;
+    let twice = server
+        .http
+        .post(server.url("/oauth2/token"))
+        .basic_auth(&app.client_id, app.secret.as_deref())
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(format!(
+            "grant_type=authorization_code&code={code}&redirect_uri={}&code_verifier={}\
+             &resource={MCP}&resource={TOOLS}",
+            crate::authorize::REDIRECT,
+            crate::authorize::VERIFIER
+        ))
+        .send()
+        .await
+        .unwrap();
+    oauth_error(twice, 400, "invalid_request").await;
+
+    // Each resource is remembered, alone or together; Tessera's API was never consented to.
+    for resources in [&[MCP][..], &[TOOLS], &[TOOLS, MCP]] {
+        let url = silent(&server, &app, resources);
+        let answer = redirected(&get(&server, &url, Some(&cookie)).await);
+        assert!(
+            param(&answer, "code").is_some(),
+            "{resources:?}: {answer:?}"
+        );
+    }
+    for resources in [&[][..], &[MCP, server.base.as_str()]] {
+        let url = silent(&server, &app, resources);
+        let answer = redirected(&get(&server, &url, Some(&cookie)).await);
+        assert_eq!(
+            param(&answer, "error"),
+            Some("consent_required"),
+            "{resources:?}"
+        );
+    }
+    // ... for this person and this client only.
+    let (_, bobs) = person(&server, "bob@example.com").await;
+    let answer = redirected(&get(&server, &silent(&server, &app, &[MCP]), Some(&bobs)).await);
+    assert_eq!(param(&answer, "error"), Some("consent_required"));
+    let url = silent(&server, &other_app, &[MCP]);
+    let answer = redirected(&get(&server, &url, Some(&cookie)).await);
+    assert_eq!(param(&answer, "error"), Some("consent_required"));
 }
 
 async fn refresh_with(

@@ -1,12 +1,15 @@
 //! Token exchange (RFC 8693) between agents: a chain of three agents with its `act` nesting
 //! (checked by introspection and by PyJWT and jose from the JWKS alone), the fourth refused,
-//! scopes that only narrow, dead subject tokens, cross-tenant subjects and bad requests.
+//! scopes that only narrow, dead subject tokens, cross-tenant subjects, bad requests, and the
+//! resource (RFC 8707) or audience an exchanged token is for.
 
 use serde_json::{Value, json};
 use tessera_testkit::{TestAgent, TestServer};
 
 use crate::discovery::run_verifier;
-use crate::support::{expect_json, jwt_parts};
+use crate::gateway::route;
+use crate::resources::{MCP, TOOLS, protected};
+use crate::support::{TestRuntime, expect_error, expect_json, jwt_parts};
 
 pub const TOKEN_EXCHANGE: &str = "urn:ietf:params:oauth:grant-type:token-exchange";
 pub const ACCESS_TOKEN: &str = "urn:ietf:params:oauth:token-type:access_token";
@@ -123,13 +126,15 @@ async fn a_chain_of_three_agents_nests_act_and_a_fourth_is_refused() {
         .collect();
     assert_eq!(exchanges.len(), 3, "{exchanges:?}");
     assert_eq!(exchanges[0].actor, format!("agent:{}", b.id));
-    assert!(
-        exchanges[0]
-            .target
-            .starts_with(&format!("sub:{} act:{} jti:", a.id, b.id))
-    );
+    assert!(exchanges[0].target.starts_with(&format!(
+        "sub:{} act:{} aud:{} jti:",
+        a.id, b.id, server.base
+    )));
     assert_eq!(exchanges[1].actor, format!("agent:{}", c.id));
-    let chain = format!("sub:{} act:{},{} jti:", a.id, c.id, b.id);
+    let chain = format!(
+        "sub:{} act:{},{} aud:{} jti:",
+        a.id, c.id, b.id, server.base
+    );
     assert!(
         exchanges[1].target.starts_with(&chain),
         "{:?}",
@@ -383,4 +388,131 @@ async fn bad_exchange_requests_are_refused() {
         .unwrap();
     let grants = metadata["grant_types_supported"].as_array().unwrap();
     assert!(grants.contains(&json!(TOKEN_EXCHANGE)), "{metadata}");
+}
+
+/// RFC 8693 §2.1 with RFC 8707: `resource` and `audience` (the same resource identifiers) name
+/// the new token's `aud`; a subject token bound to a resource is exchanged for it alone; an
+/// unknown resource is `invalid_target` and issues nothing.
+#[tokio::test]
+async fn the_exchanged_token_is_for_the_resource_named_and_never_another() {
+    let runtime = TestRuntime::start().await;
+    let upstream = runtime.url();
+    let server = TestServer::start_with(move |config| {
+        config.gateway_routes = vec![
+            protected("/api/echo/mcp", &upstream, MCP, &[]),
+            protected("/api/hello", &upstream, TOOLS, &[]),
+            route("/api", &upstream),
+        ];
+    })
+    .await;
+    let tenant = server.register_tenant("A").await;
+    let a = server.create_agent(&tenant, &["read"]).await;
+    let b = server.create_agent(&tenant, &["read"]).await;
+    let c = server.create_agent(&tenant, &["read"]).await;
+    let token_a = server.token(&a, None).await;
+
+    // No resource: the subject token's audience, Tessera's API.
+    let (_, claims, _) = exchanged(&server, &b, &token_a, &[]).await;
+    assert_eq!(claims["aud"], server.base.as_str());
+    // `resource`, `audience`, or both naming the same one.
+    let (_, claims, for_mcp) = exchanged(&server, &b, &token_a, &[("resource", MCP)]).await;
+    assert_eq!(claims["aud"], MCP);
+    let (_, claims, _) = exchanged(&server, &b, &token_a, &[("audience", TOOLS)]).await;
+    assert_eq!(claims["aud"], TOOLS);
+    let both = [("resource", MCP), ("audience", "https://mcp.example.com")];
+    let (_, claims, _) = exchanged(&server, &b, &token_a, &both).await;
+    assert_eq!(claims["aud"], MCP);
+
+    // The MCP token passes the MCP route (as its acting agent) and nothing else.
+    let echoed = server
+        .http
+        .get(server.url("/api/echo/mcp"))
+        .bearer_auth(&for_mcp)
+        .send()
+        .await
+        .unwrap();
+    let echoed = expect_json(echoed, 200).await;
+    assert_eq!(echoed["headers"]["x-agent-id"], json!([b.id]));
+    for path in ["/api/hello", "/api/echo/x"] {
+        let response = server
+            .http
+            .get(server.url(path))
+            .bearer_auth(&for_mcp)
+            .send()
+            .await
+            .unwrap();
+        expect_error(response, 401, "unauthenticated").await;
+    }
+
+    // Unknown resources and names, two different ones: invalid_target.
+    for extra in [
+        vec![("resource", "https://unknown.example.com/")],
+        vec![("audience", "orders-service")],
+        vec![("resource", MCP), ("audience", TOOLS)],
+    ] {
+        refused(
+            exchange(&server, &b, &token_a, &extra).await,
+            400,
+            "invalid_target",
+        )
+        .await;
+    }
+    // A subject bound to MCP is exchanged for MCP only: by default, or named; never another
+    // resource, nor Tessera's API.
+    let (_, claims, _) = exchanged(&server, &c, &for_mcp, &[]).await;
+    assert_eq!(claims["aud"], MCP);
+    let (_, claims, _) = exchanged(&server, &c, &for_mcp, &[("resource", MCP)]).await;
+    assert_eq!(claims["aud"], MCP);
+    for wider in [TOOLS, server.base.as_str()] {
+        let why = refused(
+            exchange(&server, &c, &for_mcp, &[("resource", wider)]).await,
+            400,
+            "invalid_target",
+        )
+        .await;
+        assert!(why.contains(MCP), "{why}");
+    }
+    // An agent's own token for a resource is a subject bound to it too.
+    let own_mcp = expect_json(
+        server
+            .http
+            .post(server.url("/oauth2/token"))
+            .basic_auth(&a.id, Some(&a.client_secret))
+            .form(&[("grant_type", "client_credentials"), ("resource", MCP)])
+            .send()
+            .await
+            .unwrap(),
+        200,
+    )
+    .await;
+    let own_mcp = own_mcp["access_token"].as_str().unwrap();
+    refused(
+        exchange(&server, &b, own_mcp, &[("audience", TOOLS)]).await,
+        400,
+        "invalid_target",
+    )
+    .await;
+    let (_, claims, _) = exchanged(&server, &b, own_mcp, &[]).await;
+    assert_eq!(
+        (&claims["aud"], &claims["sub"]),
+        (&json!(MCP), &json!(a.id))
+    );
+
+    // Every exchange is audited with its audience; each refusal with its reason.
+    let log = server.audit_log().await;
+    let exchanges: Vec<_> = log
+        .iter()
+        .filter(|e| e.action == "token.exchange")
+        .collect();
+    assert!(
+        exchanges
+            .iter()
+            .any(|e| e.outcome == "success" && e.target.contains(&format!("aud:{MCP}")))
+    );
+    let reasons: Vec<_> = exchanges
+        .iter()
+        .filter(|e| e.outcome == "failure")
+        .map(|e| e.reason.as_str())
+        .collect();
+    assert_eq!(reasons, ["invalid_target"; 6]);
 }

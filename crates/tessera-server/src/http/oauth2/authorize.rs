@@ -4,10 +4,11 @@
 //! Until the client and its redirect URI are verified (exact match against the registration),
 //! errors are answered here as JSON and never redirected (§4.1.2.1); after that they go back to
 //! the client with `error`, `state` and `iss` (RFC 9207). A browser without a session is sent to
-//! the console's sign-in page, which brings it back. Consent is asked once per client and
-//! scopes: the request waits server-side as a one-time challenge bound to the session, and the
-//! screen's form carries only its random handle — unguessable to another site, so it doubles
-//! as the CSRF token, beside the same-origin check every console form gets.
+//! the console's sign-in page, which brings it back. Consent is asked once per client, scopes
+//! and resource (RFC 8707: a request may name several, each remembered on its own): the
+//! request waits server-side as a one-time challenge bound to the session, and the screen's
+//! form carries only its random handle — unguessable to another site, so it doubles as the
+//! CSRF token, beside the same-origin check every console form gets.
 
 use std::collections::HashMap;
 
@@ -20,7 +21,7 @@ use serde::{Deserialize, Serialize};
 use tessera_core::authz::{EMAIL, Grant, OAuthClient, OFFLINE_ACCESS, OPENID, PROFILE};
 use tessera_core::people::{Challenge, ChallengeKind};
 use tessera_core::tenant::TenantStatus;
-use tessera_core::{GrantId, OAuthClientId, Scopes};
+use tessera_core::{GrantId, OAuthClientId, Scopes, UserId};
 use tessera_crypto::oidc::is_pkce_value;
 use tessera_crypto::{GeneratedSecret, SecretKind, sha256};
 use tessera_proto::{OAuthErrorBody, OAuthErrorCode};
@@ -53,9 +54,10 @@ struct Request {
     state: Option<String>,
     nonce: Option<String>,
     code_challenge: Option<String>,
-    /// The resource (RFC 8707) the tokens are for; None: Tessera's default audience.
+    /// The resources (RFC 8707) the tokens are for, in the request's order; empty: Tessera's
+    /// default audience.
     #[serde(default)]
-    resource: Option<String>,
+    resources: Vec<String>,
     /// The DPoP key (RFC 9449 §10) the code is bound to: its redemption needs a proof by it.
     #[serde(default)]
     dpop_jkt: Option<String>,
@@ -105,7 +107,7 @@ impl Back<'_> {
         ("code_challenge" = Option<String>, Query, description = "PKCE; required for public clients"),
         ("code_challenge_method" = Option<String>, Query, description = "`S256`"),
         ("prompt" = Option<String>, Query, description = "`none` (fail instead of asking) or `consent` (ask again)"),
-        ("resource" = Option<String>, Query, description = "RFC 8707: the resource the tokens are for (Tessera's API or a gateway route's resource); it becomes their `aud`"),
+        ("resource" = Option<Vec<String>>, Query, description = "RFC 8707, repeatable: the resources the tokens are for (Tessera's API or gateway routes' resources); each token request picks one as the token's `aud` (the first by default)"),
         ("dpop_jkt" = Option<String>, Query, description = "RFC 9449 §10: the thumbprint of the DPoP key the code is bound to; the token request must carry a proof by that key"),
     ),
     responses(
@@ -119,8 +121,8 @@ pub(super) async fn authorize(
     headers: HeaderMap,
     RawQuery(query): RawQuery,
 ) -> Response {
-    let params = match parameters(query.as_deref().unwrap_or("")) {
-        Ok(params) => params,
+    let (params, resources) = match parameters(query.as_deref().unwrap_or("")) {
+        Ok(parsed) => parsed,
         Err(error) => return error.into_response(),
     };
     let client = match verified_client(&state, &params).await {
@@ -137,7 +139,7 @@ pub(super) async fn authorize(
         },
         client_state: params.get("state").cloned(),
     };
-    let request = match checked(&state, &client, &params).await {
+    let request = match checked(&state, &client, &params, &resources).await {
         Ok(request) => request,
         Err(error) => return back.refuse(&error),
     };
@@ -161,14 +163,10 @@ pub(super) async fn authorize(
             Err(error) => internal(error).into_response(),
         };
     };
-    let consented = match state.store.consent(client.id, me.user_id).await {
-        Ok(consented) => consented,
-        Err(error) => return OAuthError::from(error).into_response(),
+    let remembered = match consented_before(&state, &request, me.user_id).await {
+        Ok(remembered) => remembered,
+        Err(error) => return error.into_response(),
     };
-    // Consent is remembered per client and scopes, for Tessera's own API: tokens for a
-    // resource (RFC 8707) reach other services, so the person is asked every time.
-    let remembered =
-        request.resource.is_none() && consented.is_some_and(|c| request.scope.is_subset(&c));
     if prompt != Some("consent") && remembered {
         return issue_code(&state, &ctx, &client, request, me, back).await;
     }
@@ -183,10 +181,49 @@ pub(super) async fn authorize(
         .unwrap_or_else(IntoResponse::into_response)
 }
 
-/// The query's parameters; one sent twice is an error (RFC 6749 §3.1), an empty one is absent.
-fn parameters(query: &str) -> Result<HashMap<String, String>, OAuthError> {
+/// Whether the person has consented to this client and scopes for every resource the request
+/// names (Tessera's API when it names none): consent to one resource never covers another.
+async fn consented_before(
+    state: &AppState,
+    request: &Request,
+    user: UserId,
+) -> Result<bool, OAuthError> {
+    for resource in consent_resources(state, request) {
+        let consented = state
+            .store
+            .consent(request.client_id, user, resource)
+            .await?;
+        if !consented.is_some_and(|c| request.scope.is_subset(&c)) {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+/// The resources consent to the request is remembered under (None: Tessera's API).
+fn consent_resources<'a>(state: &AppState, request: &'a Request) -> Vec<Option<&'a str>> {
+    if request.resources.is_empty() {
+        return vec![None];
+    }
+    request
+        .resources
+        .iter()
+        .map(|r| state.consent_resource(r))
+        .collect()
+}
+
+/// The query's parameters, and its `resource`s: RFC 8707 §2 lets that one repeat; another sent
+/// twice is an error (RFC 6749 §3.1). An empty one is absent.
+fn parameters(query: &str) -> Result<(HashMap<String, String>, Vec<String>), OAuthError> {
     let mut params = HashMap::new();
+    let mut resources = Vec::new();
     for (name, value) in url::form_urlencoded::parse(query.as_bytes()) {
+        if name == "resource" {
+            if !value.is_empty() {
+                resources.push(value.into_owned());
+            }
+            continue;
+        }
         if params.contains_key(name.as_ref()) {
             return Err(OAuthError::invalid_request(format!(
                 "parameter `{name}` is repeated"
@@ -196,7 +233,7 @@ fn parameters(query: &str) -> Result<HashMap<String, String>, OAuthError> {
             params.insert(name.into_owned(), value.into_owned());
         }
     }
-    Ok(params)
+    Ok((params, resources))
 }
 
 /// The client named by `client_id`, if its registration holds `redirect_uri` exactly.
@@ -230,6 +267,7 @@ async fn checked(
     state: &AppState,
     client: &OAuthClient,
     params: &HashMap<String, String>,
+    resources: &[String],
 ) -> Result<Request, OAuthError> {
     let param = |name: &str| params.get(name).map(String::as_str);
     if state.tenant_status(client.tenant_id).await? != Some(TenantStatus::Active) {
@@ -305,7 +343,14 @@ async fn checked(
             "prompt: Tessera supports `none` and `consent`",
         ));
     }
-    let resource = state.requested_audience(param("resource"))?;
+    let mut known = Vec::with_capacity(resources.len());
+    for resource in resources {
+        if let Some(aud) = state.requested_audience(Some(resource))?
+            && !known.contains(&aud)
+        {
+            known.push(aud);
+        }
+    }
     let dpop_jkt = match param("dpop_jkt") {
         Some(jkt) if crate::dpop::is_thumbprint(jkt) => Some(jkt.to_owned()),
         Some(_) => {
@@ -316,8 +361,8 @@ async fn checked(
         None => None,
     };
     Ok(Request {
-        resource,
         dpop_jkt,
+        resources: known,
         client_id: client.id,
         redirect_uri: param("redirect_uri").unwrap_or_default().to_owned(),
         scope,
@@ -358,7 +403,7 @@ async fn issue_code(
         code_used_at: None,
         created_at: now,
         revoked_at: None,
-        resource: request.resource,
+        resources: request.resources,
         dpop_jkt: request.dpop_jkt,
     };
     if let Err(error) = state.store.create_grant(&grant).await {
@@ -381,7 +426,8 @@ pub(crate) struct ConsentPage {
     pub client_name: String,
     pub tenant_name: String,
     pub scopes: Vec<ScopeLine>,
-    pub resource: Option<String>,
+    /// The resources (RFC 8707) the access is for; empty: Tessera's API.
+    pub resources: Vec<String>,
     /// The form's handle: where the answer's request waits.
     pub request: String,
     /// Where the form posts.
@@ -449,7 +495,7 @@ async fn ask_consent(
         client_name: client.name.clone(),
         tenant_name,
         scopes,
-        resource: request.resource.clone(),
+        resources: request.resources.clone(),
         request: handle.secret.expose().to_owned(),
         action: "/oauth2/consent",
     };
@@ -513,12 +559,14 @@ pub(super) async fn consent(
     match decision.as_str() {
         "allow" => {
             let now = state.clock.now();
-            if let Err(error) = state
-                .store
-                .save_consent(client.id, me.user_id, &request.scope, now)
-                .await
-            {
-                return back.refuse(&OAuthError::from(error));
+            for resource in consent_resources(&state, &request) {
+                if let Err(error) = state
+                    .store
+                    .save_consent(client.id, me.user_id, resource, &request.scope, now)
+                    .await
+                {
+                    return back.refuse(&OAuthError::from(error));
+                }
             }
             let fact = Fact::success(
                 Some(client.tenant_id),

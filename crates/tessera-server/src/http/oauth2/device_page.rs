@@ -161,7 +161,7 @@ pub(super) async fn enter(
         client_name: client.name,
         tenant_name,
         scopes: ScopeLine::all(&device.scope),
-        resource: device.resource,
+        resources: device.resource.into_iter().collect(),
         request: typed,
         action: DECIDE,
     })
@@ -190,7 +190,16 @@ pub(super) async fn decide(
             };
             if let Err(error) = state
                 .store
-                .save_consent(device.client_id, me.user_id, &device.scope, now)
+                .save_consent(
+                    device.client_id,
+                    me.user_id,
+                    device
+                        .resource
+                        .as_deref()
+                        .and_then(|r| state.consent_resource(r)),
+                    &device.scope,
+                    now,
+                )
                 .await
             {
                 return ApiError::from(error).into_response();

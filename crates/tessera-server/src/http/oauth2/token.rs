@@ -48,12 +48,7 @@ pub(super) async fn token(
         Ok(grant_type) => grant_type,
         Err(error) => return error.into_response(),
     };
-    // Every grant but token exchange (whose tokens are bearer tokens for now; to bind them it
-    // calls `token_request_binding` first thing) binds through the same check, made before the
-    // grant spends anything.
-    if grant_type == TOKEN_EXCHANGE {
-        return answer(grants::token_exchange::exchange(&state, &ctx, &headers, &form).await);
-    }
+    // Every grant binds through the same check, made before the grant spends anything.
     let cnf = match state.token_request_binding(&headers).await {
         Ok(cnf) => cnf,
         Err(refused) => {
@@ -65,6 +60,10 @@ pub(super) async fn token(
         }
     };
     let issued = match grant_type {
+        TOKEN_EXCHANGE => {
+            let exchanged = grants::token_exchange::exchange(&state, &ctx, &headers, &form, cnf);
+            return answer(exchanged.await);
+        }
         "client_credentials" => {
             grants::client_credentials::exchange(&state, &ctx, &headers, &form, cnf).await
         }

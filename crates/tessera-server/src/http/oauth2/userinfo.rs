@@ -116,7 +116,7 @@ async fn presented_token(
 
 async fn claims(state: &AppState, claims: AccessTokenClaims) -> Result<UserInfo, OAuthError> {
     let invalid = |why: &str| OAuthError::new(OAuthErrorCode::InvalidToken, why);
-    if claims.gid.is_none() {
+    if !claims.is_application_token() {
         return Err(invalid("not a token an application holds for a person"));
     }
     let scopes = Scopes::parse(&claims.scope).unwrap_or_default();

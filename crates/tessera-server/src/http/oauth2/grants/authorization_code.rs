@@ -16,7 +16,7 @@ use tessera_proto::oauth2::TokenResponse;
 
 use super::super::form::OAuthForm;
 use super::super::token::signing_failed;
-use super::{actor, app_client, check_grant_key, check_resource, grant_key, refuse};
+use super::{actor, app_client, check_grant_key, grant_audience, grant_key, refuse};
 use crate::audit::Fact;
 use crate::context::RequestContext;
 use crate::error::OAuthError;
@@ -60,12 +60,13 @@ pub(in super::super) async fn exchange(
             return Err(refuse(state, ctx, &client, "", error).await);
         }
     };
-    if let Err(error) = check(&grant, redirect_uri, form.get("code_verifier"))
-        .and_then(|()| check_resource(state, &grant, form))
-        .and_then(|()| check_grant_key(&grant, cnf.as_ref()))
+    let aud = match check(&grant, redirect_uri, form.get("code_verifier"))
+        .and_then(|()| grant_audience(state, &grant, form))
+        .and_then(|aud| check_grant_key(&grant, cnf.as_ref()).map(|()| aud))
     {
-        return Err(refuse(state, ctx, &client, grant.id, error).await);
-    }
+        Ok(aud) => aud,
+        Err(error) => return Err(refuse(state, ctx, &client, grant.id, error).await),
+    };
     if grant.dpop_jkt.is_none()
         && let Some(jkt) = grant_key(&client, cnf.as_ref())
         && let Err(error) = state.store.bind_grant_dpop_key(grant.id, &jkt).await
@@ -73,7 +74,7 @@ pub(in super::super) async fn exchange(
         return Err(refuse_now(OAuthError::from(error)));
     }
     let tokens = state
-        .issue_grant_tokens(&grant, &grant.scope, true, None, cnf)
+        .issue_grant_tokens(&grant, &grant.scope, aud, true, None, cnf)
         .map_err(|e| refuse_now(signing_failed(e)))?;
     if let Some(hash) = tokens.refresh_hash {
         let first = GrantRefreshToken {

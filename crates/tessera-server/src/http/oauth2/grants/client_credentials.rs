@@ -4,7 +4,7 @@
 //! the token is bound to the proof's key (`cnf.jkt`).
 
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tessera_core::Scopes;
 use tessera_core::agent::Agent;
 use tessera_crypto::Confirmation;
@@ -15,8 +15,7 @@ use super::super::client_assertion;
 use super::super::client_auth::Presented;
 use super::super::form::OAuthForm;
 use super::super::token::signing_failed;
-use super::super::{audit_client_failure, client_failure};
-use crate::audit::Fact;
+use super::{agent_client, audited};
 use crate::context::RequestContext;
 use crate::error::OAuthError;
 use crate::state::AppState;
@@ -28,32 +27,15 @@ pub(in super::super) async fn exchange(
     form: &OAuthForm,
     cnf: Option<Confirmation>,
 ) -> Result<TokenResponse, Response> {
-    let agent = match authenticate(state, headers, form).await {
-        Ok(agent) => agent,
-        Err(error) => {
-            audit_client_failure(state, ctx, "token.issue", &error).await;
-            return Err(client_failure(state, ctx, error));
-        }
-    };
-    let actor = format!("agent:{}", agent.id);
-    match issue(state, form, &agent, cnf) {
-        Ok((response, jti)) => {
-            let fact = Fact::success(Some(agent.tenant_id), actor, "token.issue", jti);
-            state.audit(ctx, fact).await;
-            Ok(response)
-        }
-        Err(error) => {
-            let fact = Fact::failure(
-                Some(agent.tenant_id),
-                actor,
-                "token.issue",
-                "",
-                error.code().code(),
-            );
-            state.audit(ctx, fact).await;
-            Err(error.into_response())
-        }
-    }
+    let agent = agent_client(state, ctx, headers, form, "token.issue").await?;
+    audited(
+        state,
+        ctx,
+        &agent,
+        "token.issue",
+        issue(state, form, &agent, cnf),
+    )
+    .await
 }
 
 /// The agent whose client credentials the request carries (token exchange's actor too).

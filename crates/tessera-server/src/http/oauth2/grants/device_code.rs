@@ -100,14 +100,19 @@ pub(in super::super) async fn exchange(
         code_used_at: Some(now),
         created_at: now,
         revoked_at: None,
-        resource: device.resource,
+        resources: device.resource.into_iter().collect(),
         dpop_jkt: grant_key(&client, cnf.as_ref()),
     };
+    let aud = grant
+        .resources
+        .first()
+        .cloned()
+        .unwrap_or_else(|| state.audience.clone());
     if let Err(error) = state.store.create_grant(&grant).await {
         return Err(OAuthError::from(error).into_response());
     }
     let tokens = state
-        .issue_grant_tokens(&grant, &grant.scope, true, None, cnf)
+        .issue_grant_tokens(&grant, &grant.scope, aud, true, None, cnf)
         .map_err(|e| signing_failed(e).into_response())?;
     if let Some(refresh_hash) = tokens.refresh_hash {
         let first = GrantRefreshToken {

@@ -11,6 +11,7 @@ pub(super) mod token_exchange;
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
+use tessera_core::agent::Agent;
 use tessera_core::authz::{Grant, OAuthClient};
 use tessera_crypto::Confirmation;
 use tessera_proto::OAuthErrorCode;
@@ -44,6 +45,54 @@ async fn app_client(
     }
 }
 
+/// The agent whose client credentials the request carries, or the refusal (counted and
+/// audited as `action`).
+async fn agent_client(
+    state: &AppState,
+    ctx: &RequestContext,
+    headers: &HeaderMap,
+    form: &OAuthForm,
+    action: &'static str,
+) -> Result<Agent, Response> {
+    match client_credentials::authenticate(state, headers, form).await {
+        Ok(agent) => Ok(agent),
+        Err(error) => {
+            audit_client_failure(state, ctx, action, &error).await;
+            Err(client_failure(state, ctx, error))
+        }
+    }
+}
+
+/// An authenticated agent's grant, audited as `action` either way: with the issued token's
+/// target when granted, with the refusal's code when not.
+async fn audited<T>(
+    state: &AppState,
+    ctx: &RequestContext,
+    agent: &Agent,
+    action: &'static str,
+    outcome: Result<(T, String), OAuthError>,
+) -> Result<T, Response> {
+    let actor = format!("agent:{}", agent.id);
+    match outcome {
+        Ok((response, target)) => {
+            let fact = Fact::success(Some(agent.tenant_id), actor, action, target);
+            state.audit(ctx, fact).await;
+            Ok(response)
+        }
+        Err(error) => {
+            let fact = Fact::failure(
+                Some(agent.tenant_id),
+                actor,
+                action,
+                "",
+                error.code().code(),
+            );
+            state.audit(ctx, fact).await;
+            Err(error.into_response())
+        }
+    }
+}
+
 /// A refused grant of an authenticated application: audited, then answered.
 async fn refuse(
     state: &AppState,
@@ -63,17 +112,29 @@ async fn refuse(
     error.into_response()
 }
 
-/// RFC 8707 at the token endpoint for a person's grant: a request may name the grant's resource
-/// again (or Tessera's API for a grant without one), never another.
-fn check_resource(state: &AppState, grant: &Grant, form: &OAuthForm) -> Result<(), OAuthError> {
-    match state.requested_audience(form.get("resource"))? {
-        Some(aud) if aud != grant.resource.as_deref().unwrap_or(&state.audience) => {
-            Err(OAuthError::new(
-                OAuthErrorCode::InvalidTarget,
-                "the grant does not cover this resource",
-            ))
+/// RFC 8707 at the token endpoint for a person's grant: the token's `aud` is the resource the
+/// request names, which must be one of the grant's (Tessera's API for a grant without one), or
+/// else the grant's first. One resource per token request: a client wanting tokens for two of
+/// the grant's resources asks twice (down-scoping, RFC 8707 §2.2), as MCP clients do.
+fn grant_audience(state: &AppState, grant: &Grant, form: &OAuthForm) -> Result<String, OAuthError> {
+    let covered = |aud: &str| {
+        if grant.resources.is_empty() {
+            aud == state.audience
+        } else {
+            grant.resources.iter().any(|r| r == aud)
         }
-        _ => Ok(()),
+    };
+    match state.requested_audience(form.get("resource"))? {
+        Some(aud) if covered(&aud) => Ok(aud),
+        Some(_) => Err(OAuthError::new(
+            OAuthErrorCode::InvalidTarget,
+            "the grant does not cover this resource",
+        )),
+        None => Ok(grant
+            .resources
+            .first()
+            .cloned()
+            .unwrap_or_else(|| state.audience.clone())),
     }
 }
 

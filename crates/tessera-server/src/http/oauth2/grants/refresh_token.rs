@@ -14,7 +14,7 @@ use tessera_proto::oauth2::TokenResponse;
 
 use super::super::form::OAuthForm;
 use super::super::token::signing_failed;
-use super::{actor, app_client, check_grant_key, check_resource, refuse};
+use super::{actor, app_client, check_grant_key, grant_audience, refuse};
 use crate::audit::Fact;
 use crate::context::RequestContext;
 use crate::error::OAuthError;
@@ -67,7 +67,7 @@ pub(in super::super) async fn exchange(
                 );
                 return Err(refuse(state, ctx, &client, grant.id, error).await);
             }
-            if let Err(error) = check_resource(state, &grant, form) {
+            if let Err(error) = grant_audience(state, &grant, form) {
                 return Err(refuse(state, ctx, &client, grant.id, error).await);
             }
             if client.is_public()
@@ -106,8 +106,13 @@ pub(in super::super) async fn exchange(
         }
     };
     let scope = requested.unwrap_or_else(|| grant.scope.clone());
+    // Checked above, before the token was used up, whenever the request named a resource.
+    let aud = match grant_audience(state, &grant, form) {
+        Ok(aud) => aud,
+        Err(error) => return Err(refuse(state, ctx, &client, grant.id, error).await),
+    };
     let tokens = state
-        .issue_grant_tokens(&grant, &scope, false, Some(next), cnf)
+        .issue_grant_tokens(&grant, &scope, aud, false, Some(next), cnf)
         .map_err(|e| signing_failed(e).into_response())?;
     let fact = Fact::success(
         Some(client.tenant_id),

@@ -1,32 +1,36 @@
 //! Token exchange (RFC 8693): an agent, authenticated by its client credentials, trades a
 //! subject token — another agent's access token (perhaps itself exchanged), or a person's
-//! session token under the person's delegation grant to this agent — for an access token that
-//! acts for the subject. The new token's `act` nests the chain (the newest actor outermost);
-//! its scope is the request's within the subject's, the actor's and the grant's; it never
-//! outlives the subject token (nor the grant); chains hold at most `delegation_max_depth`
-//! agents. Every exchange, granted or refused, is audited.
+//! session token or a token an application holds for the person, under the person's
+//! delegation grant to this agent — for an access token that acts for the subject. The new
+//! token's `act` nests the chain (the newest actor outermost); its scope is the request's
+//! within the subject's, the actor's and the grant's; it never outlives the subject token (nor
+//! the grant); chains hold at most `delegation_max_depth` agents. Its `aud` is the `resource`
+//! (or `audience`) asked for, within what the subject token allows (see [`audience`]). With a
+//! DPoP proof it is bound to the proof's key, like every token of `/oauth2/token`. Every
+//! exchange, granted or refused, is audited.
 //!
 //! Error codes: a missing or malformed parameter, an unsupported token type, a bad
 //! `actor_token` or a chain too long is `invalid_request` (RFC 8693 §2.2.2); a subject token
 //! that is not active, of another tenant, or a person's without a live grant is `invalid_grant`
 //! (the credential presented as the grant is no good: RFC 6749 §5.2); widening is
-//! `invalid_scope`.
+//! `invalid_scope`; a resource Tessera does not know, or one the subject token does not allow,
+//! is `invalid_target` (RFC 8707 §2).
 
 use axum::http::HeaderMap;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use tessera_core::agent::Agent;
+use tessera_core::delegation::DelegationGrant;
 use tessera_core::{Scopes, UserId};
-use tessera_crypto::{ACCESS_TOKEN_TYP, AccessTokenClaims, Actor, TokenError};
+use tessera_crypto::{ACCESS_TOKEN_TYP, AccessTokenClaims, Actor, Confirmation, TokenError};
 use tessera_proto::OAuthErrorCode;
 use tessera_proto::oauth2::{TokenExchangeResponse, TokenResponse};
 
 use super::super::form::OAuthForm;
 use super::super::token::signing_failed;
-use super::super::{audit_client_failure, client_failure};
-use super::client_credentials::authenticate;
-use crate::audit::Fact;
+use super::{agent_client, audited};
 use crate::context::RequestContext;
 use crate::delegation::ACCESS_TOKEN_TYPE;
+use crate::dpop::token_type;
 use crate::error::OAuthError;
 use crate::people::sessions::SessionInvalid;
 use crate::state::AppState;
@@ -37,33 +41,11 @@ pub(in super::super) async fn exchange(
     ctx: &RequestContext,
     headers: &HeaderMap,
     form: &OAuthForm,
+    cnf: Option<Confirmation>,
 ) -> Result<TokenExchangeResponse, Response> {
-    let agent = match authenticate(state, headers, form).await {
-        Ok(agent) => agent,
-        Err(error) => {
-            audit_client_failure(state, ctx, "token.exchange", &error).await;
-            return Err(client_failure(state, ctx, error));
-        }
-    };
-    let actor = format!("agent:{}", agent.id);
-    match issue(state, form, &agent).await {
-        Ok((response, target)) => {
-            let fact = Fact::success(Some(agent.tenant_id), actor, "token.exchange", target);
-            state.audit(ctx, fact).await;
-            Ok(response)
-        }
-        Err(error) => {
-            let fact = Fact::failure(
-                Some(agent.tenant_id),
-                actor,
-                "token.exchange",
-                "",
-                error.code().code(),
-            );
-            state.audit(ctx, fact).await;
-            Err(error.into_response())
-        }
-    }
+    let agent = agent_client(state, ctx, headers, form, "token.exchange").await?;
+    let outcome = issue(state, form, &agent, cnf).await;
+    audited(state, ctx, &agent, "token.exchange", outcome).await
 }
 
 /// What the subject token stands for, and how it bounds the new token.
@@ -75,12 +57,18 @@ struct Subject {
     /// the subject: the id is carried into every token derived from the grant.
     grant_scopes: Option<Scopes>,
     dgid: Option<String>,
+    /// The application's grant, when the subject token is (or derives from) a token an
+    /// application holds for the person: carried on, so revoking it ends the derived tokens.
+    gid: Option<String>,
     /// The chain so far (newest actor outermost).
     act: Option<Actor>,
     /// How many agents the chain holds so far (the subject agent counting).
     agents: usize,
     /// The new token may not outlive this (unix seconds).
     exp: i64,
+    /// The resource (RFC 8707) the subject token is bound to, when it is not Tessera's API:
+    /// the only one it may be exchanged for.
+    bound_to: Option<String>,
 }
 
 fn invalid(code: OAuthErrorCode, why: impl Into<String>) -> OAuthError {
@@ -92,6 +80,7 @@ async fn issue(
     state: &AppState,
     form: &OAuthForm,
     agent: &Agent,
+    cnf: Option<Confirmation>,
 ) -> Result<(TokenExchangeResponse, String), OAuthError> {
     let subject_token = form.require("subject_token")?;
     match form.require("subject_token_type")? {
@@ -116,7 +105,9 @@ async fn issue(
         .map(Scopes::parse)
         .transpose()
         .map_err(|e| invalid(OAuthErrorCode::InvalidScope, e.to_string()))?;
+    let target = requested_target(state, form)?;
     let subject = subject(state, agent, subject_token, requested.as_ref()).await?;
+    let aud = audience(state, &subject, target)?;
 
     let max = usize::try_from(state.config.delegation_max_depth).unwrap_or(usize::MAX);
     let agents = subject.agents + 1;
@@ -159,18 +150,19 @@ async fn issue(
     let claims = AccessTokenClaims {
         iss: state.issuer.clone(),
         sub: subject.sub,
-        aud: state.audience.clone(),
+        aud,
         exp: (now + state.config.access_token_ttl_secs).min(subject.exp),
         iat: now,
         jti: uuid::Uuid::now_v7().simple().to_string(),
         client_id: agent.id.to_string(),
         scope: scopes.to_string(),
         tenant_id: agent.tenant_id.to_string(),
-        gid: None,
+        gid: subject.gid,
         act: Some(act),
         dgid: subject.dgid,
-        // Exchanged tokens are bearer tokens (DPoP at the exchange is not supported yet).
-        cnf: None,
+        // Bound to the actor's proof key when the exchange carried a proof (RFC 9449), whatever
+        // the subject token was: a bound subject is refused above.
+        cnf,
     };
     let token = state
         .keys
@@ -180,15 +172,16 @@ async fn issue(
     metrics::counter!("tessera_tokens_issued_total", "grant_type" => "token_exchange").increment(1);
     let chain = claims.act.as_ref().map(Actor::chain).unwrap_or_default();
     let target = format!(
-        "sub:{} act:{} jti:{}",
+        "sub:{} act:{} aud:{} jti:{}",
         claims.sub,
         chain.join(","),
+        claims.aud,
         claims.jti
     );
     let response = TokenExchangeResponse {
         token: TokenResponse {
             access_token: token,
-            token_type: "Bearer".to_owned(),
+            token_type: token_type(claims.cnf.as_ref()).to_owned(),
             expires_in: claims.exp - claims.iat,
             scope: claims.scope,
             refresh_token: None,
@@ -197,6 +190,50 @@ async fn issue(
         issued_token_type: ACCESS_TOKEN_TYPE.to_owned(),
     };
     Ok((response, target))
+}
+
+/// The resource the request names (RFC 8693 §2.1): `resource`, an absolute URI, and
+/// `audience`, a logical name. Tessera's only names for the services it issues tokens for are
+/// their resource identifiers, so `audience` names one of them too; sent together, they must
+/// name the same one. Either naming a resource Tessera does not know is `invalid_target`.
+fn requested_target(state: &AppState, form: &OAuthForm) -> Result<Option<String>, OAuthError> {
+    let resource = state.requested_audience(form.get("resource"))?;
+    let audience = state
+        .requested_audience(form.get("audience"))
+        .map_err(|_| {
+            invalid(
+                OAuthErrorCode::InvalidTarget,
+                "audience must be the identifier of a resource Tessera issues tokens for",
+            )
+        })?;
+    match (resource, audience) {
+        (Some(resource), Some(audience)) if resource != audience => Err(invalid(
+            OAuthErrorCode::InvalidTarget,
+            "resource and audience name different resources; name one",
+        )),
+        (resource, audience) => Ok(resource.or(audience)),
+    }
+}
+
+/// The new token's `aud`: the requested resource, else the subject token's. A subject token
+/// bound to a resource (RFC 8707) other than Tessera's API was issued for that service alone
+/// and is exchanged for it only — an exchange never carries a subject to a service the subject
+/// token was not for. A token for Tessera's API (and a person's session) is Tessera's own, and
+/// the grant that authorizes the exchange bounds it: it may be exchanged for any resource
+/// Tessera knows.
+fn audience(
+    state: &AppState,
+    subject: &Subject,
+    target: Option<String>,
+) -> Result<String, OAuthError> {
+    match (&subject.bound_to, target) {
+        (Some(bound), Some(target)) if *bound != target => Err(invalid(
+            OAuthErrorCode::InvalidTarget,
+            format!("the subject token is for `{bound}` and is exchanged for that resource only"),
+        )),
+        (Some(bound), _) => Ok(bound.clone()),
+        (None, target) => Ok(target.unwrap_or_else(|| state.audience.clone())),
+    }
 }
 
 /// An `actor_token`, when sent, must be the authenticated agent's own active token: the actor
@@ -236,19 +273,20 @@ async fn check_actor_token(
     }
 }
 
-/// The subject token: an agent's access token (or an exchanged one) of the actor's tenant, or
-/// a person's session token (tried when the token is not an access token).
+/// The subject token: an agent's access token (or an exchanged one) of the actor's tenant, a
+/// token an application of that tenant holds for a person, or a person's session token (tried
+/// when the token is not an access token). Access tokens for any resource Tessera knows count.
 async fn subject(
     state: &AppState,
     agent: &Agent,
     token: &str,
     requested: Option<&Scopes>,
 ) -> Result<Subject, OAuthError> {
-    let claims = match state.validate_access_token(token).await {
+    let claims = match state.validate_any_access_token(token).await {
         Ok(claims) => claims,
         // Not an access token (its `typ` or its claims are not): a person's session token?
         Err(Inactive::Token(TokenError::WrongType | TokenError::Malformed)) => {
-            return person(state, agent, token, requested).await;
+            return session(state, agent, token, requested).await;
         }
         Err(Inactive::Store(error)) => return Err(error.into()),
         Err(inactive) => {
@@ -272,13 +310,6 @@ async fn subject(
             "the subject token belongs to another tenant",
         ));
     }
-    if claims.gid.is_some() {
-        return Err(invalid(
-            OAuthErrorCode::InvalidGrant,
-            "a token an application holds for a person cannot be exchanged; exchange the \
-             person's session token under a delegation grant",
-        ));
-    }
     if claims.act.is_none() && claims.sub == agent.id.to_string() {
         return Err(OAuthError::invalid_request(
             "the subject token is the actor's own; use it as it is",
@@ -290,6 +321,10 @@ async fn subject(
             "the subject token is malformed",
         )
     })?;
+    let bound_to = (claims.aud != state.audience).then(|| claims.aud.clone());
+    if claims.is_application_token() {
+        return application(state, agent, claims, scopes, bound_to, requested).await;
+    }
     let earlier = claims.act.as_ref().map_or(0, |act| act.chain().len());
     Ok(Subject {
         // A person's chain counts its agents only; an agent subject is one of the chain.
@@ -298,14 +333,15 @@ async fn subject(
         scopes: Some(scopes),
         grant_scopes: None,
         dgid: claims.dgid,
+        gid: claims.gid,
         act: claims.act,
         exp: claims.exp,
+        bound_to,
     })
 }
 
-/// A person's session token: the person must have a live delegation grant to this agent (the
-/// newest whose scopes cover the request, else the newest) and still belong to the tenant.
-async fn person(
+/// A person's session token, under the person's delegation grant to this agent.
+async fn session(
     state: &AppState,
     agent: &Agent,
     token: &str,
@@ -321,7 +357,56 @@ async fn person(
             ));
         }
     };
-    let user: UserId = claims.sub.parse().map_err(|_| {
+    let grant = delegation(state, agent, &claims.sub, requested).await?;
+    Ok(Subject {
+        sub: claims.sub,
+        scopes: None,
+        grant_scopes: Some(grant.scopes),
+        dgid: Some(grant.id.to_string()),
+        gid: None,
+        act: None,
+        agents: 0,
+        exp: claims.exp.min(grant.expires_at.unix_timestamp()),
+        bound_to: None,
+    })
+}
+
+/// A token an application holds for a person (from the person's grant to the application):
+/// exchanged under the same rule as the person's session — the person's live delegation grant
+/// to the acting agent, which is any agent the person delegated to, not the application (an
+/// application is not an agent and authenticates as none). The token's scopes bound the new
+/// one beside the grant's, and its application grant (`gid`) stays in the derived tokens.
+async fn application(
+    state: &AppState,
+    agent: &Agent,
+    claims: AccessTokenClaims,
+    scopes: Scopes,
+    bound_to: Option<String>,
+    requested: Option<&Scopes>,
+) -> Result<Subject, OAuthError> {
+    let grant = delegation(state, agent, &claims.sub, requested).await?;
+    Ok(Subject {
+        sub: claims.sub,
+        scopes: Some(scopes),
+        grant_scopes: Some(grant.scopes),
+        dgid: Some(grant.id.to_string()),
+        gid: claims.gid,
+        act: None,
+        agents: 0,
+        exp: claims.exp.min(grant.expires_at.unix_timestamp()),
+        bound_to,
+    })
+}
+
+/// The person's live delegation grant to this agent (the newest whose scopes cover the
+/// request, else the newest); the person must still belong to the tenant.
+async fn delegation(
+    state: &AppState,
+    agent: &Agent,
+    person: &str,
+    requested: Option<&Scopes>,
+) -> Result<DelegationGrant, OAuthError> {
+    let user: UserId = person.parse().map_err(|_| {
         invalid(
             OAuthErrorCode::InvalidGrant,
             "the subject token is malformed",
@@ -345,19 +430,11 @@ async fn person(
         .iter()
         .find(|g| requested.is_none_or(|r| r.is_subset(&g.scopes)))
         .or(live.first())
+        .cloned()
         .ok_or_else(no_grant)?;
     match state.require_member(agent.tenant_id, user).await {
-        Ok(()) => {}
-        Err(Inactive::Store(error)) => return Err(error.into()),
-        Err(_) => return Err(no_grant()),
+        Ok(()) => Ok(grant),
+        Err(Inactive::Store(error)) => Err(error.into()),
+        Err(_) => Err(no_grant()),
     }
-    Ok(Subject {
-        sub: claims.sub,
-        scopes: None,
-        grant_scopes: Some(grant.scopes.clone()),
-        dgid: Some(grant.id.to_string()),
-        act: None,
-        agents: 0,
-        exp: claims.exp.min(grant.expires_at.unix_timestamp()),
-    })
 }
