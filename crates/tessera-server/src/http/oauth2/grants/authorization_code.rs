@@ -6,7 +6,7 @@
 use axum::http::HeaderMap;
 use axum::response::Response;
 use subtle::ConstantTimeEq;
-use tessera_core::authz::{Grant, GrantRefreshToken, Redemption};
+use tessera_core::authz::{AppGrant, Grant, GrantRefreshToken, Redemption};
 use tessera_crypto::oidc::{is_pkce_value, pkce_s256};
 use tessera_crypto::{SecretKind, sha256};
 use tessera_proto::OAuthErrorCode;
@@ -63,7 +63,7 @@ pub(in super::super) async fn exchange(
         return Err(refuse(state, ctx, &client, grant.id, error).await);
     }
     let tokens = state
-        .issue_grant_tokens(&grant, &grant.scope, true, None)
+        .issue_grant_tokens(&grant, &grant.scope, AppGrant::AuthorizationCode, None)
         .map_err(|e| refuse_now(signing_failed(e)))?;
     if let Some(hash) = tokens.refresh_hash {
         let first = GrantRefreshToken {

@@ -47,6 +47,8 @@ pub(in super::super) async fn exchange(
     let actor = format!("agent:{}", agent.id);
     match issue(state, form, &agent, cnf) {
         Ok((response, jti)) => {
+            metrics::counter!("tessera_tokens_issued_total", "grant_type" => "client_credentials")
+                .increment(1);
             let fact = Fact::success(Some(agent.tenant_id), actor, "token.issue", jti);
             state.audit(ctx, fact).await;
             Ok(response)

@@ -7,7 +7,7 @@
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tessera_core::GrantId;
-use tessera_core::authz::{Grant, GrantRefreshToken};
+use tessera_core::authz::{AppGrant, Grant, GrantRefreshToken};
 use tessera_core::device::DevicePoll;
 use tessera_crypto::{SecretKind, sha256};
 use tessera_proto::OAuthErrorCode;
@@ -28,6 +28,10 @@ pub(in super::super) async fn exchange(
     form: &OAuthForm,
 ) -> Result<TokenResponse, Response> {
     let client = app_client(state, ctx, headers, form).await?;
+    if !client.allows(AppGrant::DeviceCode) {
+        let error = super::super::device::not_registered();
+        return Err(refuse(state, ctx, &client, client.id, error).await);
+    }
     let invalid = |why: &str| OAuthError::new(OAuthErrorCode::InvalidGrant, why);
     let device_code = match form.require("device_code") {
         Ok(code) => code,
@@ -104,7 +108,7 @@ pub(in super::super) async fn exchange(
         return Err(OAuthError::from(error).into_response());
     }
     let tokens = state
-        .issue_grant_tokens(&grant, &grant.scope, true, None)
+        .issue_grant_tokens(&grant, &grant.scope, AppGrant::DeviceCode, None)
         .map_err(|e| signing_failed(e).into_response())?;
     if let Some(refresh_hash) = tokens.refresh_hash {
         let first = GrantRefreshToken {

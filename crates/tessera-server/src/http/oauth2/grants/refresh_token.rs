@@ -5,7 +5,7 @@
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use tessera_core::Scopes;
-use tessera_core::authz::GrantRotation;
+use tessera_core::authz::{AppGrant, GrantRotation};
 use tessera_crypto::{GeneratedSecret, SecretKind, sha256};
 use tessera_proto::OAuthErrorCode;
 use tessera_proto::oauth2::TokenResponse;
@@ -99,7 +99,7 @@ pub(in super::super) async fn exchange(
     };
     let scope = requested.unwrap_or_else(|| grant.scope.clone());
     let tokens = state
-        .issue_grant_tokens(&grant, &scope, false, Some(next))
+        .issue_grant_tokens(&grant, &scope, AppGrant::RefreshToken, Some(next))
         .map_err(|e| signing_failed(e).into_response())?;
     let fact = Fact::success(
         Some(client.tenant_id),
