@@ -18,7 +18,7 @@ use tokio::sync::Mutex;
 
 use crate::authorize::{App, REDIRECT, code_with, oauth_error, person, redeem_form};
 use crate::client_jwt::{ASSERTION_TYPE, ClientSigner, random_id, register_key};
-use crate::support::{call, expect_json};
+use crate::support::{call, expect_error, expect_json};
 
 const PASSWORD: &str = "correct horse battery staple";
 
@@ -307,41 +307,46 @@ async fn a_jwks_uri_is_refetched_for_a_new_key_and_bad_assertions_issue_nothing(
     assert!(authenticates(&server, &replayed).await);
     let bad = [
         (
-            "wrong aud",
+            "must be",
             second.sign(&with(json!({"aud": "https://elsewhere.example"})), |_| {}),
         ),
         (
-            "expired",
+            "has expired",
             second.sign(&with(json!({"iat": now - 600, "exp": now - 300})), |_| {}),
         ),
-        ("replayed jti", replayed),
+        ("used before", replayed),
         (
-            "unknown kid",
+            "unknown_signing_key",
             second.sign(&claims(&server, &client_id), |h| {
-                h.kid = Some("nope".to_owned())
+                h.kid = Some("nope".to_owned());
             }),
         ),
         (
-            "wrong key under the right kid",
+            "not signed by a key the client registered",
             stranger.sign(&claims(&server, &client_id), |h| {
-                h.kid = Some(second.kid.clone())
+                h.kid = Some(second.kid.clone());
             }),
         ),
         (
-            "iss differs from sub",
+            "`iss` must be its `sub`",
             second.sign(&with(json!({"iss": "someone-else"})), |_| {}),
         ),
     ];
-    for (what, assertion) in bad {
+    let fetched = host.fetches();
+    for (why, assertion) in bad {
         let response = redeem(assertion).await;
         let status = response.status().as_u16();
         let body: Value = response.json().await.unwrap();
         assert_eq!(
             (status, body["error"].as_str()),
             (401, Some("invalid_client")),
-            "{what}: {body}"
+            "{why}: {body}"
         );
+        let description = body["error_description"].as_str().unwrap();
+        assert!(description.contains(why), "{why}: {body}");
     }
+    // The unknown kid made Tessera look once more; the set still lacks it.
+    assert_eq!(host.fetches(), fetched + 1);
     let response = redeem(second.sign(&claims(&server, &client_id), |_| {})).await;
     let tokens = expect_json(response, 200).await;
     assert!(tokens["id_token"].is_string() && tokens["access_token"].is_string());
@@ -422,9 +427,9 @@ async fn keys_authenticate_their_own_client_only() {
             Method::POST,
             &format!("/v1/tenants/{}/oauth-clients", tenant.id),
             Some(&tenant.api_key),
-            Some(body.clone()),
+            Some(body),
         )
         .await;
-        assert_eq!(response.status(), 422, "{body}");
+        expect_error(response, 400, "invalid_parameter").await;
     }
 }
