@@ -78,3 +78,35 @@ impl KeySets {
         serde_json::to_value(jwk).map_err(|e| FederationError::JwksFailed(e.to_string()))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn key_sets(allow_private: bool) -> KeySets {
+        let check: UrlCheck = Arc::new(move |url: &Url| {
+            if allow_private || url.host_str() != Some("127.0.0.1") {
+                Ok(())
+            } else {
+                Err("private".to_owned())
+            }
+        });
+        KeySets::new(reqwest::Client::new(), check, Duration::ZERO)
+    }
+
+    #[test]
+    fn a_jwks_uri_is_https_or_loopback_and_passes_the_outbound_policy() {
+        let open = key_sets(true);
+        assert!(open.check("https://keys.example.com/jwks").is_ok());
+        assert!(open.check("http://127.0.0.1:9/jwks").is_ok());
+        for bad in [
+            "http://keys.example.com/jwks",
+            "https://keys.example.com/jwks#frag",
+            "ftp://keys.example.com/jwks",
+            "/jwks",
+        ] {
+            assert!(open.check(bad).is_err(), "{bad}");
+        }
+        assert!(key_sets(false).check("http://127.0.0.1:9/jwks").is_err());
+    }
+}
