@@ -4,17 +4,20 @@
 //   node tests/peers/openid_rp.mjs code-flow < input.json
 //
 // Input JSON: {issuer, client_id, client_secret (absent: a public client), redirect_uri, scope,
-//              email, password}
+//              email, password, and for a private_key_jwt client (RFC 7523) instead of a secret:
+//              kid, private_key_pkcs8 (base64 DER of its ES256 key)}
 //
 // The browser's part is played over HTTP with a cookie jar: openid-client builds the
 // authorization URL (PKCE S256, state, nonce); Tessera sends the browser to its sign-in page;
 // the person signs in with the password door; back at the authorization endpoint the consent
 // screen is read and its form posted; the redirect to the client carries the code. Then
 // openid-client redeems it (checking state, iss, PKCE, the ID token's signature from the JWKS,
-// iss, aud, exp, nonce), reads userinfo, and refreshes once.
+// iss, aud, exp, nonce), reads userinfo, and refreshes once (checking the refreshed ID token
+// when there is one).
 //
 // Prints one JSON line: {login_page, consent_page_scopes, id_token_claims, userinfo, first:
-// {access_token, refresh_token, scope, expires_in}, refreshed: {access_token, refresh_token}}.
+// {access_token, refresh_token, scope, expires_in}, refreshed: {access_token, refresh_token,
+// id_token_claims}}.
 // Any failed check exits 1 with the reason on stderr.
 //
 //   node tests/peers/openid_rp.mjs code-flow-dpop < input.json
@@ -144,8 +147,23 @@ async function authorized(config, input, extra = {}) {
   return { toLogin, scopes, callback, checks };
 }
 
+// How the client authenticates: its key, its secret, or nothing (a public client).
+async function clientAuth(input) {
+  if (input.private_key_pkcs8) {
+    const key = await crypto.subtle.importKey(
+      'pkcs8',
+      Buffer.from(input.private_key_pkcs8, 'base64'),
+      { name: 'ECDSA', namedCurve: 'P-256' },
+      false,
+      ['sign'],
+    );
+    return client.PrivateKeyJwt({ key, kid: input.kid });
+  }
+  return input.client_secret ? client.ClientSecretBasic(input.client_secret) : client.None();
+}
+
 async function discover(input) {
-  const auth = input.client_secret ? client.ClientSecretBasic(input.client_secret) : client.None();
+  const auth = await clientAuth(input);
   return client.discovery(new URL(input.issuer), input.client_id, undefined, auth, {
     execute: [client.allowInsecureRequests],
   });
@@ -169,7 +187,11 @@ async function codeFlow(input) {
       scope: tokens.scope,
       expires_in: tokens.expires_in,
     },
-    refreshed: { access_token: refreshed.access_token, refresh_token: refreshed.refresh_token },
+    refreshed: {
+      access_token: refreshed.access_token,
+      refresh_token: refreshed.refresh_token,
+      id_token_claims: refreshed.claims() ?? null,
+    },
   };
 }
 

@@ -30,13 +30,20 @@ pub struct OAuthClient {
     pub id: OAuthClientId,
     pub tenant_id: TenantId,
     pub name: String,
-    /// SHA-256 of the client secret; None for a public client (a browser or native app, which
-    /// cannot keep a secret and must use PKCE).
+    /// How the client proves itself at the token endpoint.
+    pub auth_method: ClientAuthMethod,
+    /// SHA-256 of the client secret: exactly the clients that authenticate with a secret have
+    /// one.
     pub secret_hash: Option<[u8; 32]>,
+    /// The public keys of a `private_key_jwt` client (and only of one).
+    pub keys: Option<ClientKeys>,
     /// Absolute URIs, matched exactly.
     pub redirect_uris: Vec<String>,
     /// The most the client may ask for.
     pub scopes: Scopes,
+    /// The grants the client registered for (RFC 7591 `grant_types`); the authorization and
+    /// device endpoints refuse a client that did not name theirs.
+    pub grant_types: Vec<AppGrant>,
     /// SHA-256 of the registration access token of a client that registered itself (RFC 7591);
     /// the token reads and deletes the registration (RFC 7592).
     pub registration_token_hash: Option<[u8; 32]>,
@@ -44,8 +51,90 @@ pub struct OAuthClient {
 }
 
 impl OAuthClient {
+    /// A browser or native app, which cannot keep a secret or a key and must use PKCE.
     pub fn is_public(&self) -> bool {
-        self.secret_hash.is_none()
+        self.auth_method == ClientAuthMethod::None
+    }
+
+    pub fn allows(&self, grant: AppGrant) -> bool {
+        self.grant_types.contains(&grant)
+    }
+}
+
+/// RFC 7591 `token_endpoint_auth_method`, as far as Tessera supports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ClientAuthMethod {
+    /// A public client: it names itself with `client_id`.
+    None,
+    ClientSecretBasic,
+    ClientSecretPost,
+    /// RFC 7523 §2.2: a JWT signed with one of the client's keys.
+    PrivateKeyJwt,
+}
+
+impl ClientAuthMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::None => "none",
+            Self::ClientSecretBasic => "client_secret_basic",
+            Self::ClientSecretPost => "client_secret_post",
+            Self::PrivateKeyJwt => "private_key_jwt",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            Self::None,
+            Self::ClientSecretBasic,
+            Self::ClientSecretPost,
+            Self::PrivateKeyJwt,
+        ]
+        .into_iter()
+        .find(|m| m.as_str() == name)
+    }
+
+    /// Whether the client holds a secret.
+    pub fn uses_secret(self) -> bool {
+        matches!(self, Self::ClientSecretBasic | Self::ClientSecretPost)
+    }
+}
+
+/// Where a `private_key_jwt` client's public keys are: registered inline (a JWK Set, as JSON),
+/// or published at a URI Tessera fetches (and fetches again when an assertion names a new key).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientKeys {
+    Jwks(String),
+    JwksUri(String),
+}
+
+/// The grants an application may register for: a person's, started in a browser or on a
+/// device, and kept up with refresh tokens. (A machine acting as itself is an agent, with its
+/// own `client_credentials`.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum AppGrant {
+    AuthorizationCode,
+    RefreshToken,
+    /// RFC 8628.
+    DeviceCode,
+}
+
+impl AppGrant {
+    pub const ALL: [Self; 3] = [
+        Self::AuthorizationCode,
+        Self::RefreshToken,
+        Self::DeviceCode,
+    ];
+
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Self::AuthorizationCode => "authorization_code",
+            Self::RefreshToken => "refresh_token",
+            Self::DeviceCode => "urn:ietf:params:oauth:grant-type:device_code",
+        }
+    }
+
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|g| g.as_str() == name)
     }
 }
 
@@ -55,7 +144,7 @@ impl std::fmt::Debug for OAuthClient {
         f.debug_struct("OAuthClient")
             .field("id", &self.id)
             .field("tenant_id", &self.tenant_id)
-            .field("public", &self.is_public())
+            .field("auth_method", &self.auth_method)
             .field("redirect_uris", &self.redirect_uris)
             .finish_non_exhaustive()
     }
@@ -159,8 +248,8 @@ pub trait AuthorizationStore: Send + Sync {
     /// Deletes the client with its grants, tokens and consents; false when the tenant has no
     /// such client.
     async fn delete_oauth_client(&self, tenant: TenantId, id: OAuthClientId) -> StoreResult<bool>;
-    /// Replaces a client's metadata (name, secret hash, redirect URIs, scopes); false when the
-    /// tenant has no such client.
+    /// Replaces a client's metadata (name, authentication, redirect URIs, scopes, grant types);
+    /// false when the tenant has no such client.
     async fn update_oauth_client(&self, client: &OAuthClient) -> StoreResult<bool>;
 
     /// Records a grant whose code has just been issued.

@@ -157,6 +157,8 @@ pub struct ServerMetadata {
     /// RFC 9207: the authorization response carries `iss`.
     pub authorization_response_iss_parameter_supported: bool,
     pub claims_supported: Vec<String>,
+    /// OpenID Connect Discovery: the `prompt` values the authorization endpoint honours.
+    pub prompt_values_supported: Vec<String>,
     pub token_endpoint_auth_methods_supported: Vec<String>,
     pub introspection_endpoint_auth_methods_supported: Vec<String>,
     pub revocation_endpoint_auth_methods_supported: Vec<String>,

@@ -23,6 +23,14 @@ pub struct CreateOAuthClientRequest {
     /// The most the client may ask for; default `openid profile email offline_access`.
     #[serde(default)]
     pub scopes: Option<Vec<String>>,
+    /// A confidential client that authenticates with `private_key_jwt` (RFC 7523) instead of a
+    /// secret: its public signing keys, a JWK Set (ES256, EdDSA or RS256 keys)…
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    /// …or the https URL where it publishes them (fetched, and fetched again for a new `kid`).
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
@@ -32,11 +40,19 @@ pub struct OAuthClient {
     pub name: String,
     pub redirect_uris: Vec<String>,
     pub public: bool,
-    /// `none` for public clients; confidential clients use `client_secret_basic` or
-    /// `client_secret_post`.
+    /// `none` for public clients; confidential clients use `client_secret_basic` (or
+    /// `client_secret_post`), or `private_key_jwt` with their keys.
     #[schema(example = "client_secret_basic")]
     pub token_endpoint_auth_method: String,
+    /// A `private_key_jwt` client's keys, as registered (normalised public JWKs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
     pub scopes: Vec<String>,
+    /// The grants the client may use.
+    pub grant_types: Vec<String>,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
 }
@@ -58,16 +74,29 @@ pub struct OAuthClientList {
 /// Unknown fields are ignored, as the RFC asks.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 pub struct ClientRegistrationRequest {
+    /// Required (1 to 10) with the `authorization_code` grant; a client of the device grant
+    /// alone may have none.
+    #[serde(default)]
     pub redirect_uris: Vec<String>,
     #[serde(default)]
     pub client_name: Option<String>,
-    /// `client_secret_basic` (default), `client_secret_post`, or `none` (a public client).
+    /// `client_secret_basic` (default), `client_secret_post`, `private_key_jwt` (with `jwks` or
+    /// `jwks_uri`), or `none` (a public client).
     #[serde(default)]
     pub token_endpoint_auth_method: Option<String>,
-    /// `authorization_code` and `refresh_token` only.
+    /// A `private_key_jwt` client's public signing keys: a JWK Set (RFC 7517)…
+    #[serde(default)]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    /// …or the https URL where it publishes them.
+    #[serde(default)]
+    pub jwks_uri: Option<String>,
+    /// `authorization_code` (default, with `refresh_token`), `refresh_token`, and
+    /// `urn:ietf:params:oauth:grant-type:device_code` (RFC 8628). Not `client_credentials`: a
+    /// machine acting as itself is an agent.
     #[serde(default)]
     pub grant_types: Option<Vec<String>>,
-    /// `code` only.
+    /// `code` only (none for a client of the device grant alone).
     #[serde(default)]
     pub response_types: Option<Vec<String>>,
     /// Space-separated; default `openid profile email offline_access`.
@@ -106,6 +135,11 @@ pub struct ClientRegistration {
     pub client_name: String,
     pub redirect_uris: Vec<String>,
     pub token_endpoint_auth_method: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub jwks: Option<serde_json::Value>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub jwks_uri: Option<String>,
     pub grant_types: Vec<String>,
     pub response_types: Vec<String>,
     pub scope: String,

@@ -220,6 +220,9 @@ pub struct Config {
     /// The shortest time, in seconds, between two fetches of an outside workload issuer's keys
     /// caused by tokens naming a key it does not publish (workload identity federation).
     pub workload_jwks_refetch_secs: u64,
+    /// The shortest time, in seconds, between two fetches of a `private_key_jwt` application's
+    /// `jwks_uri` caused by assertions naming a key it does not publish.
+    pub client_jwks_refetch_secs: u64,
     /// The AWS STS endpoint `POST /v1/agents/{agent_id}/aws-credentials` calls
     /// (`https://sts.amazonaws.com`, a regional one, or a stand-in); unset: that call answers
     /// 503 `aws_not_configured`.
@@ -251,7 +254,7 @@ pub enum LogFormat {
 
 /// The fields of [`Config`], the only `TESSERA_*` variables read as configuration (other tools
 /// use the prefix too, and an unknown key in the file is an error).
-const FIELDS: [&str; 68] = [
+const FIELDS: [&str; 69] = [
     "listen",
     "data_dir",
     "database_url",
@@ -319,6 +322,7 @@ const FIELDS: [&str; 68] = [
     "dynamic_registration_tenant",
     "delegation_max_depth",
     "workload_jwks_refetch_secs",
+    "client_jwks_refetch_secs",
     "aws_sts_endpoint",
 ];
 
@@ -393,6 +397,7 @@ impl Default for Config {
             dynamic_registration_tenant: None,
             delegation_max_depth: 3,
             workload_jwks_refetch_secs: 30,
+            client_jwks_refetch_secs: 30,
             aws_sts_endpoint: None,
         }
     }

@@ -62,6 +62,8 @@ pub struct Inner {
     pub vault: Vault,
     /// Workload identity: outside issuers' keys (trust policies), AWS STS.
     pub workload: crate::workload::Workload,
+    /// The key sets `private_key_jwt` applications publish at their `jwks_uri`.
+    pub client_keys: tessera_federation::KeySets,
 }
 
 impl Deref for AppState {
@@ -116,6 +118,10 @@ impl AppState {
             people: People::new(&config)?,
             vault: Vault::new(&config, oauth_state_secret)?,
             workload: crate::workload::Workload::new(&config)?,
+            client_keys: crate::workload::outbound_key_sets(
+                &config,
+                Duration::from_secs(config.client_jwks_refetch_secs),
+            )?,
             config,
             store,
             clock,

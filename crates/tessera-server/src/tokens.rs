@@ -71,8 +71,6 @@ impl AppState {
             dgid: None,
         };
         let token = self.keys.ring().sign(ACCESS_TOKEN_TYP, &claims)?;
-        metrics::counter!("tessera_tokens_issued_total", "grant_type" => "client_credentials")
-            .increment(1);
         Ok((token, claims))
     }
 

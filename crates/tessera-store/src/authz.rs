@@ -9,7 +9,8 @@ use async_trait::async_trait;
 use sqlx::AnyConnection;
 use sqlx::any::AnyRow;
 use tessera_core::authz::{
-    AuthorizationStore, Grant, GrantRefreshToken, GrantRotation, OAuthClient, Redemption,
+    AppGrant, AuthorizationStore, ClientAuthMethod, ClientKeys, Grant, GrantRefreshToken,
+    GrantRotation, OAuthClient, Redemption,
 };
 use tessera_core::store::StoreResult;
 use tessera_core::{GrantId, OAuthClientId, Scopes, StoreError, TenantId, UserId};
@@ -25,7 +26,7 @@ const OWN_API: &str = "";
 macro_rules! client_columns {
     () => {
         "id, tenant_id, name, secret_hash, redirect_uris, scopes, registration_token_hash, \
-         created_at"
+         created_at, auth_method, jwks, jwks_uri, grant_types"
     };
 }
 
@@ -59,7 +60,42 @@ fn client(row: &AnyRow) -> Result<OAuthClient, StoreError> {
         scopes: parsed(row, "scopes", Scopes::parse)?,
         registration_token_hash: opt_hash(row, "registration_token_hash")?,
         created_at: time(row, "created_at")?,
+        auth_method: parsed(row, "auth_method", |name| {
+            ClientAuthMethod::parse(name).ok_or("unknown method")
+        })?,
+        keys: client_keys(row)?,
+        grant_types: parsed(row, "grant_types", |text| {
+            serde_json::from_str::<Vec<String>>(text)
+                .map_err(|e| e.to_string())?
+                .iter()
+                .map(|name| AppGrant::parse(name).ok_or_else(|| format!("grant type {name}")))
+                .collect::<Result<Vec<_>, _>>()
+        })?,
     })
+}
+
+fn client_keys(row: &AnyRow) -> Result<Option<ClientKeys>, StoreError> {
+    let jwks: Option<String> = get(row, "jwks")?;
+    let jwks_uri: Option<String> = get(row, "jwks_uri")?;
+    match (jwks, jwks_uri) {
+        (None, None) => Ok(None),
+        (Some(jwks), None) => Ok(Some(ClientKeys::Jwks(jwks))),
+        (None, Some(uri)) => Ok(Some(ClientKeys::JwksUri(uri))),
+        (Some(_), Some(_)) => Err(corrupt("jwks", "both jwks and jwks_uri")),
+    }
+}
+
+/// The client's keys as the `jwks` and `jwks_uri` columns.
+fn key_columns(keys: Option<&ClientKeys>) -> (Option<&str>, Option<&str>) {
+    match keys {
+        None => (None, None),
+        Some(ClientKeys::Jwks(jwks)) => (Some(jwks), None),
+        Some(ClientKeys::JwksUri(uri)) => (None, Some(uri)),
+    }
+}
+
+fn grant_types_json(grants: &[AppGrant]) -> String {
+    serde_json::Value::from(grants.iter().map(|g| g.as_str()).collect::<Vec<_>>()).to_string()
 }
 
 fn grant(row: &AnyRow) -> Result<Grant, StoreError> {
@@ -130,10 +166,11 @@ async fn insert_refresh(conn: &mut AnyConnection, token: &GrantRefreshToken) -> 
 #[async_trait]
 impl AuthorizationStore for SqlStore {
     async fn create_oauth_client(&self, c: &OAuthClient) -> StoreResult<()> {
+        let (jwks, jwks_uri) = key_columns(c.keys.as_ref());
         sqlx::query(concat!(
             "INSERT INTO oauth_clients (",
             client_columns!(),
-            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+            ") VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)"
         ))
         .bind(c.id.to_string())
         .bind(c.tenant_id.to_string())
@@ -143,6 +180,10 @@ impl AuthorizationStore for SqlStore {
         .bind(c.scopes.to_string())
         .bind(c.registration_token_hash.as_ref().map(|h| h.to_vec()))
         .bind(secs(c.created_at))
+        .bind(c.auth_method.as_str())
+        .bind(jwks)
+        .bind(jwks_uri)
+        .bind(grant_types_json(&c.grant_types))
         .execute(&self.pool)
         .await
         .map_err(|e| write_error(e, "oauth_clients.tenant_id"))?;
@@ -209,9 +250,11 @@ impl AuthorizationStore for SqlStore {
     }
 
     async fn update_oauth_client(&self, c: &OAuthClient) -> StoreResult<bool> {
+        let (jwks, jwks_uri) = key_columns(c.keys.as_ref());
         let updated = sqlx::query(
             "UPDATE oauth_clients SET name = $3, secret_hash = $4, redirect_uris = $5, \
-             scopes = $6 WHERE tenant_id = $1 AND id = $2",
+             scopes = $6, auth_method = $7, jwks = $8, jwks_uri = $9, grant_types = $10 \
+             WHERE tenant_id = $1 AND id = $2",
         )
         .bind(c.tenant_id.to_string())
         .bind(c.id.to_string())
@@ -219,6 +262,10 @@ impl AuthorizationStore for SqlStore {
         .bind(c.secret_hash.as_ref().map(|h| h.to_vec()))
         .bind(capabilities_json(&c.redirect_uris))
         .bind(c.scopes.to_string())
+        .bind(c.auth_method.as_str())
+        .bind(jwks)
+        .bind(jwks_uri)
+        .bind(grant_types_json(&c.grant_types))
         .execute(&self.pool)
         .await
         .map_err(db_error)?

@@ -17,6 +17,8 @@ mod agents;
 mod analytics;
 #[path = "integration/api_keys.rs"]
 mod api_keys;
+#[path = "integration/app_keys.rs"]
+mod app_keys;
 #[path = "integration/application_delegation.rs"]
 mod application_delegation;
 #[path = "integration/audit.rs"]
@@ -25,6 +27,8 @@ mod audit;
 mod audit_log;
 #[path = "integration/authorize.rs"]
 mod authorize;
+#[path = "integration/authorize_reauth.rs"]
+mod authorize_reauth;
 #[path = "integration/cli.rs"]
 mod cli;
 #[path = "integration/client_jwt.rs"]
@@ -83,6 +87,8 @@ mod plans;
 mod provisioning;
 #[path = "integration/registration.rs"]
 mod registration;
+#[path = "integration/registration_grants.rs"]
+mod registration_grants;
 #[path = "integration/resources.rs"]
 mod resources;
 #[path = "integration/restart.rs"]

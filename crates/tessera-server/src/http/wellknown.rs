@@ -71,7 +71,9 @@ fn metadata(state: &AppState) -> ServerMetadata {
             "email",
             "email_verified",
         ]),
-        // Public applications authenticate with nothing but their client_id (and PKCE).
+        prompt_values_supported: strings(&["none", "login", "consent"]),
+        // Public applications authenticate with nothing but their client_id (and PKCE); agents
+        // and applications registered with keys sign assertions.
         token_endpoint_auth_methods_supported: strings(&[
             "client_secret_basic",
             "client_secret_post",
@@ -83,7 +85,8 @@ fn metadata(state: &AppState) -> ServerMetadata {
         scopes_supported: strings(&OIDC_SCOPES),
         subject_types_supported: strings(&["public"]),
         id_token_signing_alg_values_supported: algs.clone(),
-        // Agents sign client assertions and DPoP proofs with the same algorithms.
+        // Client assertions (agents' and applications') and DPoP proofs use the same
+        // algorithms.
         token_endpoint_auth_signing_alg_values_supported: algs.clone(),
         dpop_signing_alg_values_supported: algs,
         service_documentation: format!("{issuer}/openapi.json"),

@@ -13,7 +13,7 @@ pub mod sts;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tessera_federation::TrustedIssuers;
+use tessera_federation::{KeySets, TrustedIssuers};
 use url::Url;
 
 pub use self::federate::{Federated, Refusal, actor};
@@ -28,6 +28,18 @@ pub struct Workload {
     pub issuers: TrustedIssuers,
     /// AWS STS, when `aws_sts_endpoint` is set.
     pub sts: Option<sts::Sts>,
+}
+
+/// Key sets fetched from URIs clients registered, through the providers' client and its
+/// private-address policy, as outside issuers' keys are.
+pub fn outbound_key_sets(config: &Config, cooldown: Duration) -> reqwest::Result<KeySets> {
+    let allow_private = config.oauth_allow_private_issuers;
+    let check = Arc::new(move |url: &Url| check_outbound(url, allow_private));
+    Ok(KeySets::new(
+        provider_client(allow_private)?,
+        check,
+        cooldown,
+    ))
 }
 
 impl Workload {

@@ -1,16 +1,17 @@
 //! Upgrades: rows written by an older release survive the later migrations. Migration 0005
 //! rebuilds `api_keys` on SQLite (a CHECK constraint cannot be altered there) and alters it on
 //! PostgreSQL; existing keys must come through with their owners, times and hashes. Migration
-//! 0015 rebuilds `oauth_consents` on SQLite (a primary key cannot be altered there) to key it by
-//! resource: consent given before counts for Tessera's API, and a grant's resource becomes the
-//! first of its resources.
+//! 0014 gives OAuth clients an authentication method and grant types: existing clients keep
+//! what they could do. Migration 0015 rebuilds `oauth_consents` on SQLite (a primary key cannot
+//! be altered there) to key it by resource: consent given before counts for Tessera's API, and
+//! a grant's resource becomes the first of its resources.
 
 use std::path::{Path, PathBuf};
 
 use sqlx::AnyPool;
 use sqlx::migrate::Migrator;
 use tessera_core::api_key::KeyOwner;
-use tessera_core::authz::AuthorizationStore;
+use tessera_core::authz::{AppGrant, AuthorizationStore, ClientAuthMethod};
 use tessera_core::{ApiKeyId, GrantId, OAuthClientId, OperatorId, Scopes, Store, TenantId, UserId};
 use tessera_store::SqlStore;
 use time::OffsetDateTime;
@@ -22,6 +23,9 @@ const BEFORE_PEOPLE: i64 = 4;
 
 const TENANT_HASH: [u8; 32] = [0x11; 32];
 const OPERATOR_HASH: [u8; 32] = [0x22; 32];
+
+/// The last migration before clients' authentication methods (0014).
+const BEFORE_CLIENT_AUTH: i64 = 13;
 
 /// The last migration before consent was kept per resource (0015).
 const BEFORE_RESOURCE_CONSENTS: i64 = 14;
@@ -55,6 +59,84 @@ where
             std::fs::remove_dir_all(&dir).unwrap();
         }
     }
+}
+
+#[tokio::test]
+async fn oauth_clients_keep_their_grants_through_the_client_auth_migration() {
+    match std::env::var("TESSERA_TEST_DATABASE_URL") {
+        Ok(admin_url) => {
+            with_postgres_database(&admin_url, |url| async move {
+                upgrade_clients_and_check(Old::Postgres(url)).await;
+            })
+            .await;
+        }
+        Err(_) => {
+            let dir = scratch_dir();
+            upgrade_clients_and_check(Old::Sqlite(dir.join("tessera.db"))).await;
+            std::fs::remove_dir_all(&dir).unwrap();
+        }
+    }
+}
+
+/// Writes, as the schema before 0014 held them, a confidential and a public client of the
+/// tenant's API and a dynamically registered one; after every migration, each authenticates as
+/// before and may use the grants it could.
+async fn upgrade_clients_and_check(old: Old) {
+    sqlx::any::install_default_drivers();
+    let tenant = TenantId::generate();
+    let (confidential, public, registered) = (
+        OAuthClientId::generate(),
+        OAuthClientId::generate(),
+        OAuthClientId::generate(),
+    );
+    let migrator = Migrator::new(old.migrations()).await.unwrap();
+    let pool = AnyPool::connect(&old.url()).await.unwrap();
+    migrator.run_to(BEFORE_CLIENT_AUTH, &pool).await.unwrap();
+    let client = |id: OAuthClientId, secret: &str, token: &str| {
+        format!(
+            "INSERT INTO oauth_clients (id, tenant_id, name, secret_hash, redirect_uris, scopes,
+                                        registration_token_hash, created_at)
+                 VALUES ('{id}', '{tenant}', 'App', {secret}, '[\"https://app.test/cb\"]',
+                         'openid', {token}, 100);"
+        )
+    };
+    let rows = format!(
+        "INSERT INTO tenants (id, name, email, kind, plan, status, created_at)
+             VALUES ('{tenant}', 'Acme', 'ops@acme.test', 'consumer', 'business', 'active', 100);
+         {}{}{}",
+        client(confidential, &old.blob(&TENANT_HASH), "NULL"),
+        client(public, "NULL", "NULL"),
+        client(
+            registered,
+            &old.blob(&TENANT_HASH),
+            &old.blob(&OPERATOR_HASH)
+        ),
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(rows))
+        .execute(&pool)
+        .await
+        .unwrap();
+    pool.close().await;
+
+    let store = old.open().await;
+    store.migrate().await.unwrap();
+    let read = async |id| store.oauth_client_by_id(id).await.unwrap().unwrap();
+    let kept = read(confidential).await;
+    assert_eq!(kept.auth_method, ClientAuthMethod::ClientSecretBasic);
+    assert_eq!(kept.secret_hash, Some(TENANT_HASH));
+    assert_eq!(kept.keys, None);
+    assert_eq!(kept.grant_types, AppGrant::ALL.to_vec());
+    let kept = read(public).await;
+    assert_eq!(kept.auth_method, ClientAuthMethod::None);
+    assert!(kept.is_public());
+    assert_eq!(kept.grant_types, AppGrant::ALL.to_vec());
+    let kept = read(registered).await;
+    assert_eq!(kept.auth_method, ClientAuthMethod::ClientSecretBasic);
+    assert_eq!(
+        kept.grant_types,
+        vec![AppGrant::AuthorizationCode, AppGrant::RefreshToken]
+    );
+    store.close().await;
 }
 
 /// A fresh database, to be made by an older release.

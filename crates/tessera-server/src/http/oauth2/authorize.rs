@@ -4,8 +4,9 @@
 //! Until the client and its redirect URI are verified (exact match against the registration),
 //! errors are answered here as JSON and never redirected (§4.1.2.1); after that they go back to
 //! the client with `error`, `state` and `iss` (RFC 9207). A browser without a session is sent to
-//! the console's sign-in page, which brings it back. Consent is asked once per client, scopes
-//! and resource (RFC 8707: a request may name several, each remembered on its own): the
+//! the console's sign-in page, which brings it back; so is one whose person must authenticate
+//! again (`prompt=login`, or a sign-in older than `max_age`). Consent is asked once per client,
+//! scopes and resource (RFC 8707: a request may name several, each remembered on its own): the
 //! request waits server-side as a one-time challenge bound to the session, and the screen's
 //! form carries only its random handle — unguessable to another site, so it doubles as the
 //! CSRF token, beside the same-origin check every console form gets.
@@ -18,7 +19,7 @@ use axum::extract::{RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::{Deserialize, Serialize};
-use tessera_core::authz::{EMAIL, Grant, OAuthClient, OFFLINE_ACCESS, OPENID, PROFILE};
+use tessera_core::authz::{AppGrant, EMAIL, Grant, OAuthClient, OFFLINE_ACCESS, OPENID, PROFILE};
 use tessera_core::people::{Challenge, ChallengeKind};
 use tessera_core::tenant::TenantStatus;
 use tessera_core::{GrantId, OAuthClientId, Scopes, UserId};
@@ -106,7 +107,8 @@ impl Back<'_> {
         ("nonce" = Option<String>, Query, description = "Returned in the ID token"),
         ("code_challenge" = Option<String>, Query, description = "PKCE; required for public clients"),
         ("code_challenge_method" = Option<String>, Query, description = "`S256`"),
-        ("prompt" = Option<String>, Query, description = "`none` (fail instead of asking) or `consent` (ask again)"),
+        ("prompt" = Option<String>, Query, description = "`none` (fail instead of asking), or `login` (sign in again, even with a session) and/or `consent` (ask again)"),
+        ("max_age" = Option<u32>, Query, description = "Seconds: a person who signed in longer ago signs in again (`login_required` with `prompt=none`)"),
         ("resource" = Option<Vec<String>>, Query, description = "RFC 8707, repeatable: the resources the tokens are for (Tessera's API or gateway routes' resources); each token request picks one as the token's `aud` (the first by default)"),
         ("dpop_jkt" = Option<String>, Query, description = "RFC 9449 §10: the thumbprint of the DPoP key the code is bound to; the token request must carry a proof by that key"),
     ),
@@ -143,34 +145,44 @@ pub(super) async fn authorize(
         Ok(request) => request,
         Err(error) => return back.refuse(&error),
     };
-    let prompt = params.get("prompt").map(String::as_str);
+    let (prompt, max_age) = match (Prompt::parse(&params), max_age(&params)) {
+        (Ok(prompt), Ok(max_age)) => (prompt, max_age),
+        (Err(error), _) | (_, Err(error)) => return back.refuse(&error),
+    };
     let Some(me) = browser_session(&state, &ctx, &headers).await else {
-        if prompt == Some("none") {
+        if prompt.none {
             return back.error(OAuthErrorCode::LoginRequired, "nobody is signed in");
         }
-        let here = format!("/oauth2/authorize?{}", query.unwrap_or_default());
         // `resume`: the page first tries the refresh cookie, as `/console` does, so a person
         // whose 15-minute access cookie is gone is not asked to sign in again.
-        let login = format!(
-            "/console/login?{}",
-            url::form_urlencoded::Serializer::new(String::new())
-                .append_pair("return_to", &here)
-                .append_pair("resume", "")
-                .finish()
-        );
-        return match Url::parse(&state.issuer).and_then(|base| base.join(&login)) {
-            Ok(to) => found(HeaderMap::new(), &to),
-            Err(error) => internal(error).into_response(),
-        };
+        return to_login(&state, query.as_deref().unwrap_or(""), true);
     };
+    if prompt.login || max_age.is_some() {
+        // The session began when the person authenticated: its start is the `auth_time`.
+        let auth_time = match state.store.session(me.session_id).await {
+            Ok(Some(session)) => session.created_at,
+            Ok(None) => return back.error(OAuthErrorCode::LoginRequired, "the session has ended"),
+            Err(error) => return back.refuse(&OAuthError::from(error)),
+        };
+        let too_old = max_age.is_some_and(|max| state.clock.now() - auth_time > max);
+        if prompt.login || too_old {
+            if prompt.none {
+                return back.error(
+                    OAuthErrorCode::LoginRequired,
+                    "the person signed in longer ago than max_age allows",
+                );
+            }
+            return to_login(&state, &reauthenticated(&params, &resources), false);
+        }
+    }
     let remembered = match consented_before(&state, &request, me.user_id).await {
         Ok(remembered) => remembered,
         Err(error) => return error.into_response(),
     };
-    if prompt != Some("consent") && remembered {
+    if !prompt.consent && remembered {
         return issue_code(&state, &ctx, &client, request, me, back).await;
     }
-    if prompt == Some("none") {
+    if prompt.none {
         return back.error(
             OAuthErrorCode::ConsentRequired,
             "the person has not consented to this client and scope",
@@ -210,6 +222,93 @@ fn consent_resources<'a>(state: &AppState, request: &'a Request) -> Vec<Option<&
         .iter()
         .map(|r| state.consent_resource(r))
         .collect()
+}
+
+/// OpenID Connect Core §3.1.2.1 `prompt`: space-separated, `none` alone or any of `login`
+/// (authenticate again, even with a session) and `consent` (ask again).
+#[derive(Debug, Default)]
+struct Prompt {
+    none: bool,
+    login: bool,
+    consent: bool,
+}
+
+impl Prompt {
+    fn parse(params: &HashMap<String, String>) -> Result<Self, OAuthError> {
+        let mut prompt = Self::default();
+        for value in params.get("prompt").map_or("", String::as_str).split(' ') {
+            match value {
+                "" => {}
+                "none" => prompt.none = true,
+                "login" => prompt.login = true,
+                "consent" => prompt.consent = true,
+                _ => {
+                    return Err(OAuthError::invalid_request(
+                        "prompt: Tessera supports `none`, `login` and `consent`",
+                    ));
+                }
+            }
+        }
+        if prompt.none && (prompt.login || prompt.consent) {
+            return Err(OAuthError::invalid_request(
+                "prompt: `none` cannot be combined with other values",
+            ));
+        }
+        Ok(prompt)
+    }
+}
+
+/// OpenID Connect Core §3.1.2.1 `max_age`: the most seconds since the person authenticated.
+fn max_age(params: &HashMap<String, String>) -> Result<Option<Duration>, OAuthError> {
+    params
+        .get("max_age")
+        .map(|raw| {
+            raw.parse::<u32>()
+                .map(|secs| Duration::seconds(i64::from(secs)))
+                .map_err(|_| OAuthError::invalid_request("max_age: a number of seconds"))
+        })
+        .transpose()
+}
+
+/// Sends the browser to the sign-in page, which brings it back to the authorization request
+/// `query`; `resume` lets the page resume the session with the refresh cookie first.
+fn to_login(state: &AppState, query: &str, resume: bool) -> Response {
+    let here = format!("/oauth2/authorize?{query}");
+    let mut login = url::form_urlencoded::Serializer::new(String::new());
+    login.append_pair("return_to", &here);
+    if resume {
+        login.append_pair("resume", "");
+    }
+    let login = format!("/console/login?{}", login.finish());
+    match Url::parse(&state.issuer).and_then(|base| base.join(&login)) {
+        Ok(to) => found(HeaderMap::new(), &to),
+        Err(error) => internal(error).into_response(),
+    }
+}
+
+/// The request to come back to once the person has signed in again: without `login` in
+/// `prompt` and without `max_age`, both now satisfied (else `max_age=0` would send the person
+/// round forever). The ID token's `auth_time` tells the client when that sign-in was.
+fn reauthenticated(params: &HashMap<String, String>, resources: &[String]) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for resource in resources {
+        query.append_pair("resource", resource);
+    }
+    for (name, value) in params {
+        match name.as_str() {
+            "max_age" => {}
+            "prompt" => {
+                let rest: Vec<&str> = value.split(' ').filter(|v| *v != "login").collect();
+                if !rest.is_empty() {
+                    query.append_pair(name, &rest.join(" "));
+                }
+            }
+            _ => {
+                query.append_pair(name, value);
+            }
+        }
+    }
+    query.finish()
 }
 
 /// The query's parameters, and its `resource`s: RFC 8707 §2 lets that one repeat; another sent
@@ -336,11 +435,10 @@ async fn checked(
             "nonce: at most {MAX_NONCE_LEN} characters"
         )));
     }
-    if let Some(prompt) = param("prompt")
-        && !matches!(prompt, "none" | "consent")
-    {
-        return Err(OAuthError::invalid_request(
-            "prompt: Tessera supports `none` and `consent`",
+    if !client.allows(AppGrant::AuthorizationCode) {
+        return Err(OAuthError::new(
+            OAuthErrorCode::UnauthorizedClient,
+            "the client did not register the authorization_code grant",
         ));
     }
     let mut known = Vec::with_capacity(resources.len());
@@ -589,4 +687,47 @@ fn internal(error: impl std::fmt::Display) -> OAuthError {
         OAuthErrorCode::ServerError,
         OAuthErrorCode::ServerError.description(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn prompt_none_stands_alone() {
+        let parsed = Prompt::parse(&params(&[("prompt", "login consent")])).unwrap();
+        assert!(parsed.login && parsed.consent && !parsed.none);
+        assert!(Prompt::parse(&params(&[])).is_ok());
+        for bad in ["none login", "consent none", "select_account"] {
+            assert!(Prompt::parse(&params(&[("prompt", bad)])).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn coming_back_from_sign_in_drops_login_and_max_age_only() {
+        let resources = [
+            "https://mcp.example/a".to_owned(),
+            "https://mcp.example/b".to_owned(),
+        ];
+        let back = reauthenticated(
+            &params(&[
+                ("prompt", "login consent"),
+                ("max_age", "0"),
+                ("state", "a b&c"),
+            ]),
+            &resources,
+        );
+        let (pairs, kept) = parameters(&back).unwrap();
+        assert_eq!(pairs, params(&[("prompt", "consent"), ("state", "a b&c")]));
+        assert_eq!(kept, resources, "every resource comes back, in order");
+        let back = reauthenticated(&params(&[("prompt", "login")]), &[]);
+        assert_eq!(back, "");
+    }
 }

@@ -1,5 +1,6 @@
-//! `private_key_jwt` client authentication (RFC 7523 §2.2, OpenID Connect Core §9): the agent
-//! signs a short-lived JWT with one of the keys it registered (`iss` = `sub` = its client id,
+//! `private_key_jwt` client authentication (RFC 7523 §2.2, OpenID Connect Core §9): an agent,
+//! or an application registered with keys, signs a short-lived JWT with one of its keys
+//! (`iss` = `sub` = its client id,
 //! `aud` = the token endpoint or the issuer, `exp` at most five minutes ahead, a `jti` that works
 //! once on every instance) and sends it as `client_assertion`.
 
@@ -10,7 +11,7 @@ use tessera_core::agent::{Agent, AgentStatus};
 use tessera_core::agent_key::ReplayKind;
 use tessera_core::tenant::TenantStatus;
 use tessera_crypto::client_key::{unverified_claims, unverified_header};
-use tessera_crypto::{ClientJwtError, ClientKey, sha256};
+use tessera_crypto::{Algorithm, ClientJwtError, ClientKey, sha256};
 use tessera_proto::OAuthErrorCode;
 use time::OffsetDateTime;
 
@@ -60,17 +61,22 @@ pub fn presented(form: &OAuthForm) -> bool {
     form.get("client_assertion_type").is_some() || form.get("client_assertion").is_some()
 }
 
-fn fail(why: impl Into<String>) -> OAuthError {
+pub(super) fn fail(why: impl Into<String>) -> OAuthError {
     OAuthError::new(OAuthErrorCode::InvalidClient, why)
 }
 
-/// Authenticates the agent whose assertion the form carries; it must be active in an active
-/// tenant.
-pub async fn authenticate(
-    state: &AppState,
-    headers: &HeaderMap,
-    form: &OAuthForm,
-) -> Result<Agent, OAuthError> {
+/// An assertion as presented: well-formed, with an accepted `alg`, naming a client, but not
+/// verified yet.
+pub struct Assertion<'f> {
+    token: &'f str,
+    alg: Algorithm,
+    kid: Option<String>,
+    /// The client it claims to come from (`sub`), unverified.
+    pub subject: String,
+}
+
+/// Reads the form's assertion; the request must use no other client authentication.
+pub fn read<'f>(headers: &HeaderMap, form: &'f OAuthForm) -> Result<Assertion<'f>, OAuthError> {
     if headers.contains_key(header::AUTHORIZATION) || form.get("client_secret").is_some() {
         return Err(OAuthError::invalid_request(
             "use one client authentication method, not two",
@@ -81,14 +87,14 @@ pub async fn authenticate(
             "client_assertion_type must be `{ASSERTION_TYPE}`"
         )));
     }
-    let assertion = form.require("client_assertion")?;
-    let (header, alg) = unverified_header(assertion).map_err(|e| match e {
+    let token = form.require("client_assertion")?;
+    let (header, alg) = unverified_header(token).map_err(|e| match e {
         ClientJwtError::AlgorithmNotAllowed => {
             fail("the assertion's `alg` is not one of ES256, EdDSA, RS256")
         }
         _ => fail("the client assertion is not a well-formed JWT"),
     })?;
-    let subject = unverified_claims(assertion)
+    let subject = unverified_claims(token)
         .ok()
         .and_then(|claims| claims.get("sub")?.as_str().map(str::to_owned))
         .ok_or_else(|| fail("the client assertion names no `sub`"))?;
@@ -97,37 +103,91 @@ pub async fn authenticate(
             "client_id differs from the assertion's `sub`",
         ));
     }
+    let kid = header
+        .get("kid")
+        .and_then(|k| k.as_str())
+        .map(str::to_owned);
+    Ok(Assertion {
+        token,
+        alg,
+        kid,
+        subject,
+    })
+}
+
+impl Assertion<'_> {
+    /// The key id the header names, if any: a client's key must carry it when it is named.
+    pub fn kid(&self) -> Option<&str> {
+        self.kid.as_deref()
+    }
+
+    pub fn alg(&self) -> Algorithm {
+        self.alg
+    }
+
+    /// Whether `key` may have signed this assertion: its algorithm, and its id when one is
+    /// named.
+    pub fn may_be_signed_by(&self, key: &ClientKey) -> bool {
+        key.alg == self.alg && self.kid().is_none_or(|kid| kid == key.kid)
+    }
+
+    /// Accepts the assertion if one of `keys` (the client's) signed it, its claims hold, and
+    /// its `jti` was never used before on any instance.
+    pub async fn verify(self, state: &AppState, keys: &[ClientKey]) -> Result<(), OAuthError> {
+        let claims = keys
+            .iter()
+            .filter(|key| self.may_be_signed_by(key))
+            .find_map(|key| key.verify::<serde_json::Value>(self.token).ok())
+            .ok_or_else(|| fail("the assertion is not signed by a key the client registered"))?;
+        let claims: AssertionClaims = serde_json::from_value(claims)
+            .map_err(|_| fail("the assertion lacks `iss`, `sub`, `aud`, `exp` or `jti`"))?;
+        check_claims(state, &claims)?;
+        let now = state.clock.now();
+        let expires = OffsetDateTime::from_unix_timestamp(claims.exp)
+            .map_err(|_| fail("client authentication failed"))?;
+        let spent = sha256(format!("{}\n{}", claims.sub, claims.jti).as_bytes());
+        if !state
+            .store
+            .first_use(ReplayKind::ClientAssertion, &spent, expires, now)
+            .await?
+        {
+            return Err(fail("the client assertion has been used before"));
+        }
+        Ok(())
+    }
+}
+
+/// Authenticates the agent whose assertion the form carries, with the keys it registered; it
+/// must be active in an active tenant.
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &OAuthForm,
+) -> Result<Agent, OAuthError> {
+    let assertion = read(headers, form)?;
     let failed = || fail("client authentication failed");
-    let agent_id: AgentId = subject.parse().map_err(|_| failed())?;
+    let agent_id: AgentId = assertion.subject.parse().map_err(|_| failed())?;
     let agent = state
         .store
         .agent_by_client_id(agent_id)
         .await?
         .ok_or_else(failed)?;
-    let kid = header.get("kid").and_then(|k| k.as_str());
-    let keys = state.store.agent_keys(agent.tenant_id, agent.id).await?;
-    let claims = keys
+    let keys: Vec<ClientKey> = state
+        .store
+        .agent_keys(agent.tenant_id, agent.id)
+        .await?
         .iter()
-        .filter(|k| kid.is_none_or(|kid| kid == k.kid) && k.alg == alg.as_str())
         .filter_map(|k| {
             let jwk = serde_json::from_str(&k.jwk).ok()?;
-            ClientKey::from_jwk(&jwk, Some(&k.alg)).ok()
+            let key = ClientKey::from_jwk(&jwk, Some(&k.alg)).ok()?;
+            // The registered key id, whatever the JWK says.
+            Some(ClientKey {
+                kid: k.kid.clone(),
+                ..key
+            })
         })
-        .find_map(|key| key.verify::<serde_json::Value>(assertion).ok())
-        .ok_or_else(|| fail("the assertion is not signed by a key the agent registered"))?;
-    let claims: AssertionClaims = serde_json::from_value(claims)
-        .map_err(|_| fail("the assertion lacks `iss`, `sub`, `aud`, `exp` or `jti`"))?;
-    check_claims(state, &claims)?;
-    let now = state.clock.now();
-    let expires = OffsetDateTime::from_unix_timestamp(claims.exp).map_err(|_| failed())?;
-    let spent = sha256(format!("{}\n{}", claims.sub, claims.jti).as_bytes());
-    if !state
-        .store
-        .first_use(ReplayKind::ClientAssertion, &spent, expires, now)
-        .await?
-    {
-        return Err(fail("the client assertion has been used before"));
-    }
+        .collect();
+    assertion.verify(state, &keys).await?;
     if agent.status != AgentStatus::Active {
         return Err(fail("the agent is disabled"));
     }

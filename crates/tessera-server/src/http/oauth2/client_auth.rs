@@ -1,19 +1,21 @@
 //! Client authentication at the OAuth 2 endpoints: `client_secret_basic` (RFC 6749 §2.3.1,
 //! with the form-encoding of id and secret) or `client_secret_post`, never both. The secret is
 //! compared by digest in constant time against each of the agent's unexpired secrets, or the
-//! application's one secret. A public application (no secret) names itself with `client_id`.
+//! application's one secret. A public application (no secret) names itself with `client_id`; an
+//! application registered with keys signs an assertion (`private_key_jwt`, as agents may).
 
 use axum::http::{HeaderMap, header};
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use subtle::ConstantTimeEq;
 use tessera_core::agent::{Agent, AgentStatus};
-use tessera_core::authz::OAuthClient;
+use tessera_core::authz::{ClientAuthMethod, ClientKeys, OAuthClient};
 use tessera_core::tenant::TenantStatus;
 use tessera_core::{AgentId, OAuthClientId};
-use tessera_crypto::{SecretKind, sha256};
+use tessera_crypto::{ClientKey, SecretKind, sha256};
 use tessera_proto::OAuthErrorCode;
 
+use super::client_assertion;
 use super::form::OAuthForm;
 use crate::error::OAuthError;
 use crate::state::AppState;
@@ -115,14 +117,18 @@ impl Presented {
     }
 }
 
-/// Authenticates an application at the token endpoint: a confidential client by its secret, a
-/// public client by its `client_id` alone (PKCE and the single-use code protect it instead).
-/// The client's tenant must be active.
+/// Authenticates an application at the token and device authorization endpoints, as it
+/// registered: a confidential client by its secret or by an assertion signed with one of its
+/// keys (`private_key_jwt`), a public client by its `client_id` alone (PKCE and the single-use
+/// code protect it instead). The client's tenant must be active.
 pub async fn authenticate_app(
     state: &AppState,
     headers: &HeaderMap,
     form: &OAuthForm,
 ) -> Result<OAuthClient, OAuthError> {
+    if client_assertion::presented(form) {
+        return authenticate_app_assertion(state, headers, form).await;
+    }
     let presented = Presented::read(headers, form)?;
     let basic = presented.as_ref().is_some_and(|p| p.basic);
     let fail =
@@ -149,12 +155,80 @@ pub async fn authenticate_app(
                 return Err(fail("client authentication failed"));
             }
         }
-        (None, None) => {}
-        // A confidential client must prove itself; a public client has no secret to send.
-        (None, Some(_)) | (Some(_), None) => return Err(fail("client authentication failed")),
+        (None, None) if client.is_public() => {}
+        // A confidential client must prove itself (a client with keys, with an assertion); a
+        // public client has no secret to send.
+        _ => return Err(fail("client authentication failed")),
     }
     if state.tenant_status(client.tenant_id).await? != Some(TenantStatus::Active) {
         return Err(fail("the client's tenant is suspended"));
     }
     Ok(client)
+}
+
+/// `private_key_jwt` for an application: checked exactly as an agent's assertion, with the keys
+/// the application registered inline or publishes at its `jwks_uri`.
+async fn authenticate_app_assertion(
+    state: &AppState,
+    headers: &HeaderMap,
+    form: &OAuthForm,
+) -> Result<OAuthClient, OAuthError> {
+    let assertion = client_assertion::read(headers, form)?;
+    let failed = || client_assertion::fail("client authentication failed");
+    let id: OAuthClientId = assertion.subject.parse().map_err(|_| failed())?;
+    let client = state
+        .store
+        .oauth_client_by_id(id)
+        .await?
+        .ok_or_else(failed)?;
+    let keys = match &client.keys {
+        Some(keys) if client.auth_method == ClientAuthMethod::PrivateKeyJwt => keys,
+        _ => {
+            return Err(client_assertion::fail(
+                "the client did not register private_key_jwt",
+            ));
+        }
+    };
+    let keys = match keys {
+        ClientKeys::Jwks(set) => key_set(set),
+        ClientKeys::JwksUri(uri) => {
+            let fits = |jwk: &serde_json::Value| {
+                ClientKey::from_jwk(jwk, None).is_ok_and(|key| key.alg == assertion.alg())
+            };
+            let jwk = state
+                .client_keys
+                .key(uri, assertion.kid(), &fits)
+                .await
+                .map_err(|e| {
+                    tracing::info!(client = %client.id, error = %e, "a client's jwks_uri did not give the assertion's key");
+                    client_assertion::fail(format!(
+                        "no key of the client's jwks_uri fits the assertion ({})",
+                        e.reason()
+                    ))
+                })?;
+            ClientKey::from_jwk(&jwk, None).into_iter().collect()
+        }
+    };
+    assertion.verify(state, &keys).await?;
+    if state.tenant_status(client.tenant_id).await? != Some(TenantStatus::Active) {
+        return Err(client_assertion::fail("the client's tenant is suspended"));
+    }
+    Ok(client)
+}
+
+/// The usable keys of a JWK Set (RFC 7517 §5) as registered; others are skipped, as a set may
+/// hold keys for other uses.
+fn key_set(set: &str) -> Vec<ClientKey> {
+    #[derive(serde::Deserialize)]
+    struct KeySet {
+        keys: Vec<serde_json::Value>,
+    }
+    serde_json::from_str::<KeySet>(set)
+        .map(|set| {
+            set.keys
+                .iter()
+                .filter_map(|jwk| ClientKey::from_jwk(jwk, None).ok())
+                .collect()
+        })
+        .unwrap_or_default()
 }

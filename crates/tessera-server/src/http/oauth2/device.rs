@@ -8,7 +8,7 @@ use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use tessera_core::Scopes;
-use tessera_core::authz::OAuthClient;
+use tessera_core::authz::{AppGrant, OAuthClient};
 use tessera_core::device::{DeviceAuthorization, DeviceStatus};
 use tessera_crypto::{GeneratedSecret, SecretKind, normalize_user_code, sha256, user_code};
 use tessera_proto::oauth2::{DeviceAuthorizationRequest, DeviceAuthorizationResponse};
@@ -59,6 +59,9 @@ pub(super) async fn device_authorization(
             return client_failure(&state, &ctx, error);
         }
     };
+    if !client.allows(AppGrant::DeviceCode) {
+        return refuse(&state, &ctx, &client, not_registered()).await;
+    }
     let (scope, resource) = match requested(&state, &client, &form) {
         Ok(requested) => requested,
         Err(error) => return refuse(&state, &ctx, &client, error).await,
@@ -118,6 +121,14 @@ pub(super) async fn device_authorization(
         .headers_mut()
         .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
+}
+
+/// The answer to a client that did not register the device grant (RFC 7591 `grant_types`).
+pub(super) fn not_registered() -> OAuthError {
+    OAuthError::new(
+        OAuthErrorCode::UnauthorizedClient,
+        "the client did not register the device_code grant",
+    )
 }
 
 fn actor(client: &OAuthClient) -> String {

@@ -33,7 +33,7 @@ use crate::error::OAuthError;
 use crate::state::AppState;
 
 /// The grant type of a device's polls (RFC 8628 §3.4).
-pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+pub const DEVICE_CODE_GRANT: &str = tessera_core::authz::AppGrant::DeviceCode.as_str();
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()

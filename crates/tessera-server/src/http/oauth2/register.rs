@@ -10,20 +10,22 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
-use tessera_core::authz::OAuthClient;
+use tessera_core::authz::{AppGrant, ClientAuthMethod, OAuthClient};
 use tessera_core::{OAuthClientId, Scopes, TenantId, validate};
 use tessera_crypto::{GeneratedSecret, SecretKind, sha256};
 use tessera_proto::oauth_clients::{
     ClientRegistration, ClientRegistrationRequest, ClientUpdateRequest,
 };
-use tessera_proto::{OAuthErrorBody, OAuthErrorCode};
+use tessera_proto::{ErrorCode, OAuthErrorBody, OAuthErrorCode};
 
 use crate::audit::Fact;
 use crate::auth::extract::presented_credential;
 use crate::context::RequestContext;
 use crate::error::{ApiError, OAuthError};
 use crate::http::json::ApiJson;
-use crate::http::v1::oauth_clients::{MAX_REDIRECT_URIS, client_scopes, redirect_uri};
+use crate::http::v1::oauth_clients::{
+    MAX_REDIRECT_URIS, client_keys, client_scopes, grant_names, keys_view, redirect_uri,
+};
 use crate::state::AppState;
 
 /// The tenant of dynamically registered clients, or the answer that registration is off.
@@ -41,13 +43,13 @@ fn metadata_error(description: impl Into<String>) -> OAuthError {
 fn view(
     state: &AppState,
     client: &OAuthClient,
-    method: &str,
     secrets: Option<(Option<String>, String)>,
 ) -> ClientRegistration {
     let (client_secret, registration_access_token) = match secrets {
         Some((secret, token)) => (secret, Some(token)),
         None => (None, None),
     };
+    let (jwks, jwks_uri) = keys_view(client);
     ClientRegistration {
         client_id: client.id.to_string(),
         client_secret_expires_at: client_secret.as_ref().map(|_| 0),
@@ -57,9 +59,16 @@ fn view(
         registration_client_uri: format!("{}/oauth2/register/{}", state.issuer, client.id),
         client_name: client.name.clone(),
         redirect_uris: client.redirect_uris.clone(),
-        token_endpoint_auth_method: method.to_owned(),
-        grant_types: vec!["authorization_code".to_owned(), "refresh_token".to_owned()],
-        response_types: vec!["code".to_owned()],
+        token_endpoint_auth_method: client.auth_method.as_str().to_owned(),
+        jwks,
+        jwks_uri,
+        grant_types: grant_names(&client.grant_types),
+        // RFC 7591 §2.1: the `code` response type goes with the authorization code grant.
+        response_types: if client.allows(AppGrant::AuthorizationCode) {
+            vec!["code".to_owned()]
+        } else {
+            Vec::new()
+        },
         scope: client.scopes.to_string(),
     }
 }
@@ -67,21 +76,63 @@ fn view(
 /// A client built from registration metadata, and the secrets to hand out once.
 struct Drafted {
     client: OAuthClient,
-    method: String,
     secret: Option<GeneratedSecret>,
     registration_token: GeneratedSecret,
 }
 
+/// The grants a registration asks for: `authorization_code` and `refresh_token` unless it
+/// names others. An application acts for people; `client_credentials` is refused, because a
+/// machine acting as itself is an agent in Tessera (its own identity, keys, scopes and audit
+/// trail), registered by the tenant rather than by itself.
+fn grant_types(requested: Option<&[String]>) -> Result<Vec<AppGrant>, OAuthError> {
+    let Some(requested) = requested else {
+        return Ok(vec![AppGrant::AuthorizationCode, AppGrant::RefreshToken]);
+    };
+    let mut grants = Vec::with_capacity(requested.len());
+    for name in requested {
+        let grant = match (AppGrant::parse(name), name.as_str()) {
+            (Some(grant), _) => grant,
+            (None, "client_credentials") => {
+                return Err(metadata_error(
+                    "grant type `client_credentials` is for agents (a machine acting as itself \
+                     is an agent of the tenant); an application acts for people",
+                ));
+            }
+            (None, other) => {
+                return Err(metadata_error(format!(
+                    "grant type `{other}` is not available to registered clients \
+                     (authorization_code, refresh_token, {})",
+                    AppGrant::DeviceCode.as_str()
+                )));
+            }
+        };
+        if !grants.contains(&grant) {
+            grants.push(grant);
+        }
+    }
+    if !grants.contains(&AppGrant::AuthorizationCode) && !grants.contains(&AppGrant::DeviceCode) {
+        return Err(metadata_error(format!(
+            "grant_types must include authorization_code or {}",
+            AppGrant::DeviceCode.as_str()
+        )));
+    }
+    Ok(grants)
+}
+
 /// Checks the metadata and builds the client; what it holds is what the response says.
 fn draft(
+    state: &AppState,
     tenant: TenantId,
     body: ClientRegistrationRequest,
     now: time::OffsetDateTime,
 ) -> Result<Drafted, OAuthError> {
-    if body.redirect_uris.is_empty() || body.redirect_uris.len() > MAX_REDIRECT_URIS {
+    let grant_types = grant_types(body.grant_types.as_deref())?;
+    // A device-only client never redirects; any other needs somewhere to receive its codes.
+    let fewest = usize::from(grant_types.contains(&AppGrant::AuthorizationCode));
+    if body.redirect_uris.len() < fewest || body.redirect_uris.len() > MAX_REDIRECT_URIS {
         return Err(OAuthError::new(
             OAuthErrorCode::InvalidRedirectUri,
-            format!("redirect_uris: between 1 and {MAX_REDIRECT_URIS}"),
+            format!("redirect_uris: between {fewest} and {MAX_REDIRECT_URIS}"),
         ));
     }
     let mut redirect_uris = Vec::with_capacity(body.redirect_uris.len());
@@ -94,28 +145,39 @@ fn draft(
     }
     let method = body
         .token_endpoint_auth_method
-        .unwrap_or_else(|| "client_secret_basic".to_owned());
-    let secret = match method.as_str() {
-        "none" => None,
-        "client_secret_basic" | "client_secret_post" => {
-            Some(GeneratedSecret::new(SecretKind::ClientSecret))
+        .as_deref()
+        .unwrap_or("client_secret_basic");
+    let auth_method = match (ClientAuthMethod::parse(method), method) {
+        (Some(method), _) => method,
+        // Tessera keeps only a digest of a client secret, so it cannot check an HMAC with it.
+        (None, "client_secret_jwt") => {
+            return Err(metadata_error(
+                "token_endpoint_auth_method `client_secret_jwt` is not supported; sign with \
+                 your own key: private_key_jwt",
+            ));
         }
-        other => {
+        (None, other) => {
             return Err(metadata_error(format!(
                 "token_endpoint_auth_method `{other}` is not supported (none, \
-                 client_secret_basic, client_secret_post)"
+                 client_secret_basic, client_secret_post, private_key_jwt)"
             )));
         }
     };
-    if let Some(grants) = &body.grant_types
-        && let Some(other) = grants
-            .iter()
-            .find(|g| !matches!(g.as_str(), "authorization_code" | "refresh_token"))
-    {
-        return Err(metadata_error(format!(
-            "grant type `{other}` is not available to registered clients"
-        )));
-    }
+    let keys = match auth_method {
+        ClientAuthMethod::PrivateKeyJwt => Some(
+            client_keys(state, body.jwks.as_ref(), body.jwks_uri.as_deref())
+                .map_err(metadata_error)?,
+        ),
+        _ if body.jwks.is_some() || body.jwks_uri.is_some() => {
+            return Err(metadata_error(
+                "jwks and jwks_uri go with token_endpoint_auth_method `private_key_jwt`",
+            ));
+        }
+        _ => None,
+    };
+    let secret = auth_method
+        .uses_secret()
+        .then(|| GeneratedSecret::new(SecretKind::ClientSecret));
     if let Some(types) = &body.response_types
         && types.iter().any(|t| t != "code")
     {
@@ -143,18 +205,37 @@ fn draft(
         id: OAuthClientId::generate(),
         tenant_id: tenant,
         name,
+        auth_method,
         secret_hash: secret.as_ref().map(|s| s.hash),
+        keys,
         redirect_uris,
         scopes,
+        grant_types,
         registration_token_hash: Some(token.hash),
         created_at: now,
     };
     Ok(Drafted {
         client,
-        method,
         secret,
         registration_token: token,
     })
+}
+
+/// The request's JSON, or RFC 7591 §3.2.2's answer to metadata that does not even parse as
+/// the fields' types (415 and 413 stay: they are about the request, not the metadata).
+fn metadata<T>(body: Result<ApiJson<T>, ApiError>) -> Result<T, Response> {
+    match body {
+        Ok(ApiJson(body)) => Ok(body),
+        Err(error)
+            if matches!(
+                error.code(),
+                ErrorCode::UnsupportedMediaType | ErrorCode::PayloadTooLarge
+            ) =>
+        {
+            Err(error.into_response())
+        }
+        Err(error) => Err(metadata_error(error.message()).into_response()),
+    }
 }
 
 /// Register a client (RFC 7591), when the operator has switched registration on.
@@ -162,9 +243,9 @@ fn draft(
     request_body = ClientRegistrationRequest,
     responses(
         (status = 201, body = ClientRegistration),
-        (status = 400, body = OAuthErrorBody),
+        (status = 400, body = OAuthErrorBody, description = "`invalid_client_metadata` (wrong JSON types included) or `invalid_redirect_uri`"),
         (status = 404, body = tessera_proto::ErrorBody, description = "dynamic registration is off"),
-        (status = 415, body = tessera_proto::ErrorBody), (status = 422, body = tessera_proto::ErrorBody),
+        (status = 413, body = tessera_proto::ErrorBody), (status = 415, body = tessera_proto::ErrorBody),
         (status = 429, body = tessera_proto::ErrorBody),
     ))]
 pub(super) async fn register(
@@ -176,19 +257,18 @@ pub(super) async fn register(
         Ok(tenant) => tenant,
         Err(response) => return response,
     };
-    let ApiJson(body) = match body {
+    let body = match metadata(body) {
         Ok(body) => body,
-        Err(error) => return error.into_response(),
+        Err(response) => return response,
     };
     if let Err(wait) = state.limits.register(ctx.client_ip) {
         return ApiError::rate_limited(wait).into_response();
     }
     let Drafted {
         client,
-        method,
         secret,
         registration_token,
-    } = match draft(tenant, body, state.clock.now()) {
+    } = match draft(&state, tenant, body, state.clock.now()) {
         Ok(drafted) => drafted,
         Err(error) => return error.into_response(),
     };
@@ -204,7 +284,7 @@ pub(super) async fn register(
     state.audit(&ctx, fact).await;
     let secret = secret.map(|s| s.secret.expose().to_owned());
     let token = registration_token.secret.expose().to_owned();
-    let registration = view(&state, &client, &method, Some((secret, token)));
+    let registration = view(&state, &client, Some((secret, token)));
     no_store((StatusCode::CREATED, Json(registration)).into_response())
 }
 
@@ -220,21 +300,14 @@ pub(super) async fn read_registration(
     Path(client_id): Path<String>,
 ) -> Response {
     match managed(&state, &ctx, &headers, &client_id).await {
-        Ok(client) => {
-            let method = if client.is_public() {
-                "none"
-            } else {
-                "client_secret_basic"
-            };
-            no_store(Json(view(&state, &client, method, None)).into_response())
-        }
+        Ok(client) => no_store(Json(view(&state, &client, None)).into_response()),
         Err(response) => response,
     }
 }
 
 /// Replace a registration's metadata (RFC 7592 §2.2) with its registration access token: the
-/// same checks as registering. A confidential client keeps its secret; a public client that
-/// becomes confidential gets one, in this response only.
+/// same checks as registering. A client that keeps using a secret keeps its secret; one that
+/// starts gets one, in this response only; one that stops (public, or keys) loses it.
 #[utoipa::path(put, path = "/oauth2/register/{client_id}", tag = "oauth2",
     params(("client_id" = String, Path)),
     request_body = ClientUpdateRequest,
@@ -242,7 +315,7 @@ pub(super) async fn read_registration(
         (status = 200, body = ClientRegistration),
         (status = 400, body = OAuthErrorBody), (status = 401, body = OAuthErrorBody),
         (status = 404, body = tessera_proto::ErrorBody),
-        (status = 415, body = tessera_proto::ErrorBody), (status = 422, body = tessera_proto::ErrorBody),
+        (status = 413, body = tessera_proto::ErrorBody), (status = 415, body = tessera_proto::ErrorBody),
     ),
     security(("session" = [])))]
 pub(super) async fn update_registration(
@@ -256,11 +329,11 @@ pub(super) async fn update_registration(
         Ok(client) => client,
         Err(response) => return response,
     };
-    let ApiJson(body) = match body {
+    let body = match metadata(body) {
         Ok(body) => body,
-        Err(error) => return error.into_response(),
+        Err(response) => return response,
     };
-    let (updated, method, secret) = match replaced(&current, body, state.clock.now()) {
+    let (updated, secret) = match replaced(&state, &current, body) {
         Ok(replaced) => replaced,
         Err(error) => {
             let fact = Fact::failure(
@@ -286,7 +359,7 @@ pub(super) async fn update_registration(
         updated.id,
     );
     state.audit(&ctx, fact).await;
-    let mut registration = view(&state, &updated, &method, None);
+    let mut registration = view(&state, &updated, None);
     if let Some(secret) = secret {
         registration.client_secret_expires_at = Some(0);
         registration.client_secret = Some(secret.secret.expose().to_owned());
@@ -294,13 +367,13 @@ pub(super) async fn update_registration(
     no_store(Json(registration).into_response())
 }
 
-/// The client with `body`'s metadata in place of `current`'s, its authentication method, and a
-/// new secret when it needs one it did not have.
+/// The client with `body`'s metadata in place of `current`'s, and a new secret when it needs
+/// one it did not have (a client that stops using a secret loses it).
 fn replaced(
+    state: &AppState,
     current: &OAuthClient,
     body: ClientUpdateRequest,
-    now: time::OffsetDateTime,
-) -> Result<(OAuthClient, String, Option<GeneratedSecret>), OAuthError> {
+) -> Result<(OAuthClient, Option<GeneratedSecret>), OAuthError> {
     if body.client_id != current.id.to_string() {
         return Err(metadata_error("client_id must be this registration's"));
     }
@@ -314,10 +387,9 @@ fn replaced(
     }
     let Drafted {
         client: drafted,
-        method,
         secret,
         ..
-    } = draft(current.tenant_id, body.metadata, now)?;
+    } = draft(state, current.tenant_id, body.metadata, current.created_at)?;
     let (secret_hash, new_secret) = match (secret, current.secret_hash) {
         (None, _) => (None, None),
         (Some(_), Some(kept)) => (Some(kept), None),
@@ -325,12 +397,15 @@ fn replaced(
     };
     let client = OAuthClient {
         name: drafted.name,
+        auth_method: drafted.auth_method,
         secret_hash,
+        keys: drafted.keys,
         redirect_uris: drafted.redirect_uris,
         scopes: drafted.scopes,
+        grant_types: drafted.grant_types,
         ..current.clone()
     };
-    Ok((client, method, new_secret))
+    Ok((client, new_secret))
 }
 
 /// Delete a registration (RFC 7592 §2.3): its grants and tokens end.

@@ -1,13 +1,15 @@
 //! `/v1/tenants/{tenant_id}/oauth-clients`: the applications a tenant registers so that people
-//! sign in to them through Tessera (register, list, read, delete). Deleting a client ends every
+//! sign in to them through Tessera (register, list, read, delete): public, with a secret, or
+//! with keys (`private_key_jwt`). Deleting a client ends every
 //! grant people gave it, and with them every token it holds.
 
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use tessera_core::authz::{OAuthClient, OIDC_SCOPES};
+use serde_json::{Value, json};
+use tessera_core::authz::{AppGrant, ClientAuthMethod, ClientKeys, OAuthClient, OIDC_SCOPES};
 use tessera_core::{OAuthClientId, Scopes, validate};
-use tessera_crypto::{GeneratedSecret, SecretKind};
+use tessera_crypto::{ClientKey, GeneratedSecret, SecretKind};
 use tessera_proto::oauth_clients as wire;
 use url::Url;
 use utoipa_axum::router::OpenApiRouter;
@@ -23,6 +25,8 @@ use crate::state::AppState;
 pub(crate) const MAX_REDIRECT_URIS: usize = 10;
 const MAX_REDIRECT_URI_LEN: usize = 2000;
 const MAX_SCOPES: usize = 64;
+/// The most keys a client may register inline.
+const MAX_CLIENT_KEYS: usize = 10;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -31,20 +35,78 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 pub(crate) fn view(client: &OAuthClient) -> wire::OAuthClient {
+    let (jwks, jwks_uri) = keys_view(client);
     wire::OAuthClient {
         client_id: client.id.to_string(),
         tenant_id: client.tenant_id.to_string(),
         name: client.name.clone(),
         redirect_uris: client.redirect_uris.clone(),
         public: client.is_public(),
-        token_endpoint_auth_method: if client.is_public() {
-            "none"
-        } else {
-            "client_secret_basic"
-        }
-        .to_owned(),
+        token_endpoint_auth_method: client.auth_method.as_str().to_owned(),
+        jwks,
+        jwks_uri,
         scopes: client.scopes.iter().map(str::to_owned).collect(),
+        grant_types: grant_names(&client.grant_types),
         created_at: client.created_at,
+    }
+}
+
+/// A client's keys as the `jwks` and `jwks_uri` members of its metadata.
+pub(crate) fn keys_view(client: &OAuthClient) -> (Option<Value>, Option<String>) {
+    match &client.keys {
+        None => (None, None),
+        Some(ClientKeys::Jwks(set)) => (serde_json::from_str(set).ok(), None),
+        Some(ClientKeys::JwksUri(uri)) => (None, Some(uri.clone())),
+    }
+}
+
+pub(crate) fn grant_names(grants: &[AppGrant]) -> Vec<String> {
+    grants.iter().map(|g| g.as_str().to_owned()).collect()
+}
+
+/// The keys of a `private_key_jwt` client, checked: an inline JWK Set of 1 to
+/// [`MAX_CLIENT_KEYS`] public signing keys with distinct ids (kept normalised, so no private
+/// member is ever stored), or a `jwks_uri` Tessera may fetch from; not both (RFC 7591 §2).
+pub(crate) fn client_keys(
+    state: &AppState,
+    jwks: Option<&Value>,
+    jwks_uri: Option<&str>,
+) -> Result<ClientKeys, String> {
+    match (jwks, jwks_uri) {
+        (Some(_), Some(_)) => Err("send `jwks` or `jwks_uri`, not both".to_owned()),
+        (None, None) => {
+            Err("private_key_jwt needs the client's keys: `jwks` or `jwks_uri`".to_owned())
+        }
+        (None, Some(uri)) => {
+            if uri.len() > MAX_REDIRECT_URI_LEN {
+                return Err(format!(
+                    "jwks_uri: at most {MAX_REDIRECT_URI_LEN} characters"
+                ));
+            }
+            state.client_keys.check(uri)?;
+            Ok(ClientKeys::JwksUri(uri.to_owned()))
+        }
+        (Some(set), None) => {
+            let keys = set
+                .get("keys")
+                .and_then(Value::as_array)
+                .filter(|keys| !keys.is_empty() && keys.len() <= MAX_CLIENT_KEYS)
+                .ok_or_else(|| {
+                    format!(
+                        "jwks: a JWK Set, `{{\"keys\": [...]}}`, of 1 to {MAX_CLIENT_KEYS} keys"
+                    )
+                })?;
+            let mut normalised: Vec<ClientKey> = Vec::with_capacity(keys.len());
+            for jwk in keys {
+                let key = ClientKey::from_jwk(jwk, None).map_err(|e| format!("jwks: {e}"))?;
+                if normalised.iter().any(|k| k.kid == key.kid) {
+                    return Err(format!("jwks: the key id `{}` is used twice", key.kid));
+                }
+                normalised.push(key);
+            }
+            let set = json!({"keys": normalised.into_iter().map(|k| k.jwk).collect::<Vec<_>>()});
+            Ok(ClientKeys::Jwks(set.to_string()))
+        }
     }
 }
 
@@ -121,14 +183,35 @@ async fn create_client(
             redirect_uris.push(uri);
         }
     }
-    let secret = (!body.public).then(|| GeneratedSecret::new(SecretKind::ClientSecret));
+    let with_keys = body.jwks.is_some() || body.jwks_uri.is_some();
+    let (auth_method, keys) = match (body.public, with_keys) {
+        (true, true) => {
+            return Err(ApiError::invalid(
+                "a public client has no keys: leave out `jwks` and `jwks_uri`",
+            ));
+        }
+        (true, false) => (ClientAuthMethod::None, None),
+        (false, true) => {
+            let keys = client_keys(&state, body.jwks.as_ref(), body.jwks_uri.as_deref())
+                .map_err(ApiError::invalid)?;
+            (ClientAuthMethod::PrivateKeyJwt, Some(keys))
+        }
+        (false, false) => (ClientAuthMethod::ClientSecretBasic, None),
+    };
+    let secret = auth_method
+        .uses_secret()
+        .then(|| GeneratedSecret::new(SecretKind::ClientSecret));
     let client = OAuthClient {
         id: OAuthClientId::generate(),
         tenant_id: access.tenant_id,
         name: validate::name("name", &body.name, 100)?,
+        auth_method,
         secret_hash: secret.as_ref().map(|s| s.hash),
+        keys,
         redirect_uris,
         scopes: client_scopes(body.scopes)?,
+        // A tenant's own applications may start every person's grant.
+        grant_types: AppGrant::ALL.to_vec(),
         registration_token_hash: None,
         created_at: state.clock.now(),
     };

@@ -8,7 +8,7 @@
 use axum::http::HeaderMap;
 use axum::response::Response;
 use subtle::ConstantTimeEq;
-use tessera_core::authz::{Grant, GrantRefreshToken, Redemption};
+use tessera_core::authz::{AppGrant, Grant, GrantRefreshToken, Redemption};
 use tessera_crypto::oidc::{is_pkce_value, pkce_s256};
 use tessera_crypto::{Confirmation, SecretKind, sha256};
 use tessera_proto::OAuthErrorCode;
@@ -74,7 +74,14 @@ pub(in super::super) async fn exchange(
         return Err(refuse_now(OAuthError::from(error)));
     }
     let tokens = state
-        .issue_grant_tokens(&grant, &grant.scope, aud, true, None, cnf)
+        .issue_grant_tokens(
+            &grant,
+            &grant.scope,
+            aud,
+            AppGrant::AuthorizationCode,
+            None,
+            cnf,
+        )
         .map_err(|e| refuse_now(signing_failed(e)))?;
     if let Some(hash) = tokens.refresh_hash {
         let first = GrantRefreshToken {

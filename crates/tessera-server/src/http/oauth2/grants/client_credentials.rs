@@ -28,14 +28,14 @@ pub(in super::super) async fn exchange(
     cnf: Option<Confirmation>,
 ) -> Result<TokenResponse, Response> {
     let agent = agent_client(state, ctx, headers, form, "token.issue").await?;
-    audited(
-        state,
-        ctx,
-        &agent,
-        "token.issue",
-        issue(state, form, &agent, cnf),
-    )
-    .await
+    let outcome = issue(state, form, &agent, cnf);
+    let issued = audited(state, ctx, &agent, "token.issue", outcome).await;
+    if issued.is_ok() {
+        // Here, not in `issue`: the jwt-bearer grant issues through it and counts its own.
+        metrics::counter!("tessera_tokens_issued_total", "grant_type" => "client_credentials")
+            .increment(1);
+    }
+    issued
 }
 
 /// The agent whose client credentials the request carries (token exchange's actor too).

@@ -8,7 +8,7 @@
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tessera_core::GrantId;
-use tessera_core::authz::{Grant, GrantRefreshToken};
+use tessera_core::authz::{AppGrant, Grant, GrantRefreshToken};
 use tessera_core::device::DevicePoll;
 use tessera_crypto::{Confirmation, SecretKind, sha256};
 use tessera_proto::OAuthErrorCode;
@@ -30,6 +30,10 @@ pub(in super::super) async fn exchange(
     cnf: Option<Confirmation>,
 ) -> Result<TokenResponse, Response> {
     let client = app_client(state, ctx, headers, form).await?;
+    if !client.allows(AppGrant::DeviceCode) {
+        let error = super::super::device::not_registered();
+        return Err(refuse(state, ctx, &client, client.id, error).await);
+    }
     let invalid = |why: &str| OAuthError::new(OAuthErrorCode::InvalidGrant, why);
     let device_code = match form.require("device_code") {
         Ok(code) => code,
@@ -112,7 +116,7 @@ pub(in super::super) async fn exchange(
         return Err(OAuthError::from(error).into_response());
     }
     let tokens = state
-        .issue_grant_tokens(&grant, &grant.scope, aud, true, None, cnf)
+        .issue_grant_tokens(&grant, &grant.scope, aud, AppGrant::DeviceCode, None, cnf)
         .map_err(|e| signing_failed(e).into_response())?;
     if let Some(refresh_hash) = tokens.refresh_hash {
         let first = GrantRefreshToken {

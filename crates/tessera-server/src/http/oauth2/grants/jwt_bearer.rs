@@ -68,6 +68,8 @@ pub(in super::super) async fn exchange(
         .join(" ");
     match issue(state, form, &federated, cnf) {
         Ok((response, jti)) => {
+            metrics::counter!("tessera_tokens_issued_total", "grant_type" => "jwt_bearer")
+                .increment(1);
             let fact = Fact::success(tenant, outside, "workload.federate", policies);
             state.audit(ctx, fact).await;
             let agent = format!("agent:{}", federated.agent.id);

@@ -7,7 +7,7 @@
 use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use tessera_core::Scopes;
-use tessera_core::authz::GrantRotation;
+use tessera_core::authz::{AppGrant, GrantRotation};
 use tessera_crypto::{Confirmation, GeneratedSecret, SecretKind, sha256};
 use tessera_proto::OAuthErrorCode;
 use tessera_proto::oauth2::TokenResponse;
@@ -112,7 +112,7 @@ pub(in super::super) async fn exchange(
         Err(error) => return Err(refuse(state, ctx, &client, grant.id, error).await),
     };
     let tokens = state
-        .issue_grant_tokens(&grant, &scope, aud, false, Some(next), cnf)
+        .issue_grant_tokens(&grant, &scope, aud, AppGrant::RefreshToken, Some(next), cnf)
         .map_err(|e| signing_failed(e).into_response())?;
     let fact = Fact::success(
         Some(client.tenant_id),
