@@ -402,7 +402,7 @@ async fn keys_authenticate_their_own_client_only() {
         (
             "B's agent key for A's client",
             agents_key.sign(&claims(&server, &keyed_id), |h| {
-                h.kid = Some(mine.kid.clone())
+                h.kid = Some(mine.kid.clone());
             }),
         ),
         (
