@@ -118,8 +118,7 @@ impl App {
         };
         let public = axum::serve(
             listeners.public,
-            self.router()
-                .into_make_service_with_connect_info::<SocketAddr>(),
+            crate::http::front::MakeFront::new(&self.state, self.router()),
         )
         .with_graceful_shutdown(stopped(stopping.clone()));
         let internal = axum::serve(

@@ -5,6 +5,7 @@ use std::convert::Infallible;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 
 use axum::extract::{ConnectInfo, FromRequestParts};
+use axum::http::Extensions;
 use axum::http::request::Parts;
 
 /// The id of one request, as accepted from `X-Request-ID` or generated.
@@ -21,14 +22,20 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
     type Rejection = Infallible;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Infallible> {
-        let client_ip = parts
-            .extensions
+        Ok(Self::of(&parts.extensions))
+    }
+}
+
+impl RequestContext {
+    /// The context the connection and the request-id layer left in a request's extensions.
+    pub fn of(extensions: &Extensions) -> Self {
+        let client_ip = extensions
             .get::<ConnectInfo<SocketAddr>>()
             .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |info| info.0.ip());
-        let request_id = parts.extensions.get::<RequestId>().map(|id| id.0.clone());
-        Ok(Self {
+        let request_id = extensions.get::<RequestId>().map(|id| id.0.clone());
+        Self {
             client_ip,
             request_id,
-        })
+        }
     }
 }

@@ -69,20 +69,7 @@ pub async fn authentication(state: &AppState, request: &mut Request) -> Authenti
 }
 
 pub fn context(request: &Request) -> RequestContext {
-    let (client_ip, request_id) = (
-        request
-            .extensions()
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .map_or(std::net::IpAddr::from([0, 0, 0, 0]), |info| info.0.ip()),
-        request
-            .extensions()
-            .get::<crate::context::RequestId>()
-            .map(|id| id.0.clone()),
-    );
-    RequestContext {
-        client_ip,
-        request_id,
-    }
+    RequestContext::of(request.extensions())
 }
 
 async fn authenticate(

@@ -1,10 +1,10 @@
 //! The gateway: `/api/*` is never handled here, it is forwarded. Layers, outermost first —
-//! request id → access log → panic recovery (the stack every route shares) → [`cors`] (a
-//! tower layer) → then the gateway's own phases, each a module and each able to answer in
-//! place of the next: [`deadline`] → [`limit`] (plan rate limits) → [`authorize`] →
-//! [`forward`] (the proxy). The phases are plain async functions called in order, not tower
-//! layers, because a layer costs a boxed future and a service clone per request, which showed
-//! in the gateway benchmark.
+//! request id → access log → panic recovery (the steps every request goes through; the
+//! public listener's front door, `http::front`, applies them) → [`cors`] (a tower layer) →
+//! then the gateway's own phases, each a module and each able to answer in place of the next:
+//! [`deadline`] → [`limit`] (plan rate limits) → [`authorize`] → [`forward`] (the proxy). The
+//! phases are plain async functions called in order, not tower layers, because a layer costs a
+//! boxed future and a service clone per request, which showed in the gateway benchmark.
 //!
 //! The limiter counts per tenant, so it must know the caller before the authorization step
 //! decides: [`authenticate::authentication`] resolves the credential once (from the caches)
@@ -22,15 +22,19 @@ mod placements;
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::Router;
-use axum::extract::{Request, State};
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
+use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::routing::any;
+use futures_util::future::BoxFuture;
 use serde_json::json;
 use tessera_gateway::proxy::{Proxy, Upstream};
 use tessera_gateway::routes::RouteTable;
 use tessera_proto::ErrorCode;
+use tower::{Layer, Service};
+use tower_http::cors::Cors;
 
 use crate::config::Config;
 use crate::state::AppState;
@@ -76,16 +80,32 @@ impl Gateway {
     }
 }
 
-pub fn router(state: &AppState) -> Router<AppState> {
-    Router::new()
-        .route("/api", any(handle))
-        .route("/api/{*path}", any(handle))
-        .layer(cors::layer(&state.config))
+/// The gateway as a service (the public listener's front door hands it every `/api` request),
+/// behind its CORS layer.
+pub fn service(state: &AppState) -> Cors<GatewayService> {
+    cors::layer(&state.config).layer(GatewayService(state.clone()))
 }
 
 /// Every `/api` request, through the phases in order.
-async fn handle(State(state): State<AppState>, request: Request) -> Response {
-    let state = &state;
+#[derive(Debug, Clone)]
+pub struct GatewayService(AppState);
+
+impl Service<Request> for GatewayService {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let state = self.0.clone();
+        Box::pin(async move { Ok(handle(&state, request).await) })
+    }
+}
+
+async fn handle(state: &AppState, request: Request) -> Response {
     deadline::within(state, request, |request| {
         limit::admit(state, request, |request| {
             authorize::decide(state, request, |request, destination| {

@@ -5,7 +5,7 @@ use std::any::Any;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tessera_proto::ErrorCode;
@@ -19,6 +19,14 @@ pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Accepts the client's `X-Request-ID` when it is a sane token (so ids can be correlated
 /// across services), otherwise generates one; echoes it on the response.
 pub async fn request_id(mut request: Request, next: Next) -> Response {
+    let id = assign_request_id(&mut request);
+    let mut response = next.run(request).await;
+    stamp_request_id(&mut response, &id);
+    response
+}
+
+/// The request's id (the client's when sane, else a new one), kept in its extensions.
+pub fn assign_request_id(request: &mut Request) -> String {
     let id = request
         .headers()
         .get(&X_REQUEST_ID)
@@ -32,53 +40,79 @@ pub async fn request_id(mut request: Request, next: Next) -> Response {
         .map(str::to_owned)
         .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
     request.extensions_mut().insert(RequestId(id.clone()));
-    let mut response = next.run(request).await;
-    if let Ok(value) = HeaderValue::from_str(&id) {
+    id
+}
+
+pub fn stamp_request_id(response: &mut Response, id: &str) {
+    if let Ok(value) = HeaderValue::from_str(id) {
         response.headers_mut().insert(X_REQUEST_ID.clone(), value);
     }
-    response
 }
 
 /// One JSON log line and the request metrics per request. Only the path is logged, never the
 /// query or headers (they can carry credentials).
 pub async fn access_log(request: Request, next: Next) -> Response {
-    let started = Instant::now();
-    let method = request.method().clone();
-    let path = request.uri().path().to_owned();
     let route = request
         .extensions()
         .get::<MatchedPath>()
         .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let (mut parts, body) = request.into_parts();
-    let ctx = <RequestContext as axum::extract::FromRequestParts<()>>::from_request_parts(
-        &mut parts,
-        &(),
-    )
-    .await
-    .unwrap_or_else(|never| match never {});
-    let response = next.run(Request::from_parts(parts, body)).await;
-    let elapsed = started.elapsed();
-    let status = response.status().as_u16();
-    let gateway = response.extensions().get::<GatewayLog>();
-    let tenant = gateway.and_then(|g| g.tenant.as_deref()).unwrap_or("");
-    let upstream = gateway.and_then(|g| g.upstream.as_deref()).unwrap_or("");
-    metrics::counter!("tessera_http_requests_total", "route" => route.clone(), "method" => method.to_string(), "status" => status.to_string())
-        .increment(1);
-    metrics::histogram!("tessera_http_request_duration_seconds", "route" => route.clone(), "method" => method.to_string())
-        .record(elapsed.as_secs_f64());
-    tracing::info!(
-        request_id = ctx.request_id.as_deref().unwrap_or(""),
-        client_ip = %ctx.client_ip,
-        method = %method,
-        path,
-        route,
-        status,
-        latency_ms = elapsed.as_secs_f64() * 1000.0,
-        tenant,
-        upstream,
-        "request"
-    );
+    let entry = AccessLog::start(&request, route);
+    let response = next.run(request).await;
+    entry.finish(&response);
     response
+}
+
+/// A request being served, until its response is logged.
+pub struct AccessLog {
+    started: Instant,
+    method: Method,
+    path: String,
+    route: String,
+    ctx: RequestContext,
+}
+
+impl AccessLog {
+    /// `route`: the route pattern that matched, as metrics label it.
+    pub fn start(request: &Request, route: String) -> Self {
+        Self {
+            started: Instant::now(),
+            method: request.method().clone(),
+            path: request.uri().path().to_owned(),
+            route,
+            ctx: RequestContext::of(request.extensions()),
+        }
+    }
+
+    pub fn finish(self, response: &Response) {
+        let Self {
+            started,
+            method,
+            path,
+            route,
+            ctx,
+        } = self;
+        let elapsed = started.elapsed();
+        let status = response.status().as_u16();
+        let gateway = response.extensions().get::<GatewayLog>();
+        let tenant = gateway.and_then(|g| g.tenant.as_deref()).unwrap_or("");
+        let upstream = gateway.and_then(|g| g.upstream.as_deref()).unwrap_or("");
+        metrics::counter!("tessera_http_requests_total", "route" => route.clone(), "method" => method.to_string(), "status" => status.to_string())
+            .increment(1);
+        metrics::histogram!("tessera_http_request_duration_seconds", "route" => route.clone(), "method" => method.to_string())
+            .record(elapsed.as_secs_f64());
+        tracing::info!(
+            request_id = ctx.request_id.as_deref().unwrap_or(""),
+            client_ip = %ctx.client_ip,
+            method = %method,
+            path,
+            route,
+            status,
+            latency_ms = elapsed.as_secs_f64() * 1000.0,
+            tenant,
+            upstream,
+            "request"
+        );
+    }
 }
 
 /// Turns a panic in a handler into a JSON 500 (the panic itself is logged).

@@ -1,6 +1,7 @@
 //! The HTTP surface: every router, the OpenAPI document, and the middleware stack.
 
 mod console;
+pub(crate) mod front;
 pub(crate) mod did;
 pub(crate) mod internal;
 mod json;
@@ -70,7 +71,6 @@ pub fn router(state: AppState) -> (Router, utoipa::openapi::OpenApi) {
             }),
         )
         .merge(console::router())
-        .merge(crate::gateway::router(&state))
         .fallback(middleware::not_found)
         .method_not_allowed_fallback(middleware::method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(
