@@ -1,8 +1,8 @@
 //! The HTTP surface: every router, the OpenAPI document, and the middleware stack.
 
 mod console;
-pub(crate) mod front;
 pub(crate) mod did;
+pub(crate) mod front;
 pub(crate) mod internal;
 mod json;
 mod middleware;
