@@ -23,11 +23,6 @@ pub async fn caller(
     entity: Option<&str>,
 ) -> Result<GatewayCaller, Authentication> {
     let unavailable = |_| Authentication::Unavailable;
-    let refused = |code: ErrorCode, message: &str| Authentication::Refused {
-        code,
-        message: message.to_owned(),
-        dpop: None,
-    };
     let tenant: TenantId = match entity {
         Some(raw) => match state.gateway.placements.find(state, raw).await {
             Ok(Lookup::Found(placement)) => placement.entity_id,
@@ -81,11 +76,6 @@ pub async fn membership(
     user: UserId,
 ) -> Result<Role, Authentication> {
     let unavailable = |_| Authentication::Unavailable;
-    let refused = |code: ErrorCode, message: &str| Authentication::Refused {
-        code,
-        message: message.to_owned(),
-        dpop: None,
-    };
     let Some(member) = state
         .store
         .membership(tenant, user)
@@ -102,4 +92,13 @@ pub async fn membership(
         ));
     }
     Ok(member.role)
+}
+
+/// A refusal about the person (membership, tenant), not about a token's proof: no DPoP challenge.
+fn refused(code: ErrorCode, message: &str) -> Authentication {
+    Authentication::Refused {
+        code,
+        message: message.to_owned(),
+        dpop: None,
+    }
 }
