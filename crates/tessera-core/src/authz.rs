@@ -59,6 +59,17 @@ impl OAuthClient {
     pub fn allows(&self, grant: AppGrant) -> bool {
         self.grant_types.contains(&grant)
     }
+
+    /// What of `requested` a person's grant to this client can hold: `offline_access` (refresh
+    /// tokens) only for a client registered for the `refresh_token` grant; for another it is
+    /// ignored, as OpenID Connect Core §11 allows.
+    pub fn grantable(&self, requested: Scopes) -> Scopes {
+        if self.allows(AppGrant::RefreshToken) {
+            requested
+        } else {
+            requested.without(OFFLINE_ACCESS)
+        }
+    }
 }
 
 /// RFC 7591 `token_endpoint_auth_method`, as far as Tessera supports it.

@@ -109,6 +109,11 @@ impl Scopes {
         self.0.is_subset(&other.0)
     }
 
+    /// These scopes but `scope`.
+    pub fn without(&self, scope: &str) -> Scopes {
+        Self(self.0.iter().filter(|s| *s != scope).cloned().collect())
+    }
+
     /// The scopes in both sets (token exchange narrows by each party's scopes).
     pub fn intersection(&self, other: &Scopes) -> Scopes {
         Self(self.0.intersection(&other.0).cloned().collect())

@@ -249,3 +249,68 @@ async fn refused_metadata_is_invalid_client_metadata_and_registers_nothing() {
         .unwrap();
     oauth_error(with_secret, 401, "invalid_client").await;
 }
+
+/// Refresh tokens go only to clients registered for the `refresh_token` grant: another gets no
+/// refresh token even when it asks for `offline_access` (OpenID Connect Core §11 lets the
+/// scope be ignored), and a client whose registration drops the grant (RFC 7592) can no longer
+/// refresh with the token it holds.
+#[tokio::test]
+async fn refresh_tokens_only_for_clients_registered_for_them() {
+    use crate::authorize::{App, code_with, redeem, redeem_form};
+    let (server, _) = server().await;
+    let (_, cookie) = person(&server, "ada@example.com").await;
+    let registered = |grants: Value| {
+        let server = &server;
+        async move {
+            let body = json!({"redirect_uris": [REDIRECT], "grant_types": grants});
+            expect_json(register(server, &body).await, 201).await
+        }
+    };
+    let tokens = |registration: Value| {
+        let server = &server;
+        let cookie = &cookie;
+        async move {
+            let app = App {
+                client_id: registration["client_id"].as_str().unwrap().to_owned(),
+                secret: registration["client_secret"].as_str().map(str::to_owned),
+            };
+            let extra = [("scope", "openid offline_access")];
+            let code = code_with(server, &app, cookie, &extra).await;
+            let tokens = expect_json(redeem(server, &app, &redeem_form(&code)).await, 200).await;
+            (app, tokens)
+        }
+    };
+    let refresh = |app: &App, token: &str| {
+        server
+            .http
+            .post(server.url("/oauth2/token"))
+            .basic_auth(&app.client_id, app.secret.as_deref())
+            .form(&[("grant_type", "refresh_token"), ("refresh_token", token)])
+            .send()
+    };
+
+    let (_, without) = tokens(registered(json!(["authorization_code"])).await).await;
+    assert!(without["refresh_token"].is_null(), "{without}");
+    assert_eq!(without["scope"], "openid", "{without}");
+
+    let registration = registered(json!(["authorization_code", "refresh_token"])).await;
+    let (app, with) = tokens(registration.clone()).await;
+    let refresh_token = with["refresh_token"].as_str().unwrap().to_owned();
+    let refreshed = expect_json(refresh(&app, &refresh_token).await.unwrap(), 200).await;
+    let refresh_token = refreshed["refresh_token"].as_str().unwrap().to_owned();
+
+    let dropped = server
+        .http
+        .put(registration["registration_client_uri"].as_str().unwrap())
+        .bearer_auth(registration["registration_access_token"].as_str().unwrap())
+        .json(&json!({
+            "client_id": app.client_id, "redirect_uris": [REDIRECT],
+            "grant_types": ["authorization_code"],
+        }))
+        .send()
+        .await
+        .unwrap();
+    expect_json(dropped, 200).await;
+    let refused = refresh(&app, &refresh_token).await.unwrap();
+    oauth_error(refused, 400, "unauthorized_client").await;
+}

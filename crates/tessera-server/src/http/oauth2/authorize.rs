@@ -389,11 +389,11 @@ async fn checked(
             ));
         }
     }
-    let scope = match param("scope") {
+    let scope = client.grantable(match param("scope") {
         None => client.scopes.clone(),
         Some(text) => Scopes::parse(text)
             .map_err(|e| OAuthError::new(OAuthErrorCode::InvalidScope, e.to_string()))?,
-    };
+    });
     if scope.is_empty() || !scope.is_subset(&client.scopes) {
         return Err(OAuthError::new(
             OAuthErrorCode::InvalidScope,

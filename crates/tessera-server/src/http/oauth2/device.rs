@@ -159,11 +159,11 @@ fn requested(
     client: &OAuthClient,
     form: &OAuthForm,
 ) -> Result<(Scopes, Option<String>), OAuthError> {
-    let scope = match form.get("scope") {
+    let scope = client.grantable(match form.get("scope") {
         None => client.scopes.clone(),
         Some(text) => Scopes::parse(text)
             .map_err(|e| OAuthError::new(OAuthErrorCode::InvalidScope, e.to_string()))?,
-    };
+    });
     if scope.is_empty() || !scope.is_subset(&client.scopes) {
         return Err(OAuthError::new(
             OAuthErrorCode::InvalidScope,

@@ -28,6 +28,14 @@ pub(in super::super) async fn exchange(
     cnf: Option<Confirmation>,
 ) -> Result<TokenResponse, Response> {
     let client = app_client(state, ctx, headers, form).await?;
+    // Its registration may have dropped the grant (RFC 7592) since the token was issued.
+    if !client.allows(AppGrant::RefreshToken) {
+        let error = OAuthError::new(
+            OAuthErrorCode::UnauthorizedClient,
+            "the client is not registered for the refresh_token grant",
+        );
+        return Err(refuse(state, ctx, &client, "", error).await);
+    }
     let invalid = |why: &str| OAuthError::new(OAuthErrorCode::InvalidGrant, why);
     let presented = match form.require("refresh_token") {
         Ok(token) => token,
