@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use tessera_testkit::{TestServer, TestTenant, peer};
 
 use crate::authorize::{REDIRECT, oauth_error, person};
-use crate::support::{call, expect_json};
+use crate::support::{call, expect_json, metrics};
 
 const DEVICE: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
@@ -43,16 +43,6 @@ async fn device_start(server: &TestServer, client_id: &str) -> Response {
         .send()
         .await
         .unwrap()
-}
-
-async fn metrics(server: &TestServer) -> String {
-    let response = server
-        .http
-        .get(server.internal_url("/metrics"))
-        .send()
-        .await
-        .unwrap();
-    response.text().await.unwrap()
 }
 
 #[tokio::test]

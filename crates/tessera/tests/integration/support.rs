@@ -44,6 +44,17 @@ pub async fn expect_json(response: Response, status: u16) -> Value {
 }
 
 /// The claims and header of a JWT, decoded without verification (for asserting their shape).
+/// The server's Prometheus exposition, from the internal listener.
+pub async fn metrics(server: &TestServer) -> String {
+    let response = server
+        .http
+        .get(server.internal_url("/metrics"))
+        .send()
+        .await
+        .unwrap();
+    response.text().await.unwrap()
+}
+
 pub fn jwt_parts(token: &str) -> (Value, Value) {
     use base64::Engine;
     let decode = |part: &str| -> Value {

@@ -187,15 +187,7 @@ async fn permanent_failure_is_dead_lettered_and_redelivered_on_request() {
     let letters = get(&server, &tenant, "/webhooks/dead-letters").await;
     assert_eq!(letters["deliveries"].as_array().unwrap().len(), 1);
     assert_eq!(letters["deliveries"][0]["id"], dead["id"]);
-    let metrics = server
-        .http
-        .get(server.internal_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = crate::support::metrics(&server).await;
     assert!(metrics.contains("tessera_webhook_dead_letters_total"));
     assert!(metrics.contains("tessera_webhook_attempts_total{outcome=\"retry\"}"));
 

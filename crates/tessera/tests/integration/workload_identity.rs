@@ -117,15 +117,7 @@ async fn matching_claims_get_the_agents_token_and_everything_else_is_refused() {
     let narrowed = exchange(&server, &[("assertion", &assertion), ("scope", "deploy")]).await;
     assert_eq!(expect_json(narrowed, 200).await["scope"], "deploy");
     // The workload's tokens are counted under their own grant, not as client_credentials.
-    let metrics = server
-        .http
-        .get(server.internal_url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = crate::support::metrics(&server).await;
     assert!(
         metrics.contains("tessera_tokens_issued_total{grant_type=\"jwt_bearer\"} 2"),
         "{metrics}"
