@@ -19,11 +19,10 @@ mod limit;
 mod people;
 mod placements;
 
-use std::net::SocketAddr;
-use std::time::Duration;
-
 use std::convert::Infallible;
+use std::net::SocketAddr;
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use axum::extract::Request;
 use axum::http::{HeaderValue, StatusCode};
