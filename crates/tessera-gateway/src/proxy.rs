@@ -1,19 +1,23 @@
-//! Forwarding one request to an upstream: pooled keep-alive connections, bodies streamed both
-//! ways without buffering, upgrades (WebSocket) spliced end to end, and an idle timeout for the
-//! response body (the deadline for the response head is the caller's: a layer around this).
+//! Forwarding one request to an upstream: pooled keep-alive connections ([`pool`]), bodies
+//! streamed both ways without buffering, upgrades (WebSocket) spliced end to end, and an idle
+//! timeout for the response body ([`body`]; the deadline for the response head is the
+//! caller's).
 
-mod idle;
+mod body;
+mod pool;
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::body::Body;
 use http::header::{self, HeaderValue};
-use http::uri::{Authority, PathAndQuery, Scheme};
-use http::{Request, Response, StatusCode, Uri};
-use hyper_util::client::legacy::Client;
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use http::uri::{Authority, PathAndQuery};
+use http::{Request, Response, StatusCode, Uri, Version};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
 
+pub use self::body::{BodyError, ResponseBody};
+use self::pool::Pool;
 use crate::headers;
 
 /// Why a request could not be forwarded; each says which side failed.
@@ -41,14 +45,15 @@ impl ProxyError {
 /// The connection pool to every upstream and the forwarding logic. Cheap to clone.
 #[derive(Debug, Clone)]
 pub struct Proxy {
-    client: Client<HttpConnector, Body>,
+    pool: Arc<Pool>,
 }
 
 /// Where a request goes: `http://host:port` of the upstream.
 #[derive(Debug, Clone)]
 pub struct Upstream {
-    scheme: Scheme,
     authority: Authority,
+    /// The `Host` the upstream is sent (its own name, as nginx's `proxy_pass` does).
+    host: HeaderValue,
 }
 
 impl Upstream {
@@ -65,11 +70,10 @@ impl Upstream {
             Some(port) => format!("{host}:{port}"),
             None => host.to_owned(),
         };
+        let bad = |e: &dyn std::fmt::Display| ProxyError::Address(format!("{url}: {e}"));
         Ok(Self {
-            scheme: Scheme::HTTP,
-            authority: authority
-                .parse()
-                .map_err(|e| ProxyError::Address(format!("{url}: {e}")))?,
+            host: HeaderValue::from_str(&authority).map_err(|e| bad(&e))?,
+            authority: authority.parse().map_err(|e| bad(&e))?,
         })
     }
 
@@ -107,14 +111,13 @@ impl Upstream {
 impl Proxy {
     /// `idle_per_host`: how many idle keep-alive connections to keep per upstream.
     pub fn new(connect_timeout: Duration, idle_per_host: usize) -> Self {
-        let mut connector = HttpConnector::new();
-        connector.set_nodelay(true);
-        connector.set_connect_timeout(Some(connect_timeout));
-        let client = Client::builder(TokioExecutor::new())
-            .pool_idle_timeout(Duration::from_secs(90))
-            .pool_max_idle_per_host(idle_per_host)
-            .build(connector);
-        Self { client }
+        Self {
+            pool: Arc::new(Pool::new(
+                connect_timeout,
+                idle_per_host,
+                Duration::from_secs(90),
+            )),
+        }
     }
 
     /// Sends `request` (whose headers the caller has already prepared) to `upstream` and
@@ -125,32 +128,25 @@ impl Proxy {
         mut request: Request<Body>,
         upstream: &Upstream,
         idle_timeout: Duration,
-    ) -> Result<Response<Body>, ProxyError> {
-        let path = request
-            .uri()
-            .path_and_query()
-            .cloned()
-            .unwrap_or_else(|| PathAndQuery::from_static("/"));
-        *request.uri_mut() = Uri::builder()
-            .scheme(upstream.scheme.clone())
-            .authority(upstream.authority.clone())
-            .path_and_query(path)
-            .build()
-            .map_err(|e| ProxyError::Address(e.to_string()))?;
-        // The upstream is addressed by its own name, as nginx's `proxy_pass` does; the
-        // client's host travels in `X-Forwarded-Host` and `Forwarded`.
-        if let Ok(host) = HeaderValue::from_str(upstream.authority.as_str()) {
-            request.headers_mut().insert(header::HOST, host);
+    ) -> Result<Response<ResponseBody>, ProxyError> {
+        // The hop to the upstream is HTTP/1.1 whatever the client spoke, with the request
+        // target in origin form (a client may have sent the absolute form).
+        *request.version_mut() = Version::HTTP_11;
+        if request.uri().scheme().is_some() {
+            let path = request
+                .uri()
+                .path_and_query()
+                .cloned()
+                .unwrap_or_else(|| PathAndQuery::from_static("/"));
+            *request.uri_mut() = Uri::from(path);
         }
+        // The client's host travels in `X-Forwarded-Host` and `Forwarded`.
+        request
+            .headers_mut()
+            .insert(header::HOST, upstream.host.clone());
         let upgrade =
             headers::is_upgrade(request.headers()).then(|| hyper::upgrade::on(&mut request));
-        let mut response = self.client.request(request).await.map_err(|error| {
-            if error.is_connect() {
-                ProxyError::Connect
-            } else {
-                ProxyError::Upstream(error.to_string())
-            }
-        })?;
+        let (mut response, lease) = self.send(request, &upstream.authority).await?;
         let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
         headers::prepare_response(response.headers_mut(), switching);
         if switching {
@@ -161,9 +157,33 @@ impl Proxy {
             };
             let upstream_side = hyper::upgrade::on(&mut response);
             tokio::spawn(splice(client_side, upstream_side));
-            return Ok(response.map(|_| Body::empty()));
         }
-        Ok(response.map(|body| Body::new(idle::IdleTimeout::new(body, idle_timeout))))
+        // After `101` the connection belongs to the upgraded protocol: it never returns to
+        // the pool.
+        let lease = (!switching).then_some(lease);
+        Ok(response.map(|body| ResponseBody::new(body, idle_timeout, lease)))
+    }
+
+    /// One exchange on a pooled connection. A request a reused connection could not even
+    /// send (the upstream closed it while idle) goes once more on a new connection.
+    async fn send(
+        &self,
+        request: Request<Body>,
+        authority: &Authority,
+    ) -> Result<(Response<Incoming>, pool::Lease), ProxyError> {
+        let mut lease = self.pool.checkout(authority).await?;
+        let request = match lease.sender.try_send_request(request).await {
+            Ok(response) => return Ok((response, lease)),
+            Err(mut failed) => match failed.take_message() {
+                Some(request) if lease.reused => request,
+                _ => return Err(ProxyError::Upstream(failed.into_error().to_string())),
+            },
+        };
+        let mut lease = self.pool.connect(authority).await?;
+        match lease.sender.send_request(request).await {
+            Ok(response) => Ok((response, lease)),
+            Err(error) => Err(ProxyError::Upstream(error.to_string())),
+        }
     }
 }
 
@@ -202,6 +222,49 @@ mod tests {
         let wildcard: std::net::SocketAddr = "0.0.0.0:8090".parse().unwrap();
         assert!(upstream("http://10.0.0.1:8090").is(wildcard));
         assert!(upstream("http://[::1]:8090").is("[::1]:8090".parse().unwrap()));
+    }
+
+    /// An upstream that closes every connection after its response without saying so (no
+    /// `Connection: close`, as when its keep-alive timeout ends an idle connection): the pool
+    /// keeps each one, and the next request must not be sent on it.
+    #[tokio::test]
+    async fn a_pooled_connection_the_upstream_closed_is_replaced() {
+        use http_body_util::BodyExt;
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            loop {
+                let (mut stream, _) = listener.accept().await.unwrap();
+                tokio::spawn(async move {
+                    let mut head = Vec::new();
+                    let mut buf = [0u8; 1024];
+                    while !head.ends_with(b"\r\n\r\n") {
+                        match stream.read(&mut buf).await {
+                            Ok(0) | Err(_) => return,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                    let _ = stream
+                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                        .await;
+                });
+            }
+        });
+        let proxy = Proxy::new(Duration::from_secs(1), 8);
+        let upstream = upstream(&format!("http://{address}"));
+        for attempt in 0..10 {
+            let request = Request::builder().uri("/").body(Body::empty()).unwrap();
+            let response = proxy
+                .forward(request, &upstream, Duration::from_secs(5))
+                .await
+                .unwrap_or_else(|e| panic!("request {attempt}: {e}"));
+            let body = response.into_body().collect().await.unwrap().to_bytes();
+            assert_eq!(body, "ok");
+            // The next request comes once the close has arrived.
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
     }
 
     #[test]

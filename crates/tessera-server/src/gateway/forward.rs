@@ -4,19 +4,24 @@
 
 use std::time::Instant;
 
+use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
 use tessera_gateway::headers::{self, Client, VerifiedIdentity};
 use tessera_proto::ErrorCode;
 
-use super::authenticate::context;
 use super::authorize::Destination;
-use super::{GatewayLog, failure};
+use super::{Exchange, GatewayLog, failure};
 use crate::state::AppState;
 
-pub async fn forward(state: &AppState, request: Request, destination: Destination) -> Response {
-    let ctx = context(&request);
-    let request_id = ctx.request_id.clone().unwrap_or_default();
+pub async fn forward(
+    state: &AppState,
+    exchange: &Exchange<'_>,
+    request: Request,
+    destination: Destination,
+) -> Response {
+    let ctx = &exchange.ctx;
+    let request_id = exchange.request_id();
     let (mut parts, body) = request.into_parts();
     let identity =
         destination
@@ -34,7 +39,7 @@ pub async fn forward(state: &AppState, request: Request, destination: Destinatio
         proto: state.gateway.client_proto,
         trust_forwarded: state.config.gateway_trust_forwarded,
     };
-    headers::prepare_request(&mut parts.headers, identity.as_ref(), &request_id, client);
+    headers::prepare_request(&mut parts.headers, identity.as_ref(), request_id, client);
     let upstream = destination.upstream.authority().to_owned();
     let started = Instant::now();
     let outcome = state
@@ -48,6 +53,7 @@ pub async fn forward(state: &AppState, request: Request, destination: Destinatio
         .await;
     let mut response = match outcome {
         Ok(response) => {
+            let response = response.map(Body::new);
             metrics::histogram!("tessera_gateway_upstream_duration_seconds", "upstream" => upstream.clone())
                 .record(started.elapsed().as_secs_f64());
             metrics::counter!("tessera_gateway_upstream_requests_total", "upstream" => upstream.clone(), "status" => response.status().as_str().to_owned())
@@ -61,7 +67,7 @@ pub async fn forward(state: &AppState, request: Request, destination: Destinatio
             failure(
                 ErrorCode::UpstreamUnavailable,
                 error.to_string(),
-                &request_id,
+                request_id,
             )
         }
     };
