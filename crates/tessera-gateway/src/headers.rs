@@ -47,14 +47,20 @@ pub fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
     let upgrade = keep_upgrade
         .then(|| headers.get(header::UPGRADE).cloned())
         .flatten();
-    let listed: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|value| value.to_str().ok())
-        .flat_map(|value| value.split(','))
-        .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
-        .collect();
-    for name in listed.iter().chain(hop_by_hop()) {
+    // Most requests name nothing in `Connection`: no list to build then.
+    if headers.contains_key(header::CONNECTION) {
+        let listed: Vec<HeaderName> = headers
+            .get_all(header::CONNECTION)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .flat_map(|value| value.split(','))
+            .filter_map(|name| HeaderName::from_bytes(name.trim().as_bytes()).ok())
+            .collect();
+        for name in &listed {
+            headers.remove(name);
+        }
+    }
+    for name in hop_by_hop() {
         headers.remove(name);
     }
     if let Some(upgrade) = upgrade {
@@ -141,6 +147,9 @@ pub fn prepare_response(headers: &mut HeaderMap, switching_protocols: bool) {
 }
 
 fn drop_own_cookies(headers: &mut HeaderMap) {
+    if !headers.contains_key(header::COOKIE) {
+        return;
+    }
     let kept: Vec<String> = headers
         .get_all(header::COOKIE)
         .iter()

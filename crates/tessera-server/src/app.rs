@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::serve::ListenerExt;
 use tessera_core::{Clock, Store};
 use tessera_crypto::SecretString;
 use tokio::net::TcpListener;
@@ -116,8 +117,15 @@ impl App {
         let stopped = |mut stopping: tokio::sync::watch::Receiver<bool>| async move {
             let _ = stopping.wait_for(|stop| *stop).await;
         };
+        // Responses go out as soon as they are written, not after Nagle's delay (nginx's
+        // `tcp_nodelay`, on by default).
+        let public = listeners.public.tap_io(|stream| {
+            if let Err(error) = stream.set_nodelay(true) {
+                tracing::debug!(error = %error, "setting TCP_NODELAY failed");
+            }
+        });
         let public = axum::serve(
-            listeners.public,
+            public,
             crate::http::front::MakeFront::new(&self.state, self.router()),
         )
         .with_graceful_shutdown(stopped(stopping.clone()));

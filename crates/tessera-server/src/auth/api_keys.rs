@@ -90,6 +90,18 @@ impl ApiKeyAuthenticator {
     }
 
     pub async fn authenticate(&self, presented: &str) -> Result<Principal, AuthFailure> {
+        let hash = sha256(presented.as_bytes());
+        // Only keys that passed the checks below are cached: a hit needs no second look at the
+        // key's form (its base58 checksum was a tenth of the gateway's authentication time).
+        let cached = match self.keys.get(&hash) {
+            Some(cached) if cached.fetched.elapsed() < self.ttl => cached,
+            _ => self.load(presented, hash).await?,
+        };
+        self.principal(&cached).await
+    }
+
+    /// A key not cached (or cached too long ago): its form checked, then read from the store.
+    async fn load(&self, presented: &str, hash: [u8; 32]) -> Result<Arc<CachedKey>, AuthFailure> {
         match SecretKind::of(presented) {
             Some(SecretKind::TenantApiKey | SecretKind::OperatorKey) => {}
             Some(
@@ -105,25 +117,23 @@ impl ApiKeyAuthenticator {
             )
             | None => return Err(AuthFailure::Malformed),
         }
-        let hash = sha256(presented.as_bytes());
-        let cached = match self.keys.get(&hash) {
-            Some(cached) if cached.fetched.elapsed() < self.ttl => cached,
-            _ => {
-                let key = self
-                    .store
-                    .api_key_by_hash(&hash)
-                    .await?
-                    .ok_or(AuthFailure::Unknown)?;
-                let last_touch = key.last_used_at.map_or(0, |t| t.unix_timestamp());
-                let cached = Arc::new(CachedKey {
-                    key,
-                    fetched: Instant::now(),
-                    last_touch: AtomicI64::new(last_touch),
-                });
-                self.keys.insert(hash, Arc::clone(&cached));
-                cached
-            }
-        };
+        let key = self
+            .store
+            .api_key_by_hash(&hash)
+            .await?
+            .ok_or(AuthFailure::Unknown)?;
+        let last_touch = key.last_used_at.map_or(0, |t| t.unix_timestamp());
+        let cached = Arc::new(CachedKey {
+            key,
+            fetched: Instant::now(),
+            last_touch: AtomicI64::new(last_touch),
+        });
+        self.keys.insert(hash, Arc::clone(&cached));
+        Ok(cached)
+    }
+
+    /// Who a known key speaks for, unless it is revoked, expired or its tenant suspended.
+    async fn principal(&self, cached: &CachedKey) -> Result<Principal, AuthFailure> {
         let key = &cached.key;
         let now = self.clock.now();
         if key.revoked_at.is_some() {
@@ -160,7 +170,7 @@ impl ApiKeyAuthenticator {
                 membership: None,
             },
         };
-        self.touch(&cached, now.unix_timestamp());
+        self.touch(cached, now.unix_timestamp());
         Ok(principal)
     }
 
@@ -169,7 +179,7 @@ impl ApiKeyAuthenticator {
         self.keys.remove(secret_hash);
     }
 
-    fn touch(&self, cached: &Arc<CachedKey>, now: i64) {
+    fn touch(&self, cached: &CachedKey, now: i64) {
         let previous = cached.last_touch.load(Ordering::Relaxed);
         if now - previous < TOUCH_INTERVAL_SECS
             || cached

@@ -13,6 +13,7 @@ use tessera_core::{AgentId, Scopes, TenantId, UserId, scope};
 use tessera_crypto::{AccessTokenClaims, SecretKind, TokenError};
 use tessera_proto::ErrorCode;
 
+use super::Exchange;
 use crate::audit::Fact;
 use crate::auth::extract::presented_credential;
 use crate::auth::{AuthFailure, Principal};
@@ -56,20 +57,19 @@ pub enum Authentication {
 }
 
 /// The request's [`Authentication`], computed on first use and then read from the request.
-pub async fn authentication(state: &AppState, request: &mut Request) -> Authentication {
+pub async fn authentication(
+    state: &AppState,
+    exchange: &Exchange<'_>,
+    request: &mut Request,
+) -> Authentication {
     if let Some(known) = request.extensions().get::<Authentication>() {
         return known.clone();
     }
-    let ctx = context(request);
-    let entity = super::authorize::named_entity(request);
     let target = (request.method(), request.uri().path());
-    let outcome = authenticate(state, request.headers(), target, entity.as_deref(), &ctx).await;
+    let entity = exchange.entity.as_deref();
+    let outcome = authenticate(state, request.headers(), target, entity, &exchange.ctx).await;
     request.extensions_mut().insert(outcome.clone());
     outcome
-}
-
-pub fn context(request: &Request) -> RequestContext {
-    RequestContext::of(request.extensions())
 }
 
 async fn authenticate(

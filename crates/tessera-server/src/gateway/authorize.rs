@@ -13,11 +13,12 @@ use tessera_core::TenantId;
 use tessera_core::placement::PlacementStatus;
 use tessera_gateway::headers;
 use tessera_gateway::proxy::Upstream;
+use tessera_gateway::routes::Route;
 use tessera_proto::ErrorCode;
 
-use super::authenticate::{Authentication, GatewayCaller, authentication, context};
-use super::failure;
+use super::authenticate::{Authentication, GatewayCaller, authentication};
 use super::placements::Lookup;
+use super::{Exchange, failure};
 use crate::auth::extract::rate_limited;
 use crate::resources::bearer_challenge;
 use crate::state::AppState;
@@ -98,16 +99,21 @@ async fn to_entity(
     })
 }
 
-pub async fn decide<F, Fut>(state: &AppState, mut request: Request, next: F) -> Response
+pub async fn decide<F, Fut>(
+    state: &AppState,
+    exchange: &Exchange<'_>,
+    mut request: Request,
+    next: F,
+) -> Response
 where
     F: FnOnce(Request, Destination) -> Fut,
     Fut: Future<Output = Response>,
 {
-    let request_id = context(&request).request_id.unwrap_or_default();
-    let route = state.gateway.routes.find(request.uri().path());
+    let request_id = exchange.request_id();
+    let route = exchange.route;
     if let Some((_, upstream)) = route.filter(|(route, _)| route.public) {
         let Some(upstream) = state.gateway.usable(upstream) else {
-            return failure(ErrorCode::NoRoute, OWN_LISTENER, &request_id);
+            return failure(ErrorCode::NoRoute, OWN_LISTENER, request_id);
         };
         let destination = Destination {
             upstream: upstream.clone(),
@@ -117,44 +123,37 @@ where
         return next(request, destination).await;
     }
     // Where a client learns how to get a token for this destination (RFC 9728).
-    let metadata = state.resource_metadata_url(
-        route
-            .filter(|(route, _)| route.resource.is_some())
-            .map(|(route, _)| route.prefix.as_str()),
-    );
-    let caller = match authentication(state, &mut request).await {
+    let challenge = |response| challenge(state, route, response);
+    let caller = match authentication(state, exchange, &mut request).await {
         Authentication::Caller(caller) => caller,
         Authentication::Missing => {
             let message =
                 "send an API key (`X-API-Key` or `Authorization: Bearer`) or an access token";
-            return challenge(
-                failure(ErrorCode::Unauthenticated, message, &request_id),
-                &metadata,
-            );
+            return challenge(failure(ErrorCode::Unauthenticated, message, request_id));
         }
         Authentication::Refused {
             code,
             message,
             dpop: None,
         } => {
-            return challenge(failure(code, message, &request_id), &metadata);
+            return challenge(failure(code, message, request_id));
         }
         Authentication::Refused {
             code,
             message,
             dpop: Some(dpop),
         } => {
-            let mut response = failure(code, message, &request_id);
+            let mut response = failure(code, message, request_id);
             dpop.apply(state, &mut response);
             return response;
         }
         Authentication::Blocked(wait) => return rate_limited(wait),
         Authentication::Unavailable => {
             let code = ErrorCode::Unavailable;
-            return failure(code, code.description(), &request_id);
+            return failure(code, code.description(), request_id);
         }
     };
-    let named = named_entity(&request);
+    let named = exchange.entity.as_deref();
     // RFC 8707: an access token passes only where its `aud` is the destination's resource — a
     // route's own, else (an entity's runtime, a route without one) Tessera's default audience.
     let resource = match (&named, route) {
@@ -168,11 +167,11 @@ where
             Some(resource) => format!("this route takes access tokens issued for `{resource}`"),
             None => format!("the access token is for `{aud}`, not for this destination"),
         };
-        let response = failure(ErrorCode::Unauthenticated, message, &request_id);
-        return challenge(response, &metadata);
+        let response = failure(ErrorCode::Unauthenticated, message, request_id);
+        return challenge(response);
     }
     if let Some(entity) = named {
-        return match to_entity(state, &caller, &entity, &request_id).await {
+        return match to_entity(state, &caller, entity, request_id).await {
             Ok(destination) => next(request, destination).await,
             Err(response) => response,
         };
@@ -181,11 +180,11 @@ where
         return failure(
             ErrorCode::NoRoute,
             "no route serves this path; name an entity with `X-Entity` or `entity=`",
-            &request_id,
+            request_id,
         );
     };
     let Some(upstream) = state.gateway.usable(upstream) else {
-        return failure(ErrorCode::NoRoute, OWN_LISTENER, &request_id);
+        return failure(ErrorCode::NoRoute, OWN_LISTENER, request_id);
     };
     if let Some(missing) = route
         .scopes
@@ -193,12 +192,12 @@ where
         .find(|scope| !caller.scopes.grants(scope))
     {
         let message = format!("this route needs scope `{missing}`");
-        return failure(ErrorCode::InsufficientScope, message, &request_id);
+        return failure(ErrorCode::InsufficientScope, message, request_id);
     }
     let Some(tenant_id) = caller.tenant_id else {
         let message =
             "the operator's key reaches a tenant's runtime only by naming it (`X-Entity`)";
-        return failure(ErrorCode::TenantMismatch, message, &request_id);
+        return failure(ErrorCode::TenantMismatch, message, request_id);
     };
     let destination = Destination {
         upstream: upstream.clone(),
@@ -208,11 +207,22 @@ where
     next(request, destination).await
 }
 
-/// A 401 of the gateway names the resource's metadata, as the MCP authorization specification
-/// has protected resources do.
-fn challenge(mut response: Response, metadata: &str) -> Response {
+/// A 401 of the gateway names the resource's metadata (RFC 9728), as the MCP authorization
+/// specification has protected resources do: the route's own when it has a resource.
+fn challenge(
+    state: &AppState,
+    route: Option<(&Route, &Upstream)>,
+    mut response: Response,
+) -> Response {
+    let metadata = || {
+        state.resource_metadata_url(
+            route
+                .filter(|(route, _)| route.resource.is_some())
+                .map(|(route, _)| route.prefix.as_str()),
+        )
+    };
     if response.status() == axum::http::StatusCode::UNAUTHORIZED
-        && let Ok(value) = HeaderValue::from_str(&bearer_challenge(metadata))
+        && let Ok(value) = HeaderValue::from_str(&bearer_challenge(&metadata()))
     {
         response
             .headers_mut()

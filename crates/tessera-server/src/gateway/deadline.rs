@@ -5,21 +5,23 @@ use axum::extract::Request;
 use axum::response::Response;
 use tessera_proto::ErrorCode;
 
-use super::authenticate::context;
+use super::Exchange;
 use crate::state::AppState;
 
-pub async fn within<F, Fut>(state: &AppState, request: Request, next: F) -> Response
+pub async fn within<F, Fut>(
+    state: &AppState,
+    exchange: &Exchange<'_>,
+    request: Request,
+    next: F,
+) -> Response
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Response>,
 {
-    let timeout = state
-        .gateway
-        .routes
-        .find(request.uri().path())
+    let timeout = exchange
+        .route
         .and_then(|(route, _)| route.timeout())
         .unwrap_or(state.gateway.timeout);
-    let request_id = context(&request).request_id.unwrap_or_default();
     match tokio::time::timeout(timeout, next(request)).await {
         Ok(response) => response,
         Err(_) => {
@@ -27,7 +29,7 @@ where
             super::failure(
                 ErrorCode::UpstreamTimeout,
                 format!("no response within {} s", timeout.as_secs_f64()),
-                &request_id,
+                exchange.request_id(),
             )
         }
     }

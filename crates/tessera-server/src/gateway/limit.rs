@@ -13,25 +13,25 @@ use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
 use tessera_proto::ErrorCode;
 
-use super::authenticate::{Authentication, authentication, context};
-use super::failure;
+use super::authenticate::{Authentication, authentication};
+use super::{Exchange, failure};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub async fn admit<F, Fut>(state: &AppState, mut request: Request, next: F) -> Response
+pub async fn admit<F, Fut>(
+    state: &AppState,
+    exchange: &Exchange<'_>,
+    mut request: Request,
+    next: F,
+) -> Response
 where
     F: FnOnce(Request) -> Fut,
     Fut: Future<Output = Response>,
 {
-    let public = state
-        .gateway
-        .routes
-        .find(request.uri().path())
-        .is_some_and(|(route, _)| route.public);
-    if public {
+    if exchange.is_public() {
         return next(request).await;
     }
-    let Authentication::Caller(caller) = authentication(state, &mut request).await else {
+    let Authentication::Caller(caller) = authentication(state, exchange, &mut request).await else {
         return next(request).await;
     };
     let Some(tenant) = caller.tenant_id else {
@@ -44,7 +44,7 @@ where
         Err(error) => return ApiError::from(error).into_response(),
     };
     let limits = state.config.plans.limits(plan);
-    let request_id = context(&request).request_id.unwrap_or_default();
+    let request_id = exchange.request_id();
     let decision = state.rate_limits.check(tenant, limits).await;
     if !decision.allowed {
         metrics::counter!("tessera_gateway_rate_limited_total", "tenant" => tenant.to_string(), "limit" => "requests")
@@ -55,7 +55,7 @@ where
             decision.limit,
             decision.retry_after_secs.unwrap_or(decision.reset_secs)
         );
-        let mut response = failure(ErrorCode::RateLimited, message, &request_id);
+        let mut response = failure(ErrorCode::RateLimited, message, request_id);
         decision.write_headers(response.headers_mut());
         return response;
     }
@@ -69,7 +69,7 @@ where
                 plan.as_str(),
                 refused.limit
             );
-            let mut response = failure(ErrorCode::RateLimited, message, &request_id);
+            let mut response = failure(ErrorCode::RateLimited, message, request_id);
             decision.write_headers(response.headers_mut());
             response
                 .headers_mut()

@@ -30,12 +30,13 @@ use axum::response::{IntoResponse, Response};
 use futures_util::future::BoxFuture;
 use serde_json::json;
 use tessera_gateway::proxy::{Proxy, Upstream};
-use tessera_gateway::routes::RouteTable;
+use tessera_gateway::routes::{Route, RouteTable};
 use tessera_proto::ErrorCode;
 use tower::{Layer, Service};
 use tower_http::cors::Cors;
 
 use crate::config::Config;
+use crate::context::RequestContext;
 use crate::state::AppState;
 
 /// The gateway's configuration and connection pool, built once.
@@ -105,14 +106,45 @@ impl Service<Request> for GatewayService {
 }
 
 async fn handle(state: &AppState, request: Request) -> Response {
-    deadline::within(state, request, |request| {
-        limit::admit(state, request, |request| {
-            authorize::decide(state, request, |request, destination| {
-                forward::forward(state, request, destination)
+    let exchange = &Exchange::of(state, &request);
+    deadline::within(state, exchange, request, |request| {
+        limit::admit(state, exchange, request, |request| {
+            authorize::decide(state, exchange, request, |request, destination| {
+                forward::forward(state, exchange, request, destination)
             })
         })
     })
     .await
+}
+
+/// What the phases need to know about a request, worked out once for all of them.
+#[derive(Debug)]
+pub(crate) struct Exchange<'s> {
+    /// The client's address and the request id.
+    pub ctx: RequestContext,
+    /// The configured route the path falls under (longest prefix), if any.
+    pub route: Option<(&'s Route, &'s Upstream)>,
+    /// The entity named by `X-Entity`, else by the `entity` query parameter.
+    pub entity: Option<String>,
+}
+
+impl<'s> Exchange<'s> {
+    fn of(state: &'s AppState, request: &Request) -> Self {
+        Self {
+            ctx: RequestContext::of(request.extensions()),
+            route: state.gateway.routes.find(request.uri().path()),
+            entity: authorize::named_entity(request),
+        }
+    }
+
+    pub fn request_id(&self) -> &str {
+        self.ctx.request_id.as_deref().unwrap_or("")
+    }
+
+    /// Whether the route is served without credentials.
+    pub fn is_public(&self) -> bool {
+        self.route.is_some_and(|(route, _)| route.public)
+    }
 }
 
 /// What the access log adds for a gateway request: the tenant served and the upstream used.

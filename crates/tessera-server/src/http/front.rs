@@ -5,6 +5,7 @@
 //! middleware took about a tenth of the gateway's CPU in the gateway benchmark (perf). Every
 //! other request goes to the router, with all its layers.
 
+use std::borrow::Cow;
 use std::convert::Infallible;
 use std::net::SocketAddr;
 use std::panic::AssertUnwindSafe;
@@ -15,10 +16,9 @@ use axum::Router;
 use axum::extract::{ConnectInfo, Request};
 use axum::response::Response;
 use axum::routing::future::RouteFuture;
-use axum::serve::IncomingStream;
+use axum::serve::{IncomingStream, Listener};
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Either};
-use tokio::net::TcpListener;
 use tower::{Service, ServiceExt};
 use tower_http::cors::Cors;
 
@@ -49,7 +49,10 @@ impl MakeFront {
     }
 }
 
-impl Service<IncomingStream<'_, TcpListener>> for MakeFront {
+impl<L> Service<IncomingStream<'_, L>> for MakeFront
+where
+    L: Listener<Addr = SocketAddr>,
+{
     type Response = Front;
     type Error = Infallible;
     type Future = std::future::Ready<Result<Front, Infallible>>;
@@ -58,7 +61,7 @@ impl Service<IncomingStream<'_, TcpListener>> for MakeFront {
         Poll::Ready(Ok(()))
     }
 
-    fn call(&mut self, connection: IncomingStream<'_, TcpListener>) -> Self::Future {
+    fn call(&mut self, connection: IncomingStream<'_, L>) -> Self::Future {
         std::future::ready(Ok(Front {
             shared: Arc::clone(&self.shared),
             peer: *connection.remote_addr(),
@@ -101,7 +104,7 @@ impl Service<Request> for Front {
         let gateway = self.shared.gateway.clone();
         Either::Right(Box::pin(async move {
             let id = assign_request_id(&mut request);
-            let entry = AccessLog::start(&request, route.to_owned());
+            let entry = AccessLog::start(&request, Cow::Borrowed(route));
             let outcome = AssertUnwindSafe(gateway.oneshot(request))
                 .catch_unwind()
                 .await;

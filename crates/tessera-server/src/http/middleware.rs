@@ -2,10 +2,11 @@
 //! panic recovery → body limit.
 
 use std::any::Any;
+use std::borrow::Cow;
 use std::time::Instant;
 
 use axum::extract::{MatchedPath, Request};
-use axum::http::{HeaderName, HeaderValue, Method, StatusCode};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use tessera_proto::ErrorCode;
@@ -38,7 +39,12 @@ pub fn assign_request_id(request: &mut Request) -> String {
                     .all(|b| b.is_ascii_alphanumeric() || b"-_.:".contains(&b))
         })
         .map(str::to_owned)
-        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
+        .unwrap_or_else(|| {
+            let id = uuid::Uuid::now_v7();
+            id.hyphenated()
+                .encode_lower(&mut uuid::Uuid::encode_buffer())
+                .to_owned()
+        });
     request.extensions_mut().insert(RequestId(id.clone()));
     id
 }
@@ -55,7 +61,9 @@ pub async fn access_log(request: Request, next: Next) -> Response {
     let route = request
         .extensions()
         .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+        .map_or(Cow::Borrowed("unmatched"), |p| {
+            Cow::Owned(p.as_str().to_owned())
+        });
     let entry = AccessLog::start(&request, route);
     let response = next.run(request).await;
     entry.finish(&response);
@@ -66,18 +74,19 @@ pub async fn access_log(request: Request, next: Next) -> Response {
 pub struct AccessLog {
     started: Instant,
     method: Method,
-    path: String,
-    route: String,
+    /// For its path (a clone shares the request's bytes).
+    uri: Uri,
+    route: Cow<'static, str>,
     ctx: RequestContext,
 }
 
 impl AccessLog {
     /// `route`: the route pattern that matched, as metrics label it.
-    pub fn start(request: &Request, route: String) -> Self {
+    pub fn start(request: &Request, route: Cow<'static, str>) -> Self {
         Self {
             started: Instant::now(),
             method: request.method().clone(),
-            path: request.uri().path().to_owned(),
+            uri: request.uri().clone(),
             route,
             ctx: RequestContext::of(request.extensions()),
         }
@@ -87,7 +96,7 @@ impl AccessLog {
         let Self {
             started,
             method,
-            path,
+            uri,
             route,
             ctx,
         } = self;
@@ -96,22 +105,41 @@ impl AccessLog {
         let gateway = response.extensions().get::<GatewayLog>();
         let tenant = gateway.and_then(|g| g.tenant.as_deref()).unwrap_or("");
         let upstream = gateway.and_then(|g| g.upstream.as_deref()).unwrap_or("");
-        metrics::counter!("tessera_http_requests_total", "route" => route.clone(), "method" => method.to_string(), "status" => status.to_string())
+        let method_label = method_label(&method);
+        metrics::counter!("tessera_http_requests_total", "route" => route.clone(), "method" => method_label.clone(), "status" => response.status().as_str().to_owned())
             .increment(1);
-        metrics::histogram!("tessera_http_request_duration_seconds", "route" => route.clone(), "method" => method.to_string())
+        metrics::histogram!("tessera_http_request_duration_seconds", "route" => route.clone(), "method" => method_label)
             .record(elapsed.as_secs_f64());
         tracing::info!(
             request_id = ctx.request_id.as_deref().unwrap_or(""),
             client_ip = %ctx.client_ip,
             method = %method,
-            path,
-            route,
+            path = uri.path(),
+            route = &*route,
             status,
             latency_ms = elapsed.as_secs_f64() * 1000.0,
             tenant,
             upstream,
             "request"
         );
+    }
+}
+
+/// A method as metrics label it; the usual ones without an allocation per request.
+fn method_label(method: &Method) -> metrics::SharedString {
+    let known = [
+        Method::GET,
+        Method::POST,
+        Method::PUT,
+        Method::PATCH,
+        Method::DELETE,
+        Method::HEAD,
+        Method::OPTIONS,
+    ];
+    const NAMES: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
+    match known.iter().position(|m| m == method) {
+        Some(at) => metrics::SharedString::const_str(NAMES[at]),
+        None => metrics::SharedString::from(method.as_str().to_owned()),
     }
 }
 
