@@ -123,20 +123,20 @@ where
         return next(request, destination).await;
     }
     // Where a client learns how to get a token for this destination (RFC 9728).
-    let challenge = |response| challenge(state, route, response);
+    let challenged = |response| challenge(state, route, response);
     let caller = match authentication(state, exchange, &mut request).await {
         Authentication::Caller(caller) => caller,
         Authentication::Missing => {
             let message =
                 "send an API key (`X-API-Key` or `Authorization: Bearer`) or an access token";
-            return challenge(failure(ErrorCode::Unauthenticated, message, request_id));
+            return challenged(failure(ErrorCode::Unauthenticated, message, request_id));
         }
         Authentication::Refused {
             code,
             message,
             dpop: None,
         } => {
-            return challenge(failure(code, message, request_id));
+            return challenged(failure(code, message, request_id));
         }
         Authentication::Refused {
             code,
@@ -168,7 +168,7 @@ where
             None => format!("the access token is for `{aud}`, not for this destination"),
         };
         let response = failure(ErrorCode::Unauthenticated, message, request_id);
-        return challenge(response);
+        return challenged(response);
     }
     if let Some(entity) = named {
         return match to_entity(state, &caller, entity, request_id).await {
