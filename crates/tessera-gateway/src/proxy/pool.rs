@@ -106,7 +106,7 @@ impl Pool {
 
     /// A new connection to `authority`.
     pub async fn connect(self: &Arc<Self>, authority: &Authority) -> Result<Lease, ProxyError> {
-        let address = (authority.host(), authority.port_u16().unwrap_or(80));
+        let address = (host(authority), authority.port_u16().unwrap_or(80));
         let stream =
             match tokio::time::timeout(self.connect_timeout, TcpStream::connect(address)).await {
                 Ok(Ok(stream)) => stream,
@@ -183,6 +183,14 @@ impl Pool {
     fn idle_count(&self, authority: &Authority) -> usize {
         self.lock().get(authority).map_or(0, Vec::len)
     }
+}
+
+/// The host to connect to: an IPv6 literal without its brackets (`[::1]` is not an address).
+fn host(authority: &Authority) -> &str {
+    authority
+        .host()
+        .trim_start_matches('[')
+        .trim_end_matches(']')
 }
 
 impl Lease {
@@ -281,6 +289,14 @@ mod tests {
             lease.release();
         }
         assert_eq!(pool.idle_count(&authority), 2);
+    }
+
+    #[test]
+    fn an_ipv6_literal_is_connected_to_without_brackets() {
+        let authority = |text: &str| text.parse::<Authority>().unwrap();
+        assert_eq!(host(&authority("[::1]:8080")), "::1");
+        assert_eq!(host(&authority("127.0.0.1:8080")), "127.0.0.1");
+        assert_eq!(host(&authority("runtime.internal")), "runtime.internal");
     }
 
     #[tokio::test]
