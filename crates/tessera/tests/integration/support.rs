@@ -43,7 +43,6 @@ pub async fn expect_json(response: Response, status: u16) -> Value {
     serde_json::from_str(&text).expect("JSON body")
 }
 
-/// The claims and header of a JWT, decoded without verification (for asserting their shape).
 /// The server's Prometheus exposition, from the internal listener.
 pub async fn metrics(server: &TestServer) -> String {
     let response = server
@@ -55,6 +54,7 @@ pub async fn metrics(server: &TestServer) -> String {
     response.text().await.unwrap()
 }
 
+/// The claims and header of a JWT, decoded without verification (for asserting their shape).
 pub fn jwt_parts(token: &str) -> (Value, Value) {
     use base64::Engine;
     let decode = |part: &str| -> Value {
