@@ -56,20 +56,25 @@ pub enum Authentication {
     Unavailable,
 }
 
-/// The request's [`Authentication`], computed on first use and then read from the request.
-pub async fn authentication(
-    state: &AppState,
-    exchange: &Exchange<'_>,
-    request: &mut Request,
-) -> Authentication {
-    if let Some(known) = request.extensions().get::<Authentication>() {
-        return known.clone();
-    }
+/// The request's [`Authentication`], computed on first use (by the limiter or the authorization
+/// step, whichever asks first) and kept in the exchange for the other. Not an `async fn`: the
+/// future holds the request's head, not the request (whose body is not `Sync`).
+pub fn authentication<'e>(
+    state: &'e AppState,
+    exchange: &'e Exchange<'_>,
+    request: &'e Request,
+) -> impl Future<Output = &'e Authentication> + Send + 'e {
+    let headers = request.headers();
     let target = (request.method(), request.uri().path());
-    let entity = exchange.entity.as_deref();
-    let outcome = authenticate(state, request.headers(), target, entity, &exchange.ctx).await;
-    request.extensions_mut().insert(outcome.clone());
-    outcome
+    exchange.authentication.get_or_init(move || {
+        authenticate(
+            state,
+            headers,
+            target,
+            exchange.entity.as_deref(),
+            &exchange.ctx,
+        )
+    })
 }
 
 async fn authenticate(

@@ -102,7 +102,7 @@ async fn to_entity(
 pub async fn decide<F, Fut>(
     state: &AppState,
     exchange: &Exchange<'_>,
-    mut request: Request,
+    request: Request,
     next: F,
 ) -> Response
 where
@@ -124,8 +124,8 @@ where
     }
     // Where a client learns how to get a token for this destination (RFC 9728).
     let challenged = |response| challenge(state, route, response);
-    let caller = match authentication(state, exchange, &mut request).await {
-        Authentication::Caller(caller) => caller,
+    let caller = match authentication(state, exchange, &request).await {
+        Authentication::Caller(caller) => Arc::clone(caller),
         Authentication::Missing => {
             let message =
                 "send an API key (`X-API-Key` or `Authorization: Bearer`) or an access token";
@@ -136,18 +136,18 @@ where
             message,
             dpop: None,
         } => {
-            return challenged(failure(code, message, request_id));
+            return challenged(failure(*code, message, request_id));
         }
         Authentication::Refused {
             code,
             message,
             dpop: Some(dpop),
         } => {
-            let mut response = failure(code, message, request_id);
+            let mut response = failure(*code, message, request_id);
             dpop.apply(state, &mut response);
             return response;
         }
-        Authentication::Blocked(wait) => return rate_limited(wait),
+        Authentication::Blocked(wait) => return rate_limited(*wait),
         Authentication::Unavailable => {
             let code = ErrorCode::Unavailable;
             return failure(code, code.description(), request_id);

@@ -21,7 +21,7 @@ use crate::state::AppState;
 pub async fn admit<F, Fut>(
     state: &AppState,
     exchange: &Exchange<'_>,
-    mut request: Request,
+    request: Request,
     next: F,
 ) -> Response
 where
@@ -31,7 +31,7 @@ where
     if exchange.is_public() {
         return next(request).await;
     }
-    let Authentication::Caller(caller) = authentication(state, exchange, &mut request).await else {
+    let Authentication::Caller(caller) = authentication(state, exchange, &request).await else {
         return next(request).await;
     };
     let Some(tenant) = caller.tenant_id else {

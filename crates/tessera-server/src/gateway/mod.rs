@@ -126,6 +126,8 @@ pub(crate) struct Exchange<'s> {
     pub route: Option<(&'s Route, &'s Upstream)>,
     /// The entity named by `X-Entity`, else by the `entity` query parameter.
     pub entity: Option<String>,
+    /// Who is calling, once a phase has asked ([`authenticate::authentication`]).
+    authentication: tokio::sync::OnceCell<authenticate::Authentication>,
 }
 
 impl<'s> Exchange<'s> {
@@ -134,6 +136,7 @@ impl<'s> Exchange<'s> {
             ctx: RequestContext::of(request.extensions()),
             route: state.gateway.routes.find(request.uri().path()),
             entity: authorize::named_entity(request),
+            authentication: tokio::sync::OnceCell::new(),
         }
     }
 
