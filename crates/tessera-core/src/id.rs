@@ -33,7 +33,12 @@ macro_rules! typed_id {
 
         impl fmt::Display for $name {
             fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                write!(f, "{}_{}", $prefix, self.0.simple())
+                // Pieces written as they are: `write!` with the UUID's own `Display` went
+                // through the formatting machinery twice, and the gateway formats ids on
+                // every request.
+                f.write_str($prefix)?;
+                f.write_str("_")?;
+                f.write_str(self.0.simple().encode_lower(&mut Uuid::encode_buffer()))
             }
         }
 
