@@ -6,6 +6,7 @@
 mod body;
 mod pool;
 
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -49,11 +50,33 @@ pub struct Proxy {
 }
 
 /// Where a request goes: `http://host:port` of the upstream.
+///
+/// Upstreams are the same when their `host:port` are, byte for byte ([`Upstream::parse`] has
+/// it from a URL, whose host is lowercased). They key the connection pool and metrics, so they
+/// do not compare as `Authority` does, folding the case of every byte, which showed in the
+/// gateway's profile.
 #[derive(Debug, Clone)]
 pub struct Upstream {
     authority: Authority,
     /// The `Host` the upstream is sent (its own name, as nginx's `proxy_pass` does).
     host: HeaderValue,
+    /// The address, when the host is an IP address or `localhost`: worked out once, since
+    /// every request asks whether it is one of Tessera's own listeners.
+    address: Option<SocketAddr>,
+}
+
+impl PartialEq for Upstream {
+    fn eq(&self, other: &Self) -> bool {
+        self.authority.as_str() == other.authority.as_str()
+    }
+}
+
+impl Eq for Upstream {}
+
+impl std::hash::Hash for Upstream {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.authority.as_str().hash(state);
+    }
 }
 
 impl Upstream {
@@ -71,40 +94,39 @@ impl Upstream {
             None => host.to_owned(),
         };
         let bad = |e: &dyn std::fmt::Display| ProxyError::Address(format!("{url}: {e}"));
+        let ip = match url.host() {
+            Some(url::Host::Ipv4(ip)) => Some(IpAddr::V4(ip)),
+            Some(url::Host::Ipv6(ip)) => Some(IpAddr::V6(ip)),
+            Some(url::Host::Domain(name)) if name.eq_ignore_ascii_case("localhost") => {
+                Some(IpAddr::from([127, 0, 0, 1]))
+            }
+            _ => None,
+        };
         Ok(Self {
             host: HeaderValue::from_str(&authority).map_err(|e| bad(&e))?,
             authority: authority.parse().map_err(|e| bad(&e))?,
+            address: ip.map(|ip| SocketAddr::new(ip, url.port_or_known_default().unwrap_or(80))),
         })
     }
 
     /// `host:port`, as metrics and logs name the upstream.
-    pub fn authority(&self) -> &str {
-        self.authority.as_str()
+    pub fn authority(&self) -> &Authority {
+        &self.authority
     }
 
     /// Whether this is the address `listener` is bound to (by IP, `localhost`, or any local
     /// address when the listener is bound to the unspecified address).
-    pub fn is(&self, listener: std::net::SocketAddr) -> bool {
-        if self.authority.port_u16().unwrap_or(80) != listener.port() {
+    pub fn is(&self, listener: SocketAddr) -> bool {
+        // Another name than `localhost`: resolving it here would be a lookup per request; the
+        // operator configures names, and names are not where the internal listener is bound.
+        let Some(address) = self.address else {
             return false;
-        }
-        let host = self
-            .authority
-            .host()
-            .trim_start_matches('[')
-            .trim_end_matches(']');
-        let ip = match host.parse::<std::net::IpAddr>() {
-            Ok(ip) => ip,
-            Err(_) if host.eq_ignore_ascii_case("localhost") => {
-                std::net::IpAddr::from([127, 0, 0, 1])
-            }
-            // Another name: resolving it here would be a lookup per request; the operator
-            // configures names, and names are not where the internal listener is bound.
-            Err(_) => return false,
         };
-        listener.ip().is_unspecified()
-            || ip == listener.ip()
-            || ip.is_loopback() && listener.ip().is_loopback()
+        let ip = address.ip();
+        address.port() == listener.port()
+            && (listener.ip().is_unspecified()
+                || ip == listener.ip()
+                || ip.is_loopback() && listener.ip().is_loopback())
     }
 }
 
@@ -146,7 +168,7 @@ impl Proxy {
             .insert(header::HOST, upstream.host.clone());
         let upgrade =
             headers::is_upgrade(request.headers()).then(|| hyper::upgrade::on(&mut request));
-        let (mut response, lease) = self.send(request, &upstream.authority).await?;
+        let (mut response, lease) = self.send(request, upstream).await?;
         let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
         headers::prepare_response(response.headers_mut(), switching);
         if switching {
@@ -169,9 +191,9 @@ impl Proxy {
     async fn send(
         &self,
         request: Request<Body>,
-        authority: &Authority,
+        upstream: &Upstream,
     ) -> Result<(Response<Incoming>, pool::Lease), ProxyError> {
-        let mut lease = self.pool.checkout(authority).await?;
+        let mut lease = self.pool.checkout(upstream).await?;
         let request = match lease.sender.try_send_request(request).await {
             Ok(response) => return Ok((response, lease)),
             Err(mut failed) => match failed.take_message() {
@@ -179,7 +201,7 @@ impl Proxy {
                 _ => return Err(ProxyError::Upstream(failed.into_error().to_string())),
             },
         };
-        let mut lease = self.pool.connect(authority).await?;
+        let mut lease = self.pool.connect(upstream).await?;
         match lease.sender.send_request(request).await {
             Ok(response) => Ok((response, lease)),
             Err(error) => Err(ProxyError::Upstream(error.to_string())),

@@ -2,7 +2,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use super::*;
 
-fn client(trust_forwarded: bool) -> Client<'static> {
+fn client(trust_forwarded: bool) -> Client {
     Client {
         ip: IpAddr::V4(Ipv4Addr::new(10, 0, 0, 7)),
         proto: "http",
@@ -45,9 +45,10 @@ fn forged_identity_and_credentials_are_replaced() {
         ),
         ("x-request-id", "client-id"),
         ("x-entity", "ten_a"),
+        ("dpop", "proof"),
         ("accept", "text/event-stream"),
     ]);
-    prepare_request(&mut map, Some(&identity()), "req-1", client(false));
+    prepare_request(&mut map, Some(identity()), "req-1", client(false));
     assert_eq!(map.get_all("x-tenant-id").iter().count(), 1);
     assert_eq!(map["x-tenant-id"], "ten_a");
     assert_eq!(map["x-agent-id"], "agt_a");
@@ -56,6 +57,7 @@ fn forged_identity_and_credentials_are_replaced() {
     assert!(!map.contains_key("authorization"));
     assert!(!map.contains_key("x-api-key"));
     assert!(!map.contains_key("x-entity"));
+    assert!(!map.contains_key("dpop"));
     assert_eq!(map["cookie"], "theme=dark");
     assert_eq!(map["x-request-id"], "req-1");
     assert_eq!(map["accept"], "text/event-stream");
@@ -138,4 +140,29 @@ fn responses_lose_hop_by_hop_headers_except_on_101() {
     let mut map = headers(&[("connection", "upgrade"), ("upgrade", "websocket")]);
     prepare_response(&mut map, true);
     assert_eq!(map["upgrade"], "websocket");
+}
+
+#[test]
+fn the_identity_headers_tessera_sets_are_the_ones_it_strips() {
+    for name in [
+        &X_TENANT_ID,
+        &X_USER_ID,
+        &X_AGENT_ID,
+        &X_SCOPES,
+        &X_REQUEST_ID,
+        &X_API_KEY,
+        &X_ENTITY,
+        &header::AUTHORIZATION,
+    ] {
+        assert!(is_claimed(name), "{name} would pass from the client");
+    }
+    for name in [
+        header::CONNECTION,
+        header::TE,
+        header::TRANSFER_ENCODING,
+        header::UPGRADE,
+    ] {
+        assert!(is_hop_by_hop(&name), "{name}");
+    }
+    assert!(!is_claimed(&header::ACCEPT) && !is_hop_by_hop(&header::ACCEPT));
 }

@@ -8,23 +8,24 @@
 //! with no task per request (hyper-util's pool spawned one per request, which showed in the
 //! gateway benchmark).
 
-use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
-use http::uri::Authority;
 use hyper::client::conn::http1::{Builder, SendRequest};
 use hyper_util::rt::TokioIo;
+use rustc_hash::FxHashMap;
 use tokio::net::TcpStream;
 
-use super::ProxyError;
+use super::{ProxyError, Upstream};
 
 /// The idle connections of every upstream.
 #[derive(Debug)]
 pub(super) struct Pool {
-    idle: Mutex<HashMap<Authority, Vec<Idle>>>,
+    /// By upstream; not SipHash: the keys are the operator's upstreams, not a client's input,
+    /// and the map is looked up twice per request.
+    idle: Mutex<FxHashMap<Upstream, Vec<Idle>>>,
     /// At most this many idle connections per upstream; more are closed when they come back.
     max_idle: usize,
     /// An idle connection older than this is closed instead of reused.
@@ -52,7 +53,7 @@ impl Idle {
 #[derive(Debug)]
 pub(super) struct Lease {
     pool: Arc<Pool>,
-    authority: Authority,
+    upstream: Upstream,
     pub(super) sender: SendRequest<Body>,
     /// Whether the connection came from the pool (it may have been closed by the upstream
     /// meanwhile: a request it could not send is retried on a new connection).
@@ -68,7 +69,7 @@ const SWEEP_EVERY_SECS: u64 = 30;
 impl Pool {
     pub fn new(connect_timeout: Duration, max_idle: usize, idle_timeout: Duration) -> Self {
         Self {
-            idle: Mutex::new(HashMap::new()),
+            idle: Mutex::new(FxHashMap::default()),
             max_idle,
             idle_timeout,
             connect_timeout,
@@ -77,35 +78,36 @@ impl Pool {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, HashMap<Authority, Vec<Idle>>> {
+    fn lock(&self) -> MutexGuard<'_, FxHashMap<Upstream, Vec<Idle>>> {
         // The map holds no invariant a panicking holder could break.
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    /// A connection to `authority`: the most recently used idle one that is still open, else a
+    /// A connection to `upstream`: the most recently used idle one that is still open, else a
     /// new one.
-    pub async fn checkout(self: &Arc<Self>, authority: &Authority) -> Result<Lease, ProxyError> {
+    pub async fn checkout(self: &Arc<Self>, upstream: &Upstream) -> Result<Lease, ProxyError> {
         loop {
-            let idle = self.lock().get_mut(authority).and_then(Vec::pop);
+            let idle = self.lock().get_mut(upstream).and_then(Vec::pop);
             let Some(mut idle) = idle else { break };
             if !idle.usable(self.idle_timeout) {
                 continue;
             }
             if idle.sender.is_ready() {
-                return Ok(self.lease(authority, idle.sender, true));
+                return Ok(self.lease(upstream, idle.sender, true));
             }
             // Returned as soon as its body ended, a connection can still be finishing that
             // exchange in its own task: wait a moment for it. One still busy after that (still
             // sending an upload the upstream answered before reading it all) is closed.
             if let Ok(Ok(())) = tokio::time::timeout(SETTLE, idle.sender.ready()).await {
-                return Ok(self.lease(authority, idle.sender, true));
+                return Ok(self.lease(upstream, idle.sender, true));
             }
         }
-        self.connect(authority).await
+        self.connect(upstream).await
     }
 
-    /// A new connection to `authority`.
-    pub async fn connect(self: &Arc<Self>, authority: &Authority) -> Result<Lease, ProxyError> {
+    /// A new connection to `upstream`.
+    pub async fn connect(self: &Arc<Self>, upstream: &Upstream) -> Result<Lease, ProxyError> {
+        let authority = &upstream.authority;
         let address = (host(authority), authority.port_u16().unwrap_or(80));
         let stream =
             match tokio::time::timeout(self.connect_timeout, TcpStream::connect(address)).await {
@@ -122,37 +124,37 @@ impl Pool {
             .handshake(TokioIo::new(stream))
             .await
             .map_err(|error| ProxyError::Upstream(error.to_string()))?;
-        let upstream = authority.clone();
+        let name = authority.clone();
         tokio::spawn(async move {
             if let Err(error) = connection.with_upgrades().await {
-                tracing::debug!(upstream = %upstream, error = %error, "an upstream connection ended with an error");
+                tracing::debug!(upstream = %name, error = %error, "an upstream connection ended with an error");
             }
         });
-        Ok(self.lease(authority, sender, false))
+        Ok(self.lease(upstream, sender, false))
     }
 
     fn lease(
         self: &Arc<Self>,
-        authority: &Authority,
+        upstream: &Upstream,
         sender: SendRequest<Body>,
         reused: bool,
     ) -> Lease {
         Lease {
             pool: Arc::clone(self),
-            authority: authority.clone(),
+            upstream: upstream.clone(),
             sender,
             reused,
         }
     }
 
-    fn put(&self, authority: Authority, sender: SendRequest<Body>) {
+    fn put(&self, upstream: Upstream, sender: SendRequest<Body>) {
         if sender.is_closed() {
             return;
         }
         let now = Instant::now();
         self.sweep(now);
         let mut idle = self.lock();
-        let list = idle.entry(authority).or_default();
+        let list = idle.entry(upstream).or_default();
         if list.len() < self.max_idle {
             list.push(Idle { sender, since: now });
         }
@@ -180,13 +182,13 @@ impl Pool {
     }
 
     #[cfg(test)]
-    fn idle_count(&self, authority: &Authority) -> usize {
-        self.lock().get(authority).map_or(0, Vec::len)
+    fn idle_count(&self, upstream: &Upstream) -> usize {
+        self.lock().get(upstream).map_or(0, Vec::len)
     }
 }
 
 /// The host to connect to: an IPv6 literal without its brackets (`[::1]` is not an address).
-fn host(authority: &Authority) -> &str {
+fn host(authority: &http::uri::Authority) -> &str {
     authority
         .host()
         .trim_start_matches('[')
@@ -197,7 +199,7 @@ impl Lease {
     /// The exchange is over (its response body was read to the end): the connection may carry
     /// the next one.
     pub fn release(self) {
-        self.pool.put(self.authority, self.sender);
+        self.pool.put(self.upstream, self.sender);
     }
 }
 
@@ -209,9 +211,13 @@ mod tests {
 
     /// A keep-alive HTTP/1.1 server answering every request with "ok"; the number of
     /// connections it accepted.
-    async fn server() -> (Authority, Arc<AtomicU64>) {
+    fn upstream(address: std::net::SocketAddr) -> Upstream {
+        Upstream::parse(&format!("http://{address}").parse().unwrap()).unwrap()
+    }
+
+    async fn server() -> (Upstream, Arc<AtomicU64>) {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let authority = listener.local_addr().unwrap().to_string().parse().unwrap();
+        let authority = upstream(listener.local_addr().unwrap());
         let accepted = Arc::new(AtomicU64::new(0));
         let counter = Arc::clone(&accepted);
         tokio::spawn(async move {
@@ -293,7 +299,7 @@ mod tests {
 
     #[test]
     fn an_ipv6_literal_is_connected_to_without_brackets() {
-        let authority = |text: &str| text.parse::<Authority>().unwrap();
+        let authority = |text: &str| text.parse::<http::uri::Authority>().unwrap();
         assert_eq!(host(&authority("[::1]:8080")), "::1");
         assert_eq!(host(&authority("127.0.0.1:8080")), "127.0.0.1");
         assert_eq!(host(&authority("runtime.internal")), "runtime.internal");
@@ -302,7 +308,7 @@ mod tests {
     #[tokio::test]
     async fn an_unreachable_upstream_is_a_connect_error() {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        let authority: Authority = listener.local_addr().unwrap().to_string().parse().unwrap();
+        let authority = upstream(listener.local_addr().unwrap());
         drop(listener);
         let error = pool(1).checkout(&authority).await.unwrap_err();
         assert!(matches!(error, ProxyError::Connect));

@@ -42,6 +42,11 @@ pub(crate) fn admits(limits: &PlanLimits, minute_before: u64, day_before: u64) -
             .is_none_or(|limit| day_before < limit)
 }
 
+// Statics: `from_static` at run time checks the name anew on every call.
+static X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limit");
+static X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
+static X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
+
 /// The answer to one request, reporting the most constraining window: when refused, the
 /// refusing window that frees up last; when allowed, the window with the fewest requests left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -106,16 +111,13 @@ impl Decision {
     /// Writes `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (seconds until
     /// the window resets) and, when refused, `Retry-After` (seconds).
     pub fn write_headers(&self, headers: &mut HeaderMap) {
+        headers.insert(X_RATELIMIT_LIMIT.clone(), HeaderValue::from(self.limit));
         headers.insert(
-            HeaderName::from_static("x-ratelimit-limit"),
-            HeaderValue::from(self.limit),
-        );
-        headers.insert(
-            HeaderName::from_static("x-ratelimit-remaining"),
+            X_RATELIMIT_REMAINING.clone(),
             HeaderValue::from(self.remaining),
         );
         headers.insert(
-            HeaderName::from_static("x-ratelimit-reset"),
+            X_RATELIMIT_RESET.clone(),
             HeaderValue::from(self.reset_secs),
         );
         if let Some(seconds) = self.retry_after_secs {

@@ -43,7 +43,7 @@ requirement!(ClientsWrite, scope::CLIENTS_WRITE);
 
 /// The credential presented: `X-API-Key`, else `Authorization: Bearer`.
 pub fn presented_credential(headers: &HeaderMap) -> Option<&str> {
-    if let Some(key) = headers.get("x-api-key") {
+    if let Some(key) = headers.get(&tessera_gateway::headers::X_API_KEY) {
         return key.to_str().ok().map(str::trim);
     }
     let authorization = headers.get(http::header::AUTHORIZATION)?.to_str().ok()?;

@@ -1,7 +1,8 @@
 //! CORS for `/api`: the configured origins may call cross-origin, with credentials. Preflight
 //! requests are answered here, so they never need credentials of their own.
 
-use axum::http::{HeaderName, HeaderValue};
+use axum::extract::Request;
+use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
 use crate::config::Config;
@@ -25,4 +26,21 @@ pub fn layer(config: &Config) -> CorsLayer {
             HeaderName::from_static("retry-after"),
         ])
         .max_age(std::time::Duration::from_secs(600))
+}
+
+/// Whether the CORS layer has anything to do with `request`: it names an origin, or it is a
+/// preflight (the layer answers every `OPTIONS` itself).
+pub fn is_cross_origin(request: &Request) -> bool {
+    request.method() == Method::OPTIONS || request.headers().contains_key(header::ORIGIN)
+}
+
+/// What the CORS layer adds to a response for a request without an origin: the answer depends
+/// on these request headers, so caches must key on them.
+pub fn vary(headers: &mut HeaderMap) {
+    headers.append(
+        header::VARY,
+        HeaderValue::from_static(
+            "origin, access-control-request-method, access-control-request-headers",
+        ),
+    );
 }

@@ -7,12 +7,15 @@ use std::time::Instant;
 use axum::body::Body;
 use axum::extract::Request;
 use axum::response::Response;
+use metrics::{Counter, Histogram};
 use tessera_gateway::headers::{self, Client, VerifiedIdentity};
+use tessera_gateway::proxy::Upstream;
 use tessera_proto::ErrorCode;
 
 use super::authorize::Destination;
 use super::{Exchange, GatewayLog, failure};
 use crate::state::AppState;
+use crate::telemetry::Handles;
 
 pub async fn forward(
     state: &AppState,
@@ -39,8 +42,8 @@ pub async fn forward(
         proto: state.gateway.client_proto,
         trust_forwarded: state.config.gateway_trust_forwarded,
     };
-    headers::prepare_request(&mut parts.headers, identity.as_ref(), request_id, client);
-    let upstream = destination.upstream.authority().to_owned();
+    headers::prepare_request(&mut parts.headers, identity, request_id, client);
+    let upstream = &destination.upstream;
     let started = Instant::now();
     let outcome = state
         .gateway
@@ -54,16 +57,22 @@ pub async fn forward(
     let mut response = match outcome {
         Ok(response) => {
             let response = response.map(Body::new);
-            metrics::histogram!("tessera_gateway_upstream_duration_seconds", "upstream" => upstream.clone())
+            DURATIONS
+                .get(upstream.clone(), |upstream| {
+                    metrics::histogram!("tessera_gateway_upstream_duration_seconds", "upstream" => upstream.authority().to_string())
+                })
                 .record(started.elapsed().as_secs_f64());
-            metrics::counter!("tessera_gateway_upstream_requests_total", "upstream" => upstream.clone(), "status" => response.status().as_str().to_owned())
+            REQUESTS
+                .get((upstream.clone(), response.status().as_u16()), |(upstream, status)| {
+                    metrics::counter!("tessera_gateway_upstream_requests_total", "upstream" => upstream.authority().to_string(), "status" => status.to_string())
+                })
                 .increment(1);
             response
         }
         Err(error) => {
-            metrics::counter!("tessera_gateway_upstream_errors_total", "upstream" => upstream.clone(), "kind" => error.kind())
+            metrics::counter!("tessera_gateway_upstream_errors_total", "upstream" => upstream.authority().to_string(), "kind" => error.kind())
                 .increment(1);
-            tracing::warn!(request_id, upstream, error = %error, "forwarding failed");
+            tracing::warn!(request_id, upstream = upstream.authority().as_str(), error = %error, "forwarding failed");
             failure(
                 ErrorCode::UpstreamUnavailable,
                 error.to_string(),
@@ -72,8 +81,13 @@ pub async fn forward(
         }
     };
     response.extensions_mut().insert(GatewayLog {
-        tenant: destination.tenant_id.map(|t| t.to_string()),
-        upstream: Some(upstream),
+        tenant: destination.tenant_id,
+        upstream: Some(destination.upstream),
     });
     response
 }
+
+/// Time to the response head, by upstream.
+static DURATIONS: Handles<Upstream, Histogram> = Handles::new();
+/// Responses by upstream and status.
+static REQUESTS: Handles<(Upstream, u16), Counter> = Handles::new();

@@ -19,11 +19,10 @@ use axum::routing::future::RouteFuture;
 use axum::serve::{IncomingStream, Listener};
 use futures_util::FutureExt;
 use futures_util::future::{BoxFuture, Either};
-use tower::{Service, ServiceExt};
-use tower_http::cors::Cors;
+use tower::Service;
 
 use super::middleware::{AccessLog, assign_request_id, panic_response, stamp_request_id};
-use crate::gateway::{self, GatewayService};
+use crate::gateway;
 use crate::state::AppState;
 
 /// Makes the [`Front`] of each accepted connection.
@@ -34,7 +33,7 @@ pub struct MakeFront {
 
 struct Shared {
     router: Router,
-    gateway: Cors<GatewayService>,
+    gateway: gateway::Entry,
 }
 
 impl MakeFront {
@@ -43,7 +42,7 @@ impl MakeFront {
         Self {
             shared: Arc::new(Shared {
                 router,
-                gateway: gateway::service(state),
+                gateway: gateway::Entry::new(state),
             }),
         }
     }
@@ -101,18 +100,14 @@ impl Service<Request> for Front {
         let Some(route) = gateway_route(request.uri().path()) else {
             return Either::Left(self.shared.router.clone().call(request));
         };
-        let gateway = self.shared.gateway.clone();
+        let shared = Arc::clone(&self.shared);
         Either::Right(Box::pin(async move {
             let id = assign_request_id(&mut request);
             let entry = AccessLog::start(&request, Cow::Borrowed(route));
-            let outcome = AssertUnwindSafe(gateway.oneshot(request))
+            let outcome = AssertUnwindSafe(shared.gateway.serve(request))
                 .catch_unwind()
                 .await;
-            let mut response = match outcome {
-                Ok(Ok(response)) => response,
-                Ok(Err(never)) => match never {},
-                Err(panic) => panic_response(panic),
-            };
+            let mut response = outcome.unwrap_or_else(panic_response);
             entry.finish(&response);
             stamp_request_id(&mut response, &id);
             Ok(response)

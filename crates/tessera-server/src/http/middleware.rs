@@ -9,11 +9,13 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Uri};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use metrics::{Counter, Histogram};
 use tessera_proto::ErrorCode;
 
 use crate::context::{RequestContext, RequestId};
 use crate::error::ApiError;
 use crate::gateway::GatewayLog;
+use crate::telemetry::Handles;
 
 pub static X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -102,14 +104,18 @@ impl AccessLog {
         } = self;
         let elapsed = started.elapsed();
         let status = response.status().as_u16();
-        let gateway = response.extensions().get::<GatewayLog>();
-        let tenant = gateway.and_then(|g| g.tenant.as_deref()).unwrap_or("");
-        let upstream = gateway.and_then(|g| g.upstream.as_deref()).unwrap_or("");
-        let method_label = method_label(&method);
-        metrics::counter!("tessera_http_requests_total", "route" => route.clone(), "method" => method_label.clone(), "status" => response.status().as_str().to_owned())
+        let label = method_label(&method);
+        REQUESTS
+            .get((route.clone(), label, status), |(route, method, status)| {
+                metrics::counter!("tessera_http_requests_total", "route" => route.clone(), "method" => *method, "status" => status.to_string())
+            })
             .increment(1);
-        metrics::histogram!("tessera_http_request_duration_seconds", "route" => route.clone(), "method" => method_label)
+        DURATIONS
+            .get((route.clone(), label), |(route, method)| {
+                metrics::histogram!("tessera_http_request_duration_seconds", "route" => route.clone(), "method" => *method)
+            })
             .record(elapsed.as_secs_f64());
+        let gateway = response.extensions().get::<GatewayLog>();
         tracing::info!(
             request_id = ctx.request_id.as_deref().unwrap_or(""),
             client_ip = %ctx.client_ip,
@@ -118,15 +124,23 @@ impl AccessLog {
             route = &*route,
             status,
             latency_ms = elapsed.as_secs_f64() * 1000.0,
-            tenant,
-            upstream,
+            tenant = gateway.and_then(|g| g.tenant).map(tracing::field::display),
+            upstream = gateway
+                .and_then(|g| g.upstream.as_ref())
+                .map(|u| u.authority().as_str()),
             "request"
         );
     }
 }
 
-/// A method as metrics label it; the usual ones without an allocation per request.
-fn method_label(method: &Method) -> metrics::SharedString {
+/// Requests by route, method and status.
+static REQUESTS: Handles<(Cow<'static, str>, &'static str, u16), Counter> = Handles::new();
+/// Request durations by route and method.
+static DURATIONS: Handles<(Cow<'static, str>, &'static str), Histogram> = Handles::new();
+
+/// A method as metrics label it: any method outside the standard ones is `OTHER`, so that a
+/// client inventing methods cannot add series without end.
+fn method_label(method: &Method) -> &'static str {
     let known = [
         Method::GET,
         Method::POST,
@@ -135,12 +149,16 @@ fn method_label(method: &Method) -> metrics::SharedString {
         Method::DELETE,
         Method::HEAD,
         Method::OPTIONS,
+        Method::CONNECT,
+        Method::TRACE,
     ];
-    const NAMES: [&str; 7] = ["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"];
-    match known.iter().position(|m| m == method) {
-        Some(at) => metrics::SharedString::const_str(NAMES[at]),
-        None => metrics::SharedString::from(method.as_str().to_owned()),
-    }
+    const NAMES: [&str; 9] = [
+        "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    known
+        .iter()
+        .position(|m| m == method)
+        .map_or("OTHER", |at| NAMES[at])
 }
 
 /// Turns a panic in a handler into a JSON 500 (the panic itself is logged).

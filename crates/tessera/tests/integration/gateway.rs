@@ -370,6 +370,36 @@ async fn public_routes_cors_and_route_scopes() {
             .contains_key("access-control-allow-origin")
     );
 
+    // A cross-origin call from an allowed origin is granted, with credentials, and may read
+    // the gateway's headers; a call without an origin gets no grant, only `Vary` (the answer
+    // depends on the origin, so caches must key on it).
+    let get = |origin: Option<&'static str>| {
+        let request = server
+            .http
+            .get(server.url("/api/echo/x"))
+            .header("x-api-key", &a.api_key);
+        match origin {
+            Some(origin) => request.header("origin", origin),
+            None => request,
+        }
+        .send()
+    };
+    let cross = get(Some("https://app.example")).await.unwrap();
+    assert_eq!(cross.status(), 200);
+    let headers = cross.headers();
+    assert_eq!(
+        headers["access-control-allow-origin"],
+        "https://app.example"
+    );
+    assert_eq!(headers["access-control-allow-credentials"], "true");
+    let exposed = headers["access-control-expose-headers"].to_str().unwrap();
+    assert!(exposed.contains("x-ratelimit-remaining"), "{exposed}");
+    let same = get(None).await.unwrap();
+    assert_eq!(same.status(), 200);
+    assert!(!same.headers().contains_key("access-control-allow-origin"));
+    let vary = same.headers()["vary"].to_str().unwrap();
+    assert!(vary.contains("origin"), "{vary}");
+
     // A route's scopes: a read-only key is refused, a key with the scope passes.
     let created: Value = call(
         &server,
