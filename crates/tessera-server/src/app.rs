@@ -6,7 +6,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
-use axum::serve::ListenerExt;
 use tessera_core::{Clock, Store};
 use tessera_crypto::SecretString;
 use tokio::net::TcpListener;
@@ -117,25 +116,20 @@ impl App {
         let stopped = |mut stopping: tokio::sync::watch::Receiver<bool>| async move {
             let _ = stopping.wait_for(|stop| *stop).await;
         };
-        // Responses go out as soon as they are written, not after Nagle's delay (nginx's
-        // `tcp_nodelay`, on by default).
-        let public = listeners.public.tap_io(|stream| {
-            if let Err(error) = stream.set_nodelay(true) {
-                tracing::debug!(error = %error, "setting TCP_NODELAY failed");
-            }
-        });
-        let public = axum::serve(
-            public,
+        let workers = std::thread::available_parallelism().map_or(1, usize::from);
+        let public = crate::http::cores::serve(
+            listeners.public,
             crate::http::front::MakeFront::new(&self.state, self.router()),
-        )
-        .with_graceful_shutdown(stopped(stopping.clone()));
+            workers,
+            stopped(stopping.clone()),
+        );
         let internal = axum::serve(
             listeners.internal,
             crate::http::internal::router(self.state.clone())
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(stopped(stopping));
-        let (public, internal) = tokio::join!(public.into_future(), internal.into_future());
+        let (public, internal) = tokio::join!(public, internal.into_future());
         let result = public.and(internal);
         // In-flight requests are done: stop the background work and the runtimes this process
         // runs (their placements stay as they are, so the next start restarts them), store

@@ -23,9 +23,12 @@ use super::{ProxyError, Upstream};
 /// The idle connections of every upstream.
 #[derive(Debug)]
 pub(super) struct Pool {
-    /// By upstream; not SipHash: the keys are the operator's upstreams, not a client's input,
-    /// and the map is looked up twice per request.
-    idle: Mutex<FxHashMap<Upstream, Vec<Idle>>>,
+    /// By the thread that opened them and upstream: a connection's task runs on the runtime
+    /// of the thread that opened it, so a request on that thread uses it without waking
+    /// another (the public listener runs one single-threaded runtime per core). Not SipHash:
+    /// the keys are the operator's upstreams, not a client's input, and the map is looked up
+    /// twice per request.
+    idle: Mutex<FxHashMap<Key, Vec<Idle>>>,
     /// At most this many idle connections per upstream; more are closed when they come back.
     max_idle: usize,
     /// An idle connection older than this is closed instead of reused.
@@ -35,6 +38,9 @@ pub(super) struct Pool {
     swept_at: AtomicU64,
     started: Instant,
 }
+
+/// The thread that opened a connection, and its upstream.
+type Key = (std::thread::ThreadId, Upstream);
 
 #[derive(Debug)]
 struct Idle {
@@ -53,7 +59,7 @@ impl Idle {
 #[derive(Debug)]
 pub(super) struct Lease {
     pool: Arc<Pool>,
-    upstream: Upstream,
+    key: Key,
     pub(super) sender: SendRequest<Body>,
     /// Whether the connection came from the pool (it may have been closed by the upstream
     /// meanwhile: a request it could not send is retried on a new connection).
@@ -78,7 +84,7 @@ impl Pool {
         }
     }
 
-    fn lock(&self) -> MutexGuard<'_, FxHashMap<Upstream, Vec<Idle>>> {
+    fn lock(&self) -> MutexGuard<'_, FxHashMap<Key, Vec<Idle>>> {
         // The map holds no invariant a panicking holder could break.
         self.idle.lock().unwrap_or_else(PoisonError::into_inner)
     }
@@ -86,8 +92,9 @@ impl Pool {
     /// A connection to `upstream`: the most recently used idle one that is still open, else a
     /// new one.
     pub async fn checkout(self: &Arc<Self>, upstream: &Upstream) -> Result<Lease, ProxyError> {
+        let key = (std::thread::current().id(), upstream.clone());
         loop {
-            let idle = self.lock().get_mut(upstream).and_then(Vec::pop);
+            let idle = self.lock().get_mut(&key).and_then(Vec::pop);
             let Some(mut idle) = idle else { break };
             if !idle.usable(self.idle_timeout) {
                 continue;
@@ -141,20 +148,20 @@ impl Pool {
     ) -> Lease {
         Lease {
             pool: Arc::clone(self),
-            upstream: upstream.clone(),
+            key: (std::thread::current().id(), upstream.clone()),
             sender,
             reused,
         }
     }
 
-    fn put(&self, upstream: Upstream, sender: SendRequest<Body>) {
+    fn put(&self, key: Key, sender: SendRequest<Body>) {
         if sender.is_closed() {
             return;
         }
         let now = Instant::now();
         self.sweep(now);
         let mut idle = self.lock();
-        let list = idle.entry(upstream).or_default();
+        let list = idle.entry(key).or_default();
         if list.len() < self.max_idle {
             list.push(Idle { sender, since: now });
         }
@@ -183,7 +190,8 @@ impl Pool {
 
     #[cfg(test)]
     fn idle_count(&self, upstream: &Upstream) -> usize {
-        self.lock().get(upstream).map_or(0, Vec::len)
+        let key = (std::thread::current().id(), upstream.clone());
+        self.lock().get(&key).map_or(0, Vec::len)
     }
 }
 
@@ -199,7 +207,7 @@ impl Lease {
     /// The exchange is over (its response body was read to the end): the connection may carry
     /// the next one.
     pub fn release(self) {
-        self.pool.put(self.upstream, self.sender);
+        self.pool.put(self.key, self.sender);
     }
 }
 

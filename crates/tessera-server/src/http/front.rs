@@ -3,7 +3,8 @@
 //! recovery: the same functions as the router's middleware), then the gateway's own layers,
 //! but not through axum's router, whose route lookup, per-route service clones and boxed
 //! middleware took about a tenth of the gateway's CPU in the gateway benchmark (perf). Every
-//! other request goes to the router, with all its layers.
+//! other request goes to the router, with all its layers, on the server's runtime (the
+//! connection itself may be served by one of the public listener's workers, `http::cores`).
 
 use std::borrow::Cow;
 use std::convert::Infallible;
@@ -14,14 +15,14 @@ use std::task::{Context, Poll};
 
 use axum::Router;
 use axum::extract::{ConnectInfo, Request};
-use axum::response::Response;
-use axum::routing::future::RouteFuture;
-use axum::serve::{IncomingStream, Listener};
+use axum::response::{IntoResponse, Response};
 use futures_util::FutureExt;
-use futures_util::future::{BoxFuture, Either};
+use futures_util::future::BoxFuture;
+use tessera_proto::ErrorCode;
 use tower::Service;
 
 use super::middleware::{AccessLog, assign_request_id, panic_response, stamp_request_id};
+use crate::error::ApiError;
 use crate::gateway;
 use crate::state::AppState;
 
@@ -34,37 +35,28 @@ pub struct MakeFront {
 struct Shared {
     router: Router,
     gateway: gateway::Entry,
+    /// The server's runtime, where every request but the gateway's runs.
+    server: tokio::runtime::Handle,
 }
 
 impl MakeFront {
-    /// `router`: every route but the gateway's.
+    /// `router`: every route but the gateway's. Called on the server's runtime.
     pub fn new(state: &AppState, router: Router) -> Self {
         Self {
             shared: Arc::new(Shared {
                 router,
                 gateway: gateway::Entry::new(state),
+                server: tokio::runtime::Handle::current(),
             }),
         }
     }
-}
 
-impl<L> Service<IncomingStream<'_, L>> for MakeFront
-where
-    L: Listener<Addr = SocketAddr>,
-{
-    type Response = Front;
-    type Error = Infallible;
-    type Future = std::future::Ready<Result<Front, Infallible>>;
-
-    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
-        Poll::Ready(Ok(()))
-    }
-
-    fn call(&mut self, connection: IncomingStream<'_, L>) -> Self::Future {
-        std::future::ready(Ok(Front {
+    /// The service of a connection from `peer`.
+    pub fn front(&self, peer: SocketAddr) -> Front {
+        Front {
             shared: Arc::clone(&self.shared),
-            peer: *connection.remote_addr(),
-        }))
+            peer,
+        }
     }
 }
 
@@ -89,7 +81,7 @@ fn gateway_route(path: &str) -> Option<&'static str> {
 impl Service<Request> for Front {
     type Response = Response;
     type Error = Infallible;
-    type Future = Either<RouteFuture<Infallible>, BoxFuture<'static, Result<Response, Infallible>>>;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
 
     fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
         Poll::Ready(Ok(()))
@@ -98,10 +90,25 @@ impl Service<Request> for Front {
     fn call(&mut self, mut request: Request) -> Self::Future {
         request.extensions_mut().insert(ConnectInfo(self.peer));
         let Some(route) = gateway_route(request.uri().path()) else {
-            return Either::Left(self.shared.router.clone().call(request));
+            // On the server's runtime, whichever thread the connection is served on: a handler
+            // may start work that outlives its request (a runtime's supervisor, say), and that
+            // work belongs to the server, not to a public listener's worker.
+            let routed = self
+                .shared
+                .server
+                .spawn(self.shared.router.clone().call(request));
+            return Box::pin(async move {
+                Ok(match routed.await {
+                    Ok(Ok(response)) => response,
+                    Ok(Err(never)) => match never {},
+                    // The router recovers from panics itself; the server is stopping.
+                    Err(_) => ApiError::new(ErrorCode::Unavailable, "the server is stopping")
+                        .into_response(),
+                })
+            });
         };
         let shared = Arc::clone(&self.shared);
-        Either::Right(Box::pin(async move {
+        Box::pin(async move {
             let id = assign_request_id(&mut request);
             let entry = AccessLog::start(&request, Cow::Borrowed(route));
             let outcome = AssertUnwindSafe(shared.gateway.serve(request))
@@ -111,7 +118,7 @@ impl Service<Request> for Front {
             entry.finish(&response);
             stamp_request_id(&mut response, &id);
             Ok(response)
-        }))
+        })
     }
 }
 

@@ -1,6 +1,7 @@
 //! The HTTP surface: every router, the OpenAPI document, and the middleware stack.
 
 mod console;
+pub(crate) mod cores;
 pub(crate) mod did;
 pub(crate) mod front;
 pub(crate) mod internal;
