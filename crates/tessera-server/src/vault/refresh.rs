@@ -175,6 +175,20 @@ impl AppState {
                 .lease_connection(&connection.key, &self.vault.instance, now + LEASE, now)
                 .await?
             {
+                // Another instance may have stored new tokens and let its lease go between the
+                // read above and this lease: refreshing from that read would call the provider
+                // a second time. The row is read again and, if it moved, the lease let go.
+                let moved = self
+                    .store
+                    .connection(&connection.key)
+                    .await?
+                    .is_none_or(|current| current.revision != connection.revision);
+                if moved {
+                    self.store
+                        .release_lease(&connection.key, &self.vault.instance)
+                        .await?;
+                    continue;
+                }
                 match self.refresh_leased(agent, connection, tokens).await? {
                     Some(fresh) => return Ok(fresh),
                     // Someone stored newer tokens (or disconnected) meanwhile: read those.
