@@ -100,13 +100,13 @@ impl Pool {
                 continue;
             }
             if idle.sender.is_ready() {
-                return Ok(self.lease(upstream, idle.sender, true));
+                return Ok(self.lease(key, idle.sender, true));
             }
             // Returned as soon as its body ended, a connection can still be finishing that
             // exchange in its own task: wait a moment for it. One still busy after that (still
             // sending an upload the upstream answered before reading it all) is closed.
             if let Ok(Ok(())) = tokio::time::timeout(SETTLE, idle.sender.ready()).await {
-                return Ok(self.lease(upstream, idle.sender, true));
+                return Ok(self.lease(key, idle.sender, true));
             }
         }
         self.connect(upstream).await
@@ -137,18 +137,14 @@ impl Pool {
                 tracing::debug!(upstream = %name, error = %error, "an upstream connection ended with an error");
             }
         });
-        Ok(self.lease(upstream, sender, false))
+        let key = (std::thread::current().id(), upstream.clone());
+        Ok(self.lease(key, sender, false))
     }
 
-    fn lease(
-        self: &Arc<Self>,
-        upstream: &Upstream,
-        sender: SendRequest<Body>,
-        reused: bool,
-    ) -> Lease {
+    fn lease(self: &Arc<Self>, key: Key, sender: SendRequest<Body>, reused: bool) -> Lease {
         Lease {
             pool: Arc::clone(self),
-            key: (std::thread::current().id(), upstream.clone()),
+            key,
             sender,
             reused,
         }

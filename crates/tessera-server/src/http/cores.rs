@@ -13,7 +13,6 @@
 //! their handlers may start work that outlives the request.
 
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::body::Body;
 use hyper::body::Incoming;
@@ -40,12 +39,12 @@ pub async fn serve(
     workers: usize,
     stopped: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
-    let front = Arc::new(front);
     let mut queues = Vec::with_capacity(workers);
     let mut threads = Vec::with_capacity(workers);
     for index in 0..workers {
         let (queue, accepted) = mpsc::unbounded_channel::<Accepted>();
-        let front = Arc::clone(&front);
+        // A handle on the one set of services every connection shares.
+        let front = front.clone();
         let thread = std::thread::Builder::new()
             .name(format!("tessera-public-{index}"))
             .spawn(move || work(index, accepted, &front))?;
