@@ -271,9 +271,12 @@ fn is_token_or_colon(byte: u8) -> bool {
 
 /// Sets `name` to `value`, taking the text without copying it.
 fn insert_text(headers: &mut HeaderMap, name: &HeaderName, value: impl Into<String>) {
+    // As a boxed slice, which `Bytes` takes as it is: a `String` with room to spare (most
+    // built ones) would cost `Bytes` a second allocation.
+    let bytes = bytes::Bytes::from(value.into().into_bytes().into_boxed_slice());
     // Values come from verified identifiers or from other header values: never invalid; a
     // value that somehow is gets dropped rather than forwarded malformed.
-    if let Ok(value) = HeaderValue::try_from(value.into()) {
+    if let Ok(value) = HeaderValue::from_maybe_shared(bytes) {
         headers.insert(name.clone(), value);
     }
 }

@@ -111,19 +111,22 @@ impl Decision {
     /// Writes `X-RateLimit-Limit`, `X-RateLimit-Remaining`, `X-RateLimit-Reset` (seconds until
     /// the window resets) and, when refused, `Retry-After` (seconds).
     pub fn write_headers(&self, headers: &mut HeaderMap) {
-        headers.insert(X_RATELIMIT_LIMIT.clone(), HeaderValue::from(self.limit));
-        headers.insert(
-            X_RATELIMIT_REMAINING.clone(),
-            HeaderValue::from(self.remaining),
-        );
-        headers.insert(
-            X_RATELIMIT_RESET.clone(),
-            HeaderValue::from(self.reset_secs),
-        );
+        headers.insert(X_RATELIMIT_LIMIT.clone(), number(self.limit));
+        headers.insert(X_RATELIMIT_REMAINING.clone(), number(self.remaining));
+        headers.insert(X_RATELIMIT_RESET.clone(), number(self.reset_secs));
         if let Some(seconds) = self.retry_after_secs {
-            headers.insert(http::header::RETRY_AFTER, HeaderValue::from(seconds));
+            headers.insert(http::header::RETRY_AFTER, number(seconds));
         }
     }
+}
+
+/// A number as a header value, in one allocation of its exact size (`HeaderValue::from(u64)`
+/// makes two: a buffer with room to spare, then a shared copy of it).
+fn number(value: u64) -> HeaderValue {
+    HeaderValue::from_maybe_shared(bytes::Bytes::copy_from_slice(
+        itoa::Buffer::new().format(value).as_bytes(),
+    ))
+    .unwrap_or_else(|_| unreachable!("digits are a valid header value"))
 }
 
 #[cfg(test)]
