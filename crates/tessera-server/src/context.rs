@@ -38,4 +38,14 @@ impl RequestContext {
             request_id,
         }
     }
+
+    /// Leaves this context in `extensions`, where [`RequestContext::of`] finds it again (for a
+    /// request handed to a service that takes only the request). The connection's port is not
+    /// part of the context: it is left as 0.
+    pub fn attach(&self, extensions: &mut Extensions) {
+        extensions.insert(ConnectInfo(SocketAddr::new(self.client_ip, 0)));
+        if let Some(id) = &self.request_id {
+            extensions.insert(RequestId(id.clone()));
+        }
+    }
 }

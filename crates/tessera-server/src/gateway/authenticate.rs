@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::Request;
+use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method};
 use tessera_core::{AgentId, Scopes, TenantId, UserId, scope};
 use tessera_crypto::{AccessTokenClaims, SecretKind, TokenError};
@@ -57,33 +57,28 @@ pub enum Authentication {
 }
 
 /// The request's [`Authentication`], computed on first use (by the limiter or the authorization
-/// step, whichever asks first) and kept in the exchange for the other. Not an `async fn`: the
-/// future holds the request's head, not the request (whose body is not `Sync`).
+/// step, whichever asks first) and kept in the exchange for the other.
 ///
 /// The phases run one after the other, so it is never computed by both at once, and a plain
 /// `OnceLock` holds it: tokio's `OnceCell` takes a semaphore on every use, about 1 % of the
 /// gateway's instructions per request.
-pub fn authentication<'e>(
+pub async fn authentication<'e>(
     state: &'e AppState,
     exchange: &'e Exchange<'_>,
-    request: &'e Request,
-) -> impl Future<Output = &'e Authentication> + Send + 'e {
-    let headers = request.headers();
-    let target = (request.method(), request.uri().path());
-    async move {
-        if let Some(known) = exchange.authentication.get() {
-            return known;
-        }
-        let outcome = authenticate(
-            state,
-            headers,
-            target,
-            exchange.entity.as_deref(),
-            &exchange.ctx,
-        )
-        .await;
-        exchange.authentication.get_or_init(|| outcome)
+    head: &Parts,
+) -> &'e Authentication {
+    if let Some(known) = exchange.authentication.get() {
+        return known;
     }
+    let outcome = authenticate(
+        state,
+        &head.headers,
+        (&head.method, head.uri.path()),
+        exchange.entity.as_deref(),
+        exchange.ctx,
+    )
+    .await;
+    exchange.authentication.get_or_init(|| outcome)
 }
 
 async fn authenticate(

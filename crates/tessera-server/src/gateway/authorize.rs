@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use axum::extract::Request;
 use axum::http::HeaderValue;
+use axum::http::request::Parts;
 use axum::response::Response;
 use tessera_core::TenantId;
 use tessera_core::placement::PlacementStatus;
@@ -99,44 +100,43 @@ async fn to_entity(
     })
 }
 
-pub async fn decide<F, Fut>(
+/// Where the request goes, or the answer that it may not (401, 403, 404 …).
+pub async fn decide(
     state: &AppState,
     exchange: &Exchange<'_>,
-    request: Request,
-    next: F,
-) -> Response
-where
-    F: FnOnce(Request, Destination) -> Fut,
-    Fut: Future<Output = Response>,
-{
+    head: &Parts,
+) -> Result<Destination, Response> {
     let request_id = exchange.request_id();
     let route = exchange.route;
     if let Some((_, upstream)) = route.filter(|(route, _)| route.public) {
         let Some(upstream) = state.gateway.usable(upstream) else {
-            return failure(ErrorCode::NoRoute, OWN_LISTENER, request_id);
+            return Err(failure(ErrorCode::NoRoute, OWN_LISTENER, request_id));
         };
-        let destination = Destination {
+        return Ok(Destination {
             upstream: upstream.clone(),
             tenant_id: None,
             caller: None,
-        };
-        return next(request, destination).await;
+        });
     }
     // Where a client learns how to get a token for this destination (RFC 9728).
     let challenged = |response| challenge(state, route, response);
-    let caller = match authentication(state, exchange, &request).await {
+    let caller = match authentication(state, exchange, head).await {
         Authentication::Caller(caller) => Arc::clone(caller),
         Authentication::Missing => {
             let message =
                 "send an API key (`X-API-Key` or `Authorization: Bearer`) or an access token";
-            return challenged(failure(ErrorCode::Unauthenticated, message, request_id));
+            return Err(challenged(failure(
+                ErrorCode::Unauthenticated,
+                message,
+                request_id,
+            )));
         }
         Authentication::Refused {
             code,
             message,
             dpop: None,
         } => {
-            return challenged(failure(*code, message, request_id));
+            return Err(challenged(failure(*code, message, request_id)));
         }
         Authentication::Refused {
             code,
@@ -145,12 +145,12 @@ where
         } => {
             let mut response = failure(*code, message, request_id);
             dpop.apply(state, &mut response);
-            return response;
+            return Err(response);
         }
-        Authentication::Blocked(wait) => return rate_limited(*wait),
+        Authentication::Blocked(wait) => return Err(rate_limited(*wait)),
         Authentication::Unavailable => {
             let code = ErrorCode::Unavailable;
-            return failure(code, code.description(), request_id);
+            return Err(failure(code, code.description(), request_id));
         }
     };
     let named = exchange.entity.as_deref();
@@ -168,23 +168,20 @@ where
             None => format!("the access token is for `{aud}`, not for this destination"),
         };
         let response = failure(ErrorCode::Unauthenticated, message, request_id);
-        return challenged(response);
+        return Err(challenged(response));
     }
     if let Some(entity) = named {
-        return match to_entity(state, &caller, entity, request_id).await {
-            Ok(destination) => next(request, destination).await,
-            Err(response) => response,
-        };
+        return to_entity(state, &caller, entity, request_id).await;
     }
     let Some((route, upstream)) = route else {
-        return failure(
+        return Err(failure(
             ErrorCode::NoRoute,
             "no route serves this path; name an entity with `X-Entity` or `entity=`",
             request_id,
-        );
+        ));
     };
     let Some(upstream) = state.gateway.usable(upstream) else {
-        return failure(ErrorCode::NoRoute, OWN_LISTENER, request_id);
+        return Err(failure(ErrorCode::NoRoute, OWN_LISTENER, request_id));
     };
     if let Some(missing) = route
         .scopes
@@ -192,19 +189,18 @@ where
         .find(|scope| !caller.scopes.grants(scope))
     {
         let message = format!("this route needs scope `{missing}`");
-        return failure(ErrorCode::InsufficientScope, message, request_id);
+        return Err(failure(ErrorCode::InsufficientScope, message, request_id));
     }
     let Some(tenant_id) = caller.tenant_id else {
         let message =
             "the operator's key reaches a tenant's runtime only by naming it (`X-Entity`)";
-        return failure(ErrorCode::TenantMismatch, message, request_id);
+        return Err(failure(ErrorCode::TenantMismatch, message, request_id));
     };
-    let destination = Destination {
+    Ok(Destination {
         upstream: upstream.clone(),
         tenant_id: Some(tenant_id),
         caller: Some(caller),
-    };
-    next(request, destination).await
+    })
 }
 
 /// A 401 of the gateway names the resource's metadata (RFC 9728), as the MCP authorization

@@ -23,7 +23,7 @@ pub async fn forward(
     request: Request,
     destination: Destination,
 ) -> Response {
-    let ctx = &exchange.ctx;
+    let ctx = exchange.ctx;
     let request_id = exchange.request_id();
     let (mut parts, body) = request.into_parts();
     let identity =

@@ -8,9 +8,10 @@
 //! credentials are limited per client address). The operator's key is not counted.
 
 use axum::body::Body;
-use axum::extract::Request;
+use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use http_body_util::BodyExt;
+use tessera_gateway::ratelimit::{Decision, Permit};
 use tessera_proto::ErrorCode;
 
 use super::authenticate::{Authentication, authentication};
@@ -18,30 +19,58 @@ use super::{Exchange, failure};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-pub async fn admit<F, Fut>(
+/// What the limiter decided for a request it let through, applied to the response that the
+/// later phases give ([`Admission::finish`]).
+pub enum Admission {
+    /// Not counted: a public route, a request without a good credential (the authorization
+    /// step answers it), or the operator.
+    Uncounted,
+    Counted {
+        decision: Decision,
+        /// The plan's concurrent task this request holds.
+        permit: Permit,
+    },
+}
+
+impl Admission {
+    /// The counted response carries the rate-limit headers, and its body the permit: the task
+    /// lasts until the body is done (a stream may run for minutes), and the permit is released
+    /// when the body is dropped.
+    pub fn finish(self, mut response: Response) -> Response {
+        let Self::Counted { decision, permit } = self else {
+            return response;
+        };
+        decision.write_headers(response.headers_mut());
+        response.map(|body| {
+            Body::new(body.map_frame(move |frame| {
+                let _held = &permit;
+                frame
+            }))
+        })
+    }
+}
+
+/// Lets the request on (counting it against its tenant's plan), or answers it: a 429 when the
+/// plan's rate or concurrency is spent.
+pub async fn admit(
     state: &AppState,
     exchange: &Exchange<'_>,
-    request: Request,
-    next: F,
-) -> Response
-where
-    F: FnOnce(Request) -> Fut,
-    Fut: Future<Output = Response>,
-{
+    head: &Parts,
+) -> Result<Admission, Response> {
     if exchange.is_public() {
-        return next(request).await;
+        return Ok(Admission::Uncounted);
     }
-    let Authentication::Caller(caller) = authentication(state, exchange, &request).await else {
-        return next(request).await;
+    let Authentication::Caller(caller) = authentication(state, exchange, head).await else {
+        return Ok(Admission::Uncounted);
     };
     let Some(tenant) = caller.tenant_id else {
-        return next(request).await;
+        return Ok(Admission::Uncounted);
     };
     let plan = match state.tenant_plan(tenant).await {
         Ok(Some(plan)) => plan,
         // A credential of a tenant that no longer exists: refused by the next step.
-        Ok(None) => return next(request).await,
-        Err(error) => return ApiError::from(error).into_response(),
+        Ok(None) => return Ok(Admission::Uncounted),
+        Err(error) => return Err(ApiError::from(error).into_response()),
     };
     let limits = state.config.plans.limits(plan);
     let request_id = exchange.request_id();
@@ -57,10 +86,10 @@ where
         );
         let mut response = failure(ErrorCode::RateLimited, message, request_id);
         decision.write_headers(response.headers_mut());
-        return response;
+        return Err(response);
     }
-    let permit = match state.concurrency.acquire(tenant, limits) {
-        Ok(permit) => permit,
+    match state.concurrency.acquire(tenant, limits) {
+        Ok(permit) => Ok(Admission::Counted { decision, permit }),
         Err(refused) => {
             metrics::counter!("tessera_gateway_rate_limited_total", "tenant" => tenant.to_string(), "limit" => "concurrent_tasks")
                 .increment(1);
@@ -74,17 +103,7 @@ where
             response
                 .headers_mut()
                 .insert(http::header::RETRY_AFTER, http::HeaderValue::from(1));
-            return response;
+            Err(response)
         }
-    };
-    let mut response = next(request).await;
-    decision.write_headers(response.headers_mut());
-    // The task lasts until its response body is done (a stream may run for minutes): the
-    // permit goes with the body and is released when the body is dropped.
-    response.map(|body| {
-        Body::new(body.map_frame(move |frame| {
-            let _held = &permit;
-            frame
-        }))
-    })
+    }
 }

@@ -21,7 +21,8 @@ use futures_util::future::BoxFuture;
 use tessera_proto::ErrorCode;
 use tower::Service;
 
-use super::middleware::{AccessLog, assign_request_id, panic_response, stamp_request_id};
+use super::middleware::{AccessLog, panic_response, request_id_of, stamp_request_id};
+use crate::context::RequestContext;
 use crate::error::ApiError;
 use crate::gateway;
 use crate::state::AppState;
@@ -88,8 +89,8 @@ impl Service<Request> for Front {
     }
 
     fn call(&mut self, mut request: Request) -> Self::Future {
-        request.extensions_mut().insert(ConnectInfo(self.peer));
         let Some(route) = gateway_route(request.uri().path()) else {
+            request.extensions_mut().insert(ConnectInfo(self.peer));
             // On the server's runtime, whichever thread the connection is served on: a handler
             // may start work that outlives its request (a runtime's supervisor, say), and that
             // work belongs to the server, not to a public listener's worker.
@@ -108,15 +109,22 @@ impl Service<Request> for Front {
             });
         };
         let shared = Arc::clone(&self.shared);
+        // Handed to the gateway as it is, not through the request's extensions (each insert
+        // there is an allocation).
+        let ctx = RequestContext {
+            client_ip: self.peer.ip(),
+            request_id: Some(request_id_of(&request)),
+        };
         Box::pin(async move {
-            let id = assign_request_id(&mut request);
             let entry = AccessLog::start(&request, Cow::Borrowed(route));
-            let outcome = AssertUnwindSafe(shared.gateway.serve(request))
+            let outcome = AssertUnwindSafe(shared.gateway.serve(&ctx, request))
                 .catch_unwind()
                 .await;
             let mut response = outcome.unwrap_or_else(panic_response);
-            entry.finish(&response);
-            stamp_request_id(&mut response, &id);
+            entry.finish(&response, &ctx);
+            if let Some(id) = &ctx.request_id {
+                stamp_request_id(&mut response, id);
+            }
             Ok(response)
         })
     }

@@ -30,7 +30,14 @@ pub async fn request_id(mut request: Request, next: Next) -> Response {
 
 /// The request's id (the client's when sane, else a new one), kept in its extensions.
 pub fn assign_request_id(request: &mut Request) -> String {
-    let id = request
+    let id = request_id_of(request);
+    request.extensions_mut().insert(RequestId(id.clone()));
+    id
+}
+
+/// The request's id: the client's when sane, else a new one.
+pub fn request_id_of(request: &Request) -> String {
+    request
         .headers()
         .get(&X_REQUEST_ID)
         .and_then(|v| v.to_str().ok())
@@ -46,9 +53,7 @@ pub fn assign_request_id(request: &mut Request) -> String {
             id.hyphenated()
                 .encode_lower(&mut uuid::Uuid::encode_buffer())
                 .to_owned()
-        });
-    request.extensions_mut().insert(RequestId(id.clone()));
-    id
+        })
 }
 
 pub fn stamp_request_id(response: &mut Response, id: &str) {
@@ -66,9 +71,10 @@ pub async fn access_log(request: Request, next: Next) -> Response {
         .map_or(Cow::Borrowed("unmatched"), |p| {
             Cow::Owned(p.as_str().to_owned())
         });
+    let ctx = RequestContext::of(request.extensions());
     let entry = AccessLog::start(&request, route);
     let response = next.run(request).await;
-    entry.finish(&response);
+    entry.finish(&response, &ctx);
     response
 }
 
@@ -79,7 +85,6 @@ pub struct AccessLog {
     /// For its path (a clone shares the request's bytes).
     uri: Uri,
     route: Cow<'static, str>,
-    ctx: RequestContext,
 }
 
 impl AccessLog {
@@ -90,17 +95,16 @@ impl AccessLog {
             method: request.method().clone(),
             uri: request.uri().clone(),
             route,
-            ctx: RequestContext::of(request.extensions()),
         }
     }
 
-    pub fn finish(self, response: &Response) {
+    /// `ctx`: the request's, as the request-id layer (or the front door) set it.
+    pub fn finish(self, response: &Response, ctx: &RequestContext) {
         let Self {
             started,
             method,
             uri,
             route,
-            ctx,
         } = self;
         let elapsed = started.elapsed();
         let status = response.status().as_u16();

@@ -97,6 +97,18 @@ async fn verified_identity_replaces_what_the_client_claims() {
     assert_eq!(header(&echoed, "x-scopes"), ["read"]);
     assert!(header(&echoed, "authorization").is_empty());
     assert!(header(&echoed, "x-user-id").is_empty());
+
+    // No origin is configured for CORS: the answer does not depend on `Origin`, and its `Vary`
+    // does not say it does.
+    let plain = server
+        .http
+        .get(server.url("/api/echo/x"))
+        .header("x-api-key", &a.api_key)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(plain.status(), 200);
+    assert!(!plain.headers().contains_key("vary"), "{plain:?}");
 }
 
 #[tokio::test]
