@@ -289,6 +289,83 @@ mod tests {
         }
     }
 
+    /// A raw HTTP/1.1 upstream answering every request with a chunked body: `chunks` sent
+    /// `gap` apart, then the end, or nothing more at all when `stall` (the connection stays
+    /// open).
+    async fn chunked_upstream(chunks: usize, gap: Duration, stall: bool) -> Upstream {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        tokio::spawn(async move {
+            let (mut stream, _) = listener.accept().await.unwrap();
+            let mut head = Vec::new();
+            let mut buf = [0u8; 1024];
+            while !head.ends_with(b"\r\n\r\n") {
+                match stream.read(&mut buf).await {
+                    Ok(0) | Err(_) => return,
+                    Ok(n) => head.extend_from_slice(&buf[..n]),
+                }
+            }
+            let _ = stream
+                .write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
+                .await;
+            for at in 0..chunks {
+                if at > 0 {
+                    tokio::time::sleep(gap).await;
+                }
+                let _ = stream.write_all(b"5\r\nchunk\r\n").await;
+            }
+            if stall {
+                std::future::pending::<()>().await;
+            }
+            let _ = stream.write_all(b"0\r\n\r\n").await;
+        });
+        upstream(&format!("http://{address}"))
+    }
+
+    async fn response(upstream: &Upstream, idle: Duration) -> Response<ResponseBody> {
+        let request = Request::builder().uri("/").body(Body::empty()).unwrap();
+        Proxy::new(Duration::from_secs(1), 8)
+            .forward(request, upstream, idle)
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_stalls_is_cut_after_the_idle_timeout() {
+        use http_body_util::BodyExt;
+
+        let idle = Duration::from_millis(300);
+        let upstream = chunked_upstream(1, Duration::ZERO, true).await;
+        let mut body = response(&upstream, idle).await.into_body();
+        let first = body.frame().await.unwrap().unwrap().into_data().unwrap();
+        assert_eq!(first, "chunk");
+        let waited = std::time::Instant::now();
+        let next = tokio::time::timeout(Duration::from_secs(10), body.frame())
+            .await
+            .expect("the idle timeout never fired");
+        assert!(
+            matches!(next, Some(Err(BodyError::Idle(_)))),
+            "expected the idle timeout, got {next:?}"
+        );
+        assert!(waited.elapsed() >= idle, "cut before the upstream was idle");
+    }
+
+    #[tokio::test]
+    async fn a_stream_that_keeps_moving_outlives_the_idle_timeout() {
+        use http_body_util::BodyExt;
+
+        // Eight chunks 200 ms apart: 1.4 s in all, each gap a fifth of the idle timeout.
+        let idle = Duration::from_secs(1);
+        let upstream = chunked_upstream(8, Duration::from_millis(200), false).await;
+        let started = std::time::Instant::now();
+        let body = response(&upstream, idle).await.into_body();
+        let body = body.collect().await.unwrap().to_bytes();
+        assert_eq!(body, "chunk".repeat(8));
+        assert!(started.elapsed() > idle);
+    }
+
     #[test]
     fn only_http_upstreams() {
         assert!(Upstream::parse(&"https://a:1".parse().unwrap()).is_err());

@@ -1,6 +1,6 @@
-//! The upstream's response body on its way to the client: it fails when no chunk arrives for
-//! a while (a stream that keeps moving may last as long as it likes, one that stalls is cut),
-//! and when it has been read to the end its connection goes back to the pool.
+//! The upstream's response body on its way to the client: it fails when the upstream sends
+//! nothing for a while (a stream that keeps moving may last as long as it likes, one that
+//! stalls is cut), and when it has been read to the end its connection goes back to the pool.
 
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -17,11 +17,12 @@ use super::pool::Lease;
 pub struct ResponseBody {
     inner: Incoming,
     idle: Duration,
-    /// When the last chunk arrived.
-    last_chunk: Instant,
     /// Armed only when the upstream makes the client wait: a body whose chunks are all ready
-    /// when asked for (most responses) never touches the timer wheel.
+    /// when asked for (most responses) never touches the timer wheel, nor reads the clock.
     deadline: Option<Pin<Box<Sleep>>>,
+    /// Whether the upstream has kept the body waiting since the last chunk (the deadline is
+    /// set for this silence).
+    waiting: bool,
     /// The connection, until the body has ended.
     lease: Option<Lease>,
     ended: bool,
@@ -34,8 +35,8 @@ impl ResponseBody {
         Self {
             inner,
             idle,
-            last_chunk: Instant::now(),
             deadline: None,
+            waiting: false,
             lease,
             ended: false,
         }
@@ -61,18 +62,28 @@ impl Body for ResponseBody {
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(frame) => {
-                this.last_chunk = Instant::now();
+                this.waiting = false;
                 this.ended = frame.is_none();
                 Poll::Ready(frame.map(|f| f.map_err(BodyError::from)))
             }
             Poll::Pending => {
-                let due = this.last_chunk + this.idle;
-                let deadline = this
-                    .deadline
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(due)));
-                if deadline.deadline() != due {
-                    deadline.as_mut().reset(due);
-                }
+                // The silence is counted from when the body is first kept waiting, not from
+                // when the last chunk was handed on: a client slow to take chunks is not an
+                // upstream that stalls.
+                let deadline = match (&mut this.deadline, this.waiting) {
+                    (Some(deadline), true) => deadline,
+                    (slot, _) => {
+                        this.waiting = true;
+                        let due = Instant::now() + this.idle;
+                        match slot {
+                            Some(deadline) => {
+                                deadline.as_mut().reset(due);
+                                deadline
+                            }
+                            None => slot.insert(Box::pin(tokio::time::sleep_until(due))),
+                        }
+                    }
+                };
                 match deadline.as_mut().poll(cx) {
                     Poll::Ready(()) => Poll::Ready(Some(Err(BodyError::Idle(this.idle)))),
                     Poll::Pending => Poll::Pending,
