@@ -246,13 +246,28 @@ mod tests {
         assert!(upstream("http://[::1]:8090").is("[::1]:8090".parse().unwrap()));
     }
 
+    /// Reads a request's head off `stream`; false when the connection ends first.
+    async fn read_head(stream: &mut tokio::net::TcpStream) -> bool {
+        use tokio::io::AsyncReadExt;
+
+        let mut head = Vec::new();
+        let mut buf = [0u8; 1024];
+        while !head.ends_with(b"\r\n\r\n") {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => return false,
+                Ok(n) => head.extend_from_slice(&buf[..n]),
+            }
+        }
+        true
+    }
+
     /// An upstream that closes every connection after its response without saying so (no
     /// `Connection: close`, as when its keep-alive timeout ends an idle connection): the pool
     /// keeps each one, and the next request must not be sent on it.
     #[tokio::test]
     async fn a_pooled_connection_the_upstream_closed_is_replaced() {
         use http_body_util::BodyExt;
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::io::AsyncWriteExt;
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
@@ -260,13 +275,8 @@ mod tests {
             loop {
                 let (mut stream, _) = listener.accept().await.unwrap();
                 tokio::spawn(async move {
-                    let mut head = Vec::new();
-                    let mut buf = [0u8; 1024];
-                    while !head.ends_with(b"\r\n\r\n") {
-                        match stream.read(&mut buf).await {
-                            Ok(0) | Err(_) => return,
-                            Ok(n) => head.extend_from_slice(&buf[..n]),
-                        }
+                    if !read_head(&mut stream).await {
+                        return;
                     }
                     let _ = stream
                         .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
@@ -293,19 +303,14 @@ mod tests {
     /// `gap` apart, then the end, or nothing more at all when `stall` (the connection stays
     /// open).
     async fn chunked_upstream(chunks: usize, gap: Duration, stall: bool) -> Upstream {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        use tokio::io::AsyncWriteExt;
 
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let address = listener.local_addr().unwrap();
         tokio::spawn(async move {
             let (mut stream, _) = listener.accept().await.unwrap();
-            let mut head = Vec::new();
-            let mut buf = [0u8; 1024];
-            while !head.ends_with(b"\r\n\r\n") {
-                match stream.read(&mut buf).await {
-                    Ok(0) | Err(_) => return,
-                    Ok(n) => head.extend_from_slice(&buf[..n]),
-                }
+            if !read_head(&mut stream).await {
+                return;
             }
             let _ = stream
                 .write_all(b"HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n")
