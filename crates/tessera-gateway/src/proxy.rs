@@ -20,6 +20,7 @@ use hyper_util::rt::TokioIo;
 pub use self::body::{BodyError, ResponseBody};
 use self::pool::Pool;
 use crate::headers;
+use crate::ratelimit::Permit;
 
 /// Why a request could not be forwarded; each says which side failed.
 #[derive(Debug, thiserror::Error)]
@@ -145,11 +146,14 @@ impl Proxy {
     /// Sends `request` (whose headers the caller has already prepared) to `upstream` and
     /// returns its response, streaming. An upgrade answered with `101` is spliced: the bytes of
     /// both connections are copied to each other in a task of their own until either closes.
+    /// `permit`, the request's concurrent task, is held by the response body until it ends or
+    /// is dropped.
     pub async fn forward(
         &self,
         mut request: Request<Body>,
         upstream: &Upstream,
         idle_timeout: Duration,
+        permit: Option<Permit>,
     ) -> Result<Response<ResponseBody>, ProxyError> {
         // The hop to the upstream is HTTP/1.1 whatever the client spoke, with the request
         // target in origin form (a client may have sent the absolute form).
@@ -183,7 +187,7 @@ impl Proxy {
         // After `101` the connection belongs to the upgraded protocol: it never returns to
         // the pool.
         let lease = (!switching).then_some(lease);
-        Ok(response.map(|body| ResponseBody::new(body, idle_timeout, lease)))
+        Ok(response.map(|body| ResponseBody::new(body, idle_timeout, lease, permit)))
     }
 
     /// One exchange on a pooled connection. A request a reused connection could not even
@@ -289,7 +293,7 @@ mod tests {
         for attempt in 0..10 {
             let request = Request::builder().uri("/").body(Body::empty()).unwrap();
             let response = proxy
-                .forward(request, &upstream, Duration::from_secs(5))
+                .forward(request, &upstream, Duration::from_secs(5), None)
                 .await
                 .unwrap_or_else(|e| panic!("request {attempt}: {e}"));
             let body = response.into_body().collect().await.unwrap().to_bytes();
@@ -332,7 +336,7 @@ mod tests {
     async fn response(upstream: &Upstream, idle: Duration) -> Response<ResponseBody> {
         let request = Request::builder().uri("/").body(Body::empty()).unwrap();
         Proxy::new(Duration::from_secs(1), 8)
-            .forward(request, upstream, idle)
+            .forward(request, upstream, idle, None)
             .await
             .unwrap()
     }

@@ -12,6 +12,7 @@ use hyper::body::Incoming;
 use tokio::time::{Instant, Sleep};
 
 use super::pool::Lease;
+use crate::ratelimit::Permit;
 
 #[derive(Debug)]
 pub struct ResponseBody {
@@ -25,19 +26,27 @@ pub struct ResponseBody {
     waiting: bool,
     /// The connection, until the body has ended.
     lease: Option<Lease>,
+    /// The request's concurrent task, given back when the body is dropped.
+    _permit: Option<Permit>,
     ended: bool,
 }
 
 impl ResponseBody {
     /// `lease`: the connection, to give back once the body has ended; None when it must not
-    /// be reused.
-    pub(super) fn new(inner: Incoming, idle: Duration, lease: Option<Lease>) -> Self {
+    /// be reused. `permit`: held as long as the body.
+    pub(super) fn new(
+        inner: Incoming,
+        idle: Duration,
+        lease: Option<Lease>,
+        permit: Option<Permit>,
+    ) -> Self {
         Self {
             inner,
             idle,
             deadline: None,
             waiting: false,
             lease,
+            _permit: permit,
             ended: false,
         }
     }

@@ -10,6 +10,7 @@ use axum::response::Response;
 use metrics::{Counter, Histogram};
 use tessera_gateway::headers::{self, Client, VerifiedIdentity};
 use tessera_gateway::proxy::Upstream;
+use tessera_gateway::ratelimit::Permit;
 use tessera_proto::ErrorCode;
 
 use super::authorize::Destination;
@@ -22,6 +23,7 @@ pub async fn forward(
     exchange: &Exchange<'_>,
     request: Request,
     destination: Destination,
+    permit: Option<Permit>,
 ) -> Response {
     let ctx = exchange.ctx;
     let request_id = exchange.request_id();
@@ -52,6 +54,7 @@ pub async fn forward(
             Request::from_parts(parts, body),
             &destination.upstream,
             state.gateway.idle_timeout,
+            permit,
         )
         .await;
     let mut response = match outcome {

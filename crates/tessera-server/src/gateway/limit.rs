@@ -7,10 +7,8 @@
 //! credential never spends a tenant's budget (the authorization step refuses it, and failed
 //! credentials are limited per client address). The operator's key is not counted.
 
-use axum::body::Body;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
-use http_body_util::BodyExt;
 use tessera_gateway::ratelimit::{Decision, Permit};
 use tessera_proto::ErrorCode;
 
@@ -19,35 +17,16 @@ use super::{Exchange, failure};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// What the limiter decided for a request it let through, applied to the response that the
-/// later phases give ([`Admission::finish`]).
-pub enum Admission {
-    /// Not counted: a public route, a request without a good credential (the authorization
-    /// step answers it), or the operator.
-    Uncounted,
-    Counted {
-        decision: Decision,
-        /// The plan's concurrent task this request holds.
-        permit: Permit,
-    },
-}
-
-impl Admission {
-    /// The counted response carries the rate-limit headers, and its body the permit: the task
-    /// lasts until the body is done (a stream may run for minutes), and the permit is released
-    /// when the body is dropped.
-    pub fn finish(self, mut response: Response) -> Response {
-        let Self::Counted { decision, permit } = self else {
-            return response;
-        };
-        decision.write_headers(response.headers_mut());
-        response.map(|body| {
-            Body::new(body.map_frame(move |frame| {
-                let _held = &permit;
-                frame
-            }))
-        })
-    }
+/// What the limiter decided for a request it let through; both `None` when it was not
+/// counted (a public route, a request without a good credential, which the authorization step
+/// answers, or the operator).
+#[derive(Default)]
+pub struct Admission {
+    /// The rate-limit headers for the response.
+    pub decision: Option<Decision>,
+    /// The plan's concurrent task this request holds. The response body carries it: the task
+    /// lasts until the body is done (a stream may run for minutes).
+    pub permit: Option<Permit>,
 }
 
 /// Lets the request on (counting it against its tenant's plan), or answers it: a 429 when the
@@ -58,18 +37,18 @@ pub async fn admit(
     head: &Parts,
 ) -> Result<Admission, Response> {
     if exchange.is_public() {
-        return Ok(Admission::Uncounted);
+        return Ok(Admission::default());
     }
     let Authentication::Caller(caller) = authentication(state, exchange, head).await else {
-        return Ok(Admission::Uncounted);
+        return Ok(Admission::default());
     };
     let Some(tenant) = caller.tenant_id else {
-        return Ok(Admission::Uncounted);
+        return Ok(Admission::default());
     };
     let plan = match state.tenant_plan(tenant).await {
         Ok(Some(plan)) => plan,
         // A credential of a tenant that no longer exists: refused by the next step.
-        Ok(None) => return Ok(Admission::Uncounted),
+        Ok(None) => return Ok(Admission::default()),
         Err(error) => return Err(ApiError::from(error).into_response()),
     };
     let limits = state.config.plans.limits(plan);
@@ -89,7 +68,10 @@ pub async fn admit(
         return Err(response);
     }
     match state.concurrency.acquire(tenant, limits) {
-        Ok(permit) => Ok(Admission::Counted { decision, permit }),
+        Ok(permit) => Ok(Admission {
+            decision: Some(decision),
+            permit: Some(permit),
+        }),
         Err(refused) => {
             metrics::counter!("tessera_gateway_rate_limited_total", "tenant" => tenant.to_string(), "limit" => "concurrent_tasks")
                 .increment(1);

@@ -160,18 +160,22 @@ async fn handle(state: &AppState, ctx: &RequestContext, request: Request) -> Res
 /// `Sync`: a future holding a reference to the whole request could not move between threads).
 async fn phases(state: &AppState, exchange: &Exchange<'_>, request: Request) -> Response {
     let (head, body) = request.into_parts();
-    let admission = match limit::admit(state, exchange, &head).await {
+    let limit::Admission { decision, permit } = match limit::admit(state, exchange, &head).await {
         Ok(admission) => admission,
         Err(refused) => return refused,
     };
-    let response = match authorize::decide(state, exchange, &head).await {
+    let mut response = match authorize::decide(state, exchange, &head).await {
         Ok(destination) => {
             let request = Request::from_parts(head, body);
-            forward::forward(state, exchange, request, destination).await
+            forward::forward(state, exchange, request, destination, permit).await
         }
+        // Answered at once: the permit is given back here.
         Err(refused) => refused,
     };
-    admission.finish(response)
+    if let Some(decision) = decision {
+        decision.write_headers(response.headers_mut());
+    }
+    response
 }
 
 /// What the phases need to know about a request, worked out once for all of them.
