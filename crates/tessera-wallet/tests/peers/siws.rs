@@ -177,10 +177,16 @@ fn malformed_signatures_are_refused() {
     let message = field(&signed, "message");
     let signature = field(&signed, "signature");
     let bytes = bs58::decode(signature).into_vec().unwrap();
+    assert_eq!(bytes.len(), 64);
+    // Too short and too long by a byte, encoded as such: cutting or appending characters of
+    // the text did not always change the decoded length (a signature whose first byte is
+    // small took one more character and still decoded to 64 bytes).
+    let short = bs58::encode(&bytes[..63]).into_string();
+    let long = bs58::encode([bytes.as_slice(), &[7]].concat()).into_string();
     for bad in [
         String::new(),
-        signature[..signature.len() - 4].to_owned(),
-        format!("{signature}2"),
+        short,
+        long,
         hex::encode(&bytes),
         format!("0{}", &signature[1..]),
     ] {
