@@ -178,11 +178,13 @@ fn malformed_signatures_are_refused() {
     let signature = field(&signed, "signature");
     let bytes = bs58::decode(signature).into_vec().unwrap();
     assert_eq!(bytes.len(), 64);
-    // Too short and too long by a byte, encoded as such: cutting or appending characters of
-    // the text did not always change the decoded length (a signature whose first byte is
-    // small took one more character and still decoded to 64 bytes).
-    let short = bs58::encode(&bytes[..63]).into_string();
+    // Too short and too long, encoded as such: appending a character to the text did not
+    // always change the decoded length (a signature whose first byte is small still decoded
+    // to 64 bytes). Neither is 86 characters long either, which base64 would read as 64 bytes
+    // (63 bytes in base58 may be).
+    let short = bs58::encode(&bytes[..32]).into_string();
     let long = bs58::encode([bytes.as_slice(), &[7]].concat()).into_string();
+    assert!(short.len() < 50 && long.len() >= 87, "{short} {long}");
     for bad in [
         String::new(),
         short,
