@@ -123,10 +123,8 @@ impl Decision {
 /// A number as a header value, in one allocation of its exact size (`HeaderValue::from(u64)`
 /// makes two: a buffer with room to spare, then a shared copy of it).
 fn number(value: u64) -> HeaderValue {
-    HeaderValue::from_maybe_shared(bytes::Bytes::copy_from_slice(
-        itoa::Buffer::new().format(value).as_bytes(),
-    ))
-    .unwrap_or_else(|_| unreachable!("digits are a valid header value"))
+    HeaderValue::from_bytes(itoa::Buffer::new().format(value).as_bytes())
+        .unwrap_or_else(|_| unreachable!("digits are a valid header value"))
 }
 
 #[cfg(test)]

@@ -6,6 +6,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::Request;
+use axum::http::request::Parts;
 use axum::response::Response;
 use metrics::{Counter, Histogram};
 use tessera_gateway::headers::{self, Client, VerifiedIdentity};
@@ -21,13 +22,12 @@ use crate::telemetry::Handles;
 pub async fn forward(
     state: &AppState,
     exchange: &Exchange<'_>,
-    request: Request,
+    (mut parts, body): (Parts, Body),
     destination: Destination,
     permit: Option<Permit>,
 ) -> Response {
     let ctx = exchange.ctx;
     let request_id = exchange.request_id();
-    let (mut parts, body) = request.into_parts();
     let identity =
         destination
             .caller

@@ -167,8 +167,7 @@ async fn phases(state: &AppState, exchange: &Exchange<'_>, request: Request) -> 
     };
     let mut response = match authorize::decide(state, exchange, &head).await {
         Ok(destination) => {
-            let request = Request::from_parts(head, body);
-            forward::forward(state, exchange, request, destination, permit).await
+            forward::forward(state, exchange, (head, body), destination, permit).await
         }
         // Answered at once: the permit is given back here.
         Err(refused) => refused,
