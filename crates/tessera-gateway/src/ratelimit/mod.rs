@@ -26,8 +26,8 @@ pub use self::concurrency::{ConcurrencyLimiter, Permit, Refused};
 use self::local::LocalCounters;
 use self::redis::RedisCounters;
 pub use self::redis::{RETRY_INTERVAL, TIMEOUT as REDIS_TIMEOUT};
-pub use self::window::Decision;
 use self::window::Windows;
+pub use self::window::{Decision, HEADERS};
 
 /// Counts requests per tenant per minute and per day against a plan's limits.
 #[derive(Debug)]

@@ -47,6 +47,14 @@ static X_RATELIMIT_LIMIT: HeaderName = HeaderName::from_static("x-ratelimit-limi
 static X_RATELIMIT_REMAINING: HeaderName = HeaderName::from_static("x-ratelimit-remaining");
 static X_RATELIMIT_RESET: HeaderName = HeaderName::from_static("x-ratelimit-reset");
 
+/// Every header a rate-limited response may carry (for a CORS layer to expose).
+pub const HEADERS: [&HeaderName; 4] = [
+    &X_RATELIMIT_LIMIT,
+    &X_RATELIMIT_REMAINING,
+    &X_RATELIMIT_RESET,
+    &http::header::RETRY_AFTER,
+];
+
 /// The answer to one request, reporting the most constraining window: when refused, the
 /// refusing window that frees up last; when allowed, the window with the fewest requests left.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

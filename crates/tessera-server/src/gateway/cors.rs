@@ -5,6 +5,9 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, header};
 use tower_http::cors::{AllowHeaders, AllowMethods, AllowOrigin, CorsLayer};
 
+use tessera_gateway::headers::X_REQUEST_ID;
+use tessera_gateway::ratelimit;
+
 use crate::config::Config;
 
 pub fn layer(config: &Config) -> CorsLayer {
@@ -18,13 +21,12 @@ pub fn layer(config: &Config) -> CorsLayer {
         .allow_methods(AllowMethods::mirror_request())
         .allow_headers(AllowHeaders::mirror_request())
         .allow_credentials(true)
-        .expose_headers([
-            HeaderName::from_static("x-request-id"),
-            HeaderName::from_static("x-ratelimit-limit"),
-            HeaderName::from_static("x-ratelimit-remaining"),
-            HeaderName::from_static("x-ratelimit-reset"),
-            HeaderName::from_static("retry-after"),
-        ])
+        .expose_headers(
+            std::iter::once(&X_REQUEST_ID)
+                .chain(ratelimit::HEADERS)
+                .cloned()
+                .collect::<Vec<HeaderName>>(),
+        )
         .max_age(std::time::Duration::from_secs(600))
 }
 
