@@ -2,14 +2,17 @@
 //! `jwks_uri`, RFC 7591 §2): one [`jwks`](crate::jwks) cache per URI, with its policy — fetched
 //! on first use, again when stale, and once more when an assertion names a key not among them
 //! (the client rotated), at most once per cooldown.
+//!
+//! The URIs are the clients' to choose (and to change, RFC 7592), so the caches are bounded:
+//! past [`KeySets::CAPACITY`] URIs, the least used are dropped and fetched again if needed.
 
-use std::collections::HashMap;
+use std::convert::Infallible;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use jsonwebtoken::jwk::Jwk;
+use quick_cache::sync::Cache;
 use serde_json::Value;
-use tokio::sync::Mutex;
 use url::Url;
 
 use crate::FederationError;
@@ -22,7 +25,7 @@ pub struct KeySets {
     http: reqwest::Client,
     check: UrlCheck,
     cooldown: Duration,
-    sets: Mutex<HashMap<Url, Arc<JwksCache>>>,
+    sets: Cache<Url, Arc<JwksCache>>,
 }
 
 impl std::fmt::Debug for KeySets {
@@ -34,13 +37,25 @@ impl std::fmt::Debug for KeySets {
 }
 
 impl KeySets {
+    /// How many URIs' key sets are kept at most.
+    pub const CAPACITY: usize = 10_000;
+
     /// `cooldown`: the shortest time between two fetches of one set caused by unknown key ids.
     pub fn new(http: reqwest::Client, check: UrlCheck, cooldown: Duration) -> Self {
+        Self::with_capacity(http, check, cooldown, Self::CAPACITY)
+    }
+
+    fn with_capacity(
+        http: reqwest::Client,
+        check: UrlCheck,
+        cooldown: Duration,
+        capacity: usize,
+    ) -> Self {
         Self {
             http,
             check,
             cooldown,
-            sets: Mutex::new(HashMap::new()),
+            sets: Cache::new(capacity),
         }
     }
 
@@ -62,13 +77,12 @@ impl KeySets {
         fits: &(dyn Fn(&Value) -> bool + Sync),
     ) -> Result<Value, FederationError> {
         let url = self.check(uri).map_err(FederationError::JwksFailed)?;
-        let cache = {
-            let mut sets = self.sets.lock().await;
-            Arc::clone(
-                sets.entry(url.clone())
-                    .or_insert_with(|| Arc::new(JwksCache::with_cooldown(url, self.cooldown))),
-            )
-        };
+        let Ok(cache) = self.sets.get_or_insert_with(&url, || {
+            Ok::<_, Infallible>(Arc::new(JwksCache::with_cooldown(
+                url.clone(),
+                self.cooldown,
+            )))
+        });
         let fits_jwk = |jwk: &Jwk| serde_json::to_value(jwk).is_ok_and(|jwk| fits(&jwk));
         let lookup = match kid {
             Some(kid) => Lookup::Kid(kid),
@@ -84,14 +98,33 @@ mod tests {
     use super::*;
 
     fn key_sets(allow_private: bool) -> KeySets {
-        let check: UrlCheck = Arc::new(move |url: &Url| {
+        KeySets::new(
+            reqwest::Client::new(),
+            policy(allow_private),
+            Duration::ZERO,
+        )
+    }
+
+    fn policy(allow_private: bool) -> UrlCheck {
+        Arc::new(move |url: &Url| {
             if allow_private || url.host_str() != Some("127.0.0.1") {
                 Ok(())
             } else {
                 Err("private".to_owned())
             }
-        });
-        KeySets::new(reqwest::Client::new(), check, Duration::ZERO)
+        })
+    }
+
+    #[tokio::test]
+    async fn the_key_sets_kept_are_bounded_however_many_uris_clients_name() {
+        let sets = KeySets::with_capacity(reqwest::Client::new(), policy(true), Duration::ZERO, 8);
+        // Port 9 (discard) refuses: each lookup fails, after its URI got a cache.
+        for n in 0..100 {
+            let uri = format!("http://127.0.0.1:9/clients/{n}/jwks");
+            assert!(sets.key(&uri, Some("k"), &|_| true).await.is_err());
+        }
+        assert!(sets.sets.len() <= 8, "{} key sets kept", sets.sets.len());
+        assert!(!sets.sets.is_empty());
     }
 
     #[test]
