@@ -136,18 +136,21 @@ async fn read_grant(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<Gr
     .transpose()
 }
 
+/// Whether the grant was live (and is revoked now).
 async fn revoke_grant(
     conn: &mut AnyConnection,
     id: GrantId,
     at: OffsetDateTime,
-) -> StoreResult<()> {
-    sqlx::query("UPDATE oauth_grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
-        .bind(id.to_string())
-        .bind(secs(at))
-        .execute(conn)
-        .await
-        .map_err(db_error)?;
-    Ok(())
+) -> StoreResult<bool> {
+    let revoked =
+        sqlx::query("UPDATE oauth_grants SET revoked_at = $2 WHERE id = $1 AND revoked_at IS NULL")
+            .bind(id.to_string())
+            .bind(secs(at))
+            .execute(conn)
+            .await
+            .map_err(db_error)?
+            .rows_affected();
+    Ok(revoked == 1)
 }
 
 async fn insert_refresh(conn: &mut AnyConnection, token: &GrantRefreshToken) -> StoreResult<()> {
@@ -371,6 +374,11 @@ impl AuthorizationStore for SqlStore {
         .as_ref()
         .map(grant)
         .transpose()
+    }
+
+    async fn revoke_grant(&self, id: GrantId, at: OffsetDateTime) -> StoreResult<bool> {
+        let mut conn = self.pool.acquire().await.map_err(db_error)?;
+        revoke_grant(&mut conn, id, at).await
     }
 
     async fn bind_grant_dpop_key(&self, grant: GrantId, jkt: &str) -> StoreResult<()> {

@@ -19,6 +19,8 @@ mod analytics;
 mod api_keys;
 #[path = "integration/app_keys.rs"]
 mod app_keys;
+#[path = "integration/app_revocation.rs"]
+mod app_revocation;
 #[path = "integration/application_delegation.rs"]
 mod application_delegation;
 #[path = "integration/audit.rs"]

@@ -80,8 +80,14 @@ fn metadata(state: &AppState) -> ServerMetadata {
             "private_key_jwt",
             "none",
         ]),
-        introspection_endpoint_auth_methods_supported: client_auth.clone(),
-        revocation_endpoint_auth_methods_supported: client_auth,
+        // A public application revokes its own tokens by its client_id (RFC 7009 §2.1); it
+        // cannot introspect.
+        revocation_endpoint_auth_methods_supported: client_auth
+            .iter()
+            .cloned()
+            .chain(strings(&["none"]))
+            .collect(),
+        introspection_endpoint_auth_methods_supported: client_auth,
         scopes_supported: strings(&OIDC_SCOPES),
         subject_types_supported: strings(&["public"]),
         id_token_signing_alg_values_supported: algs.clone(),

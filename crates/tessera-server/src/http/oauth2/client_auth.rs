@@ -117,8 +117,26 @@ impl Presented {
     }
 }
 
-/// Authenticates an application at the token and device authorization endpoints, as it
-/// registered: a confidential client by its secret or by an assertion signed with one of its
+/// Whether the client authenticating names an application (`cli_…`) rather than an agent: by
+/// the `client_id` it sends (in the form or with Basic), or by its assertion's subject. Nothing
+/// is verified here; the credentials are checked as the client's kind says.
+pub fn names_application(headers: &HeaderMap, form: &OAuthForm) -> bool {
+    let named = if client_assertion::presented(form) {
+        client_assertion::read(headers, form)
+            .ok()
+            .map(|assertion| assertion.subject)
+    } else {
+        Presented::read(headers, form)
+            .ok()
+            .flatten()
+            .map(|presented| presented.client_id)
+            .or_else(|| form.get("client_id").map(str::to_owned))
+    };
+    named.is_some_and(|id| id.parse::<OAuthClientId>().is_ok())
+}
+
+/// Authenticates an application at the token, device authorization, introspection and
+/// revocation endpoints, as it registered: a confidential client by its secret or by an assertion signed with one of its
 /// keys (`private_key_jwt`), a public client by its `client_id` alone (PKCE and the single-use
 /// code protect it instead). The client's tenant must be active.
 pub async fn authenticate_app(

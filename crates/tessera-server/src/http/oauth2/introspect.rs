@@ -1,5 +1,5 @@
-//! `POST /oauth2/introspect` (RFC 7662). A caller learns about its own tenant's tokens only:
-//! anyone else's token is simply `{"active": false}`.
+//! `POST /oauth2/introspect` (RFC 7662). A caller learns about its own tenant's tokens only (an
+//! application, about the tokens issued to it): any other token is simply `{"active": false}`.
 
 use axum::Json;
 use axum::body::Bytes;
@@ -9,9 +9,12 @@ use axum::response::{IntoResponse, Response};
 use tessera_proto::OAuthErrorBody;
 use tessera_proto::oauth2::{IntrospectionResponse, TokenConfirmation, TokenForm};
 
+use tessera_proto::OAuthErrorCode;
+
 use super::TokenCaller;
 use super::form::OAuthForm;
 use crate::context::RequestContext;
+use crate::error::OAuthError;
 use crate::state::AppState;
 
 /// Introspect an access token.
@@ -30,6 +33,14 @@ pub(super) async fn introspect(
         Err(error) => return error.into_response(),
     };
     let caller = match TokenCaller::authenticate(&state, &headers, &form, &ctx).await {
+        // RFC 7662 §2.1: the caller must be authorized; a `client_id` alone proves nothing.
+        Ok(TokenCaller::Application { public: true, .. }) => {
+            return OAuthError::new(
+                OAuthErrorCode::InvalidClient,
+                "a public client cannot introspect tokens",
+            )
+            .into_response();
+        }
         Ok(caller) => caller,
         Err(response) => return response,
     };
@@ -38,7 +49,7 @@ pub(super) async fn introspect(
         Err(error) => return error.into_response(),
     };
     let answer = match state.validate_any_access_token(token).await {
-        Ok(claims) if caller.may_see(&claims.tenant_id) => IntrospectionResponse {
+        Ok(claims) if caller.may_see(&claims) => IntrospectionResponse {
             active: true,
             scope: Some(claims.scope),
             client_id: Some(claims.client_id),

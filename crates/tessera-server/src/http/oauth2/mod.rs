@@ -19,7 +19,9 @@ mod userinfo;
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use tessera_core::TenantId;
+use tessera_core::authz::Grant;
+use tessera_core::{OAuthClientId, TenantId};
+use tessera_crypto::AccessTokenClaims;
 use tessera_proto::OAuthErrorCode;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -62,25 +64,55 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke::revoke))
 }
 
-/// Who may introspect or revoke: an agent of a tenant (client authentication), a tenant's API
-/// key, or the operator. Each sees only its own tenant's tokens.
+/// Who may introspect or revoke: an agent of a tenant (client authentication) or a tenant's API
+/// key, which see their own tenant's tokens; an application, which sees the tokens issued to it
+/// (RFC 7009 §2.1); or the operator.
 #[derive(Debug)]
 enum TokenCaller {
-    Tenant { tenant: TenantId, actor: String },
-    Operator { actor: String },
+    Tenant {
+        tenant: TenantId,
+        actor: String,
+    },
+    Application {
+        client: OAuthClientId,
+        tenant: TenantId,
+        actor: String,
+        /// Named by its `client_id` alone: it proved nothing.
+        public: bool,
+    },
+    Operator {
+        actor: String,
+    },
 }
 
 impl TokenCaller {
-    fn may_see(&self, tenant: &str) -> bool {
+    /// Whether the caller may learn about, or revoke, an access token.
+    fn may_see(&self, claims: &AccessTokenClaims) -> bool {
         match self {
             Self::Operator { .. } => true,
-            Self::Tenant { tenant: own, .. } => own.to_string() == tenant,
+            Self::Tenant { tenant, .. } => tenant.to_string() == claims.tenant_id,
+            Self::Application { client, tenant, .. } => {
+                tenant.to_string() == claims.tenant_id
+                    && claims.is_application_token()
+                    && client.to_string() == claims.client_id
+            }
+        }
+    }
+
+    /// Whether the caller may revoke a grant (by its refresh token).
+    fn may_revoke(&self, grant: &Grant) -> bool {
+        match self {
+            Self::Operator { .. } => true,
+            Self::Tenant { tenant, .. } => *tenant == grant.tenant_id,
+            Self::Application { client, .. } => *client == grant.client_id,
         }
     }
 
     fn actor(&self) -> &str {
         match self {
-            Self::Operator { actor } | Self::Tenant { actor, .. } => actor,
+            Self::Operator { actor }
+            | Self::Tenant { actor, .. }
+            | Self::Application { actor, .. } => actor,
         }
     }
 
@@ -91,6 +123,17 @@ impl TokenCaller {
         ctx: &RequestContext,
     ) -> Result<Self, Response> {
         guard_failures(state, ctx)?;
+        if client_auth::names_application(headers, form) {
+            let client = client_auth::authenticate_app(state, headers, form)
+                .await
+                .map_err(|e| client_failure(state, ctx, e))?;
+            return Ok(Self::Application {
+                client: client.id,
+                tenant: client.tenant_id,
+                actor: grants::actor(&client),
+                public: client.is_public(),
+            });
+        }
         if client_assertion::presented(form) {
             let agent = client_assertion::authenticate(state, headers, form)
                 .await

@@ -1,12 +1,17 @@
 //! `POST /oauth2/revoke` (RFC 7009). Answers 200 whether or not the token was valid, and only
-//! revokes tokens of the caller's own tenant. A revoked token is refused by every check from the
-//! moment this returns, and after restarts (the revocation is stored until the token expires).
+//! revokes tokens of the caller's own tenant — an application's, only those issued to it. A
+//! revoked token is refused by every check from the moment this returns, and after restarts (the
+//! revocation is stored until the token expires).
+//!
+//! An access token is revoked alone. A refresh token of an application's grant revokes the grant
+//! (RFC 7009 §2.1): its refresh tokens and every access token issued from it.
 
 use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use tessera_core::TenantId;
+use tessera_crypto::{SecretKind, sha256};
 use tessera_proto::OAuthErrorBody;
 use tessera_proto::oauth2::TokenForm;
 use time::OffsetDateTime;
@@ -41,6 +46,10 @@ pub(super) async fn revoke(
         Ok(token) => token,
         Err(error) => return error.into_response(),
     };
+    // `token_type_hint` is not needed: a refresh token is told by its form.
+    if SecretKind::of(token) == Some(SecretKind::GrantRefreshToken) {
+        return revoke_grant(&state, &ctx, &caller, token).await;
+    }
     // Only a token that verifies is ours to revoke; one that does not is already useless.
     let Ok(claims) = state.verify_any_signed_token(token).await else {
         return StatusCode::OK.into_response();
@@ -48,13 +57,13 @@ pub(super) async fn revoke(
     let Ok(tenant) = claims.tenant_id.parse::<TenantId>() else {
         return StatusCode::OK.into_response();
     };
-    if !caller.may_see(&claims.tenant_id) {
+    if !caller.may_see(&claims) {
         let fact = Fact::failure(
             None,
             caller.actor().to_owned(),
             "token.revoke",
             &claims.jti,
-            "other_tenant",
+            "not_the_callers",
         );
         state.audit(&ctx, fact).await;
         return StatusCode::OK.into_response();
@@ -79,5 +88,50 @@ pub(super) async fn revoke(
             ),
         )
         .await;
+    StatusCode::OK.into_response()
+}
+
+/// Revokes the grant whose refresh token `token` is, if the caller may.
+async fn revoke_grant(
+    state: &AppState,
+    ctx: &RequestContext,
+    caller: &TokenCaller,
+    token: &str,
+) -> Response {
+    let grant = match state
+        .store
+        .grant_of_refresh_token(&sha256(token.as_bytes()))
+        .await
+    {
+        Ok(Some(grant)) => grant,
+        // Unknown: nothing to revoke.
+        Ok(None) => return StatusCode::OK.into_response(),
+        Err(error) => return OAuthError::from(error).into_response(),
+    };
+    if !caller.may_revoke(&grant) {
+        let fact = Fact::failure(
+            None,
+            caller.actor().to_owned(),
+            "token.revoke",
+            grant.id,
+            "not_the_callers",
+        );
+        state.audit(ctx, fact).await;
+        return StatusCode::OK.into_response();
+    }
+    match state.store.revoke_grant(grant.id, state.clock.now()).await {
+        Ok(true) => {
+            let fact = Fact::success(
+                Some(grant.tenant_id),
+                caller.actor().to_owned(),
+                "token.revoke",
+                grant.id,
+            );
+            state.audit(ctx, fact).await;
+        }
+        // Revoked before: nothing changes.
+        Ok(false) => {}
+        Err(error) => return OAuthError::from(error).into_response(),
+    }
     StatusCode::OK.into_response()
 }

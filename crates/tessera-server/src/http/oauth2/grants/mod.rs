@@ -25,7 +25,7 @@ use crate::error::OAuthError;
 use crate::state::AppState;
 
 /// The actor of audit events about an application.
-fn actor(client: &OAuthClient) -> String {
+pub(super) fn actor(client: &OAuthClient) -> String {
     format!("client:{}", client.id)
 }
 
