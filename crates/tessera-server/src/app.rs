@@ -116,7 +116,11 @@ impl App {
         let stopped = |mut stopping: tokio::sync::watch::Receiver<bool>| async move {
             let _ = stopping.wait_for(|stop| *stop).await;
         };
-        let workers = std::thread::available_parallelism().map_or(1, usize::from);
+        let workers = self
+            .state
+            .config
+            .public_workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
         let public = crate::http::cores::serve(
             listeners.public,
             crate::http::front::MakeFront::new(&self.state, self.router()),

@@ -52,6 +52,9 @@ pub enum Registration {
 pub struct Config {
     /// Where the public listener binds.
     pub listen: SocketAddr,
+    /// Threads serving the public listener, each with its own runtime and upstream
+    /// connections; unset: one per core available to the process.
+    pub public_workers: Option<usize>,
     /// Holds the SQLite database and, in embedded mode, the master key file.
     pub data_dir: PathBuf,
     /// `postgres://…` for cluster mode; unset means SQLite in `data_dir`.
@@ -254,8 +257,9 @@ pub enum LogFormat {
 
 /// The fields of [`Config`], the only `TESSERA_*` variables read as configuration (other tools
 /// use the prefix too, and an unknown key in the file is an error).
-const FIELDS: [&str; 69] = [
+const FIELDS: [&str; 70] = [
     "listen",
+    "public_workers",
     "data_dir",
     "database_url",
     "public_url",
@@ -369,6 +373,7 @@ impl Default for Config {
             gateway_cors_origins: Vec::new(),
             gateway_trust_forwarded: false,
             internal_listen: SocketAddr::from(([127, 0, 0, 1], 8090)),
+            public_workers: None,
             redis_url: None,
             provisioning_backend: ProvisioningBackend::Process,
             provisioning_command: Vec::new(),
@@ -536,6 +541,12 @@ impl Config {
             return Err(ConfigError::Invalid(format!(
                 "gateway_cors_origins: {origin:?} is not an origin (scheme://host[:port])"
             )));
+        }
+        if self
+            .public_workers
+            .is_some_and(|workers| !(1..=256).contains(&workers))
+        {
+            return invalid("public_workers must be 1 to 256");
         }
         if self.internal_listen == self.listen && self.listen.port() != 0 {
             return invalid("internal_listen must differ from listen");
@@ -710,6 +721,23 @@ mod tests {
         keys.sort();
         fields.sort();
         assert_eq!(keys, fields);
+    }
+
+    #[test]
+    fn public_workers_are_one_to_256_or_one_per_core() {
+        for (workers, valid) in [
+            (None, true),
+            (Some(1), true),
+            (Some(256), true),
+            (Some(0), false),
+            (Some(257), false),
+        ] {
+            let config = Config {
+                public_workers: workers,
+                ..Config::default()
+            };
+            assert_eq!(config.validate().is_ok(), valid, "{workers:?}");
+        }
     }
 
     #[test]

@@ -59,6 +59,37 @@ fn header<'a>(echoed: &'a Value, name: &str) -> Vec<&'a str> {
 }
 
 #[tokio::test]
+async fn the_public_listener_runs_the_configured_number_of_workers() {
+    let runtime = TestRuntime::start().await;
+    let upstream = runtime.url();
+    let server = TestServer::start_with(move |config| {
+        config.public_workers = Some(3);
+        config.gateway_routes.push(route("/api", &upstream));
+    })
+    .await;
+    let a = server.register_tenant("A").await;
+    // Connections are dealt to the workers in turn: three new ones reach every worker.
+    for _ in 0..3 {
+        let client = reqwest::Client::new();
+        let response = client
+            .get(server.url("/api/hello"))
+            .header("x-api-key", &a.api_key)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+    }
+    // The server runs in this test's process: its threads are ours to count (a thread's name
+    // is cut to 15 bytes, `tessera-public-`).
+    let workers = std::fs::read_dir("/proc/self/task")
+        .unwrap()
+        .filter_map(|task| std::fs::read_to_string(task.ok()?.path().join("comm")).ok())
+        .filter(|name| name.starts_with("tessera-public"))
+        .count();
+    assert_eq!(workers, 3);
+}
+
+#[tokio::test]
 async fn verified_identity_replaces_what_the_client_claims() {
     let runtime = TestRuntime::start().await;
     let server = gateway_to(&runtime, Vec::new()).await;
