@@ -136,9 +136,10 @@ pub fn names_application(headers: &HeaderMap, form: &OAuthForm) -> bool {
 }
 
 /// Authenticates an application at the token, device authorization, introspection and
-/// revocation endpoints, as it registered: a confidential client by its secret or by an assertion signed with one of its
-/// keys (`private_key_jwt`), a public client by its `client_id` alone (PKCE and the single-use
-/// code protect it instead). The client's tenant must be active.
+/// revocation endpoints, as it registered: a confidential client by its secret or by an
+/// assertion signed with one of its keys (`private_key_jwt`), a public client by its
+/// `client_id` alone (PKCE and the single-use code protect it instead). The client's tenant
+/// must be active.
 pub async fn authenticate_app(
     state: &AppState,
     headers: &HeaderMap,

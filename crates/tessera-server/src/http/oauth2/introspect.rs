@@ -6,10 +6,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use tessera_proto::OAuthErrorBody;
 use tessera_proto::oauth2::{IntrospectionResponse, TokenConfirmation, TokenForm};
-
-use tessera_proto::OAuthErrorCode;
+use tessera_proto::{OAuthErrorBody, OAuthErrorCode};
 
 use super::TokenCaller;
 use super::form::OAuthForm;
