@@ -126,6 +126,21 @@ async fn an_access_token_is_revoked_alone_and_only_by_whom_it_was_issued_to() {
         .await
         .expect("revoking an access token leaves the grant");
 
+    // An agent of the tenant has no say over an application's grant.
+    let agent = server.create_agent(&a, &[]).await;
+    let by_agent = server
+        .http
+        .post(server.url("/oauth2/revoke"))
+        .basic_auth(&agent.id, Some(&agent.client_secret))
+        .form(&[("token", refresh_token.as_str())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(by_agent.status(), 200);
+    let refresh_token = refreshes(&server, &app, &refresh_token)
+        .await
+        .expect("an agent cannot revoke an application's grant");
+
     // The tenant's API key may revoke the grants of the tenant's applications; another
     // tenant's may not.
     revoke_with_key(&server, &b.api_key, &refresh_token).await;

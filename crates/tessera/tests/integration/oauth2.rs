@@ -352,6 +352,36 @@ async fn revocation_is_immediate_and_tenant_bound() {
 }
 
 #[tokio::test]
+async fn an_agent_revokes_its_own_tokens_only_and_introspects_its_tenants() {
+    let server = TestServer::start().await;
+    let a = server.register_tenant("A").await;
+    let agent = server.create_agent(&a, &[]).await;
+    let peer = server.create_agent(&a, &[]).await;
+    let token = server.token(&agent, None).await;
+    let as_peer = |path: &str| {
+        server
+            .http
+            .post(server.url(path))
+            .basic_auth(&peer.id, Some(&peer.client_secret))
+            .form(&[("token", token.as_str())])
+            .send()
+    };
+
+    // Another agent of the tenant may look at the token (it may be the resource it is
+    // presented to) but not revoke it (RFC 7009 §2.1: it was not issued to it).
+    let introspected: Value = as_peer("/oauth2/introspect")
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(introspected["active"], true);
+    assert_eq!(as_peer("/oauth2/revoke").await.unwrap().status(), 200);
+    assert!(server.is_active(&token).await);
+    assert_eq!(server.count_rows("revoked_tokens").await, 0);
+}
+
+#[tokio::test]
 async fn deleting_or_disabling_the_agent_deactivates_its_tokens() {
     let server = TestServer::start().await;
     let a = server.register_tenant("A").await;

@@ -19,8 +19,9 @@ mod userinfo;
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
+use tessera_core::agent::Agent;
 use tessera_core::authz::Grant;
-use tessera_core::{OAuthClientId, TenantId};
+use tessera_core::{AgentId, OAuthClientId, TenantId};
 use tessera_crypto::AccessTokenClaims;
 use tessera_proto::OAuthErrorCode;
 use utoipa_axum::router::OpenApiRouter;
@@ -64,15 +65,23 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(revoke::revoke))
 }
 
-/// Who may introspect or revoke: an agent of a tenant (client authentication) or a tenant's API
-/// key, which see their own tenant's tokens; an application, which sees the tokens issued to it
-/// (RFC 7009 §2.1); or the operator.
+/// Who may introspect or revoke. A client revokes only what was issued to it (RFC 7009
+/// §2.1); a tenant's API key, everything of its tenant.
 #[derive(Debug)]
 enum TokenCaller {
-    Tenant {
+    /// A tenant's API key: every token and grant of the tenant.
+    TenantKey {
         tenant: TenantId,
         actor: String,
     },
+    /// An agent (client authentication): it introspects its tenant's tokens (it may be the
+    /// resource they are presented to) and revokes its own.
+    Agent {
+        agent: AgentId,
+        tenant: TenantId,
+        actor: String,
+    },
+    /// An application: the tokens and grants issued to it.
     Application {
         client: OAuthClientId,
         tenant: TenantId,
@@ -86,11 +95,13 @@ enum TokenCaller {
 }
 
 impl TokenCaller {
-    /// Whether the caller may learn about, or revoke, an access token.
+    /// Whether the caller may learn about an access token.
     fn may_see(&self, claims: &AccessTokenClaims) -> bool {
         match self {
             Self::Operator { .. } => true,
-            Self::Tenant { tenant, .. } => tenant.to_string() == claims.tenant_id,
+            Self::TenantKey { tenant, .. } | Self::Agent { tenant, .. } => {
+                tenant.to_string() == claims.tenant_id
+            }
             Self::Application { client, tenant, .. } => {
                 tenant.to_string() == claims.tenant_id
                     && claims.is_application_token()
@@ -99,20 +110,40 @@ impl TokenCaller {
         }
     }
 
+    /// Whether the caller may revoke an access token.
+    fn may_revoke(&self, claims: &AccessTokenClaims) -> bool {
+        match self {
+            Self::Agent { agent, tenant, .. } => {
+                tenant.to_string() == claims.tenant_id && agent.to_string() == claims.client_id
+            }
+            _ => self.may_see(claims),
+        }
+    }
+
     /// Whether the caller may revoke a grant (by its refresh token).
-    fn may_revoke(&self, grant: &Grant) -> bool {
+    fn may_revoke_grant(&self, grant: &Grant) -> bool {
         match self {
             Self::Operator { .. } => true,
-            Self::Tenant { tenant, .. } => *tenant == grant.tenant_id,
+            Self::TenantKey { tenant, .. } => *tenant == grant.tenant_id,
             Self::Application { client, .. } => *client == grant.client_id,
+            Self::Agent { .. } => false,
         }
     }
 
     fn actor(&self) -> &str {
         match self {
             Self::Operator { actor }
-            | Self::Tenant { actor, .. }
+            | Self::TenantKey { actor, .. }
+            | Self::Agent { actor, .. }
             | Self::Application { actor, .. } => actor,
+        }
+    }
+
+    fn agent(agent: &Agent) -> Self {
+        Self::Agent {
+            agent: agent.id,
+            tenant: agent.tenant_id,
+            actor: format!("agent:{}", agent.id),
         }
     }
 
@@ -138,10 +169,7 @@ impl TokenCaller {
             let agent = client_assertion::authenticate(state, headers, form)
                 .await
                 .map_err(|e| client_failure(state, ctx, e))?;
-            return Ok(Self::Tenant {
-                tenant: agent.tenant_id,
-                actor: format!("agent:{}", agent.id),
-            });
+            return Ok(Self::agent(&agent));
         }
         if let Some(presented) =
             Presented::read(headers, form).map_err(IntoResponse::into_response)?
@@ -150,16 +178,13 @@ impl TokenCaller {
                 .authenticate(state)
                 .await
                 .map_err(|e| client_failure(state, ctx, e))?;
-            return Ok(Self::Tenant {
-                tenant: agent.tenant_id,
-                actor: format!("agent:{}", agent.id),
-            });
+            return Ok(Self::agent(&agent));
         }
         match state.authenticate(headers, ctx).await? {
             principal @ Principal::Operator { .. } => Ok(Self::Operator {
                 actor: principal.actor(),
             }),
-            principal @ Principal::TenantKey { tenant_id, .. } => Ok(Self::Tenant {
+            principal @ Principal::TenantKey { tenant_id, .. } => Ok(Self::TenantKey {
                 tenant: tenant_id,
                 actor: principal.actor(),
             }),

@@ -1,7 +1,7 @@
-//! `POST /oauth2/revoke` (RFC 7009). Answers 200 whether or not the token was valid, and only
-//! revokes tokens of the caller's own tenant — an application's, only those issued to it. A
-//! revoked token is refused by every check from the moment this returns, and after restarts (the
-//! revocation is stored until the token expires).
+//! `POST /oauth2/revoke` (RFC 7009). Answers 200 whether or not the token was valid. A client
+//! (an agent, an application) revokes only the tokens issued to it; a tenant's API key, any of
+//! its tenant's. A revoked token is refused by every check from the moment this returns, and
+//! after restarts (the revocation is stored until the token expires).
 //!
 //! An access token is revoked alone. A refresh token of an application's grant revokes the grant
 //! (RFC 7009 §2.1): its refresh tokens and every access token issued from it.
@@ -57,7 +57,7 @@ pub(super) async fn revoke(
     let Ok(tenant) = claims.tenant_id.parse::<TenantId>() else {
         return StatusCode::OK.into_response();
     };
-    if !caller.may_see(&claims) {
+    if !caller.may_revoke(&claims) {
         let fact = Fact::failure(
             None,
             caller.actor().to_owned(),
@@ -108,7 +108,7 @@ async fn revoke_grant(
         Ok(None) => return StatusCode::OK.into_response(),
         Err(error) => return OAuthError::from(error).into_response(),
     };
-    if !caller.may_revoke(&grant) {
+    if !caller.may_revoke_grant(&grant) {
         let fact = Fact::failure(
             None,
             caller.actor().to_owned(),
