@@ -277,8 +277,8 @@ pub trait AuthorizationStore: Send + Sync {
     /// The grant a refresh token belongs to (whatever the token's state), to check a request
     /// against it before the token is used up.
     async fn grant_of_refresh_token(&self, hash: &[u8; 32]) -> StoreResult<Option<Grant>>;
-    /// Revokes a live grant: its refresh tokens and every access token issued from it stop
-    /// working. False when the grant was not live.
+    /// Revokes a grant: its refresh tokens and every access token issued from it stop working.
+    /// False when it was revoked before (or does not exist).
     async fn revoke_grant(&self, id: GrantId, at: OffsetDateTime) -> StoreResult<bool>;
     /// Binds a grant not yet bound to the DPoP key thumbprinted `jkt`; a bound grant keeps its
     /// key.

@@ -136,7 +136,7 @@ async fn read_grant(conn: &mut AnyConnection, id: &str) -> StoreResult<Option<Gr
     .transpose()
 }
 
-/// Whether the grant was live (and is revoked now).
+/// Whether the grant was not revoked before (and is now).
 async fn revoke_grant(
     conn: &mut AnyConnection,
     id: GrantId,
