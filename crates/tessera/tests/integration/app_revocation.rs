@@ -6,7 +6,9 @@ use reqwest::Response;
 use serde_json::{Value, json};
 use tessera_testkit::TestServer;
 
-use crate::authorize::{App, code_with, oauth_error, person, redeem, redeem_form, register_client};
+use crate::authorize::{
+    App, code_with, oauth_error, person, redeem, redeem_form, refresh, register_client,
+};
 use crate::support::expect_json;
 
 /// Signs the person in to `app` and returns its first access and refresh tokens.
@@ -21,13 +23,7 @@ async fn tokens(server: &TestServer, app: &App, cookie: &str) -> (String, String
 
 /// `path` called by `app`, authenticated as it registered (Basic, or its client_id alone).
 async fn as_app(server: &TestServer, app: &App, path: &str, form: &[(&str, &str)]) -> Response {
-    let mut request = server.http.post(server.url(path));
-    let mut fields = form.to_vec();
-    match &app.secret {
-        Some(secret) => request = request.basic_auth(&app.client_id, Some(secret)),
-        None => fields.push(("client_id", app.client_id.as_str())),
-    }
-    request.form(&fields).send().await.unwrap()
+    app.post(server, path, form).send().await.unwrap()
 }
 
 async fn revoke(server: &TestServer, app: &App, token: &str) {
@@ -52,16 +48,7 @@ async fn introspect(server: &TestServer, app: &App, token: &str) -> Response {
 }
 
 async fn refreshes(server: &TestServer, app: &App, refresh_token: &str) -> Option<String> {
-    let response = as_app(
-        server,
-        app,
-        "/oauth2/token",
-        &[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", refresh_token),
-        ],
-    )
-    .await;
+    let response = refresh(server, app, refresh_token).await;
     if response.status() != 200 {
         oauth_error(response, 400, "invalid_grant").await;
         return None;

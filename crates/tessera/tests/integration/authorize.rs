@@ -24,6 +24,28 @@ pub(crate) struct App {
     pub(crate) secret: Option<String>,
 }
 
+impl App {
+    /// A form `POST` to `path` with the client authenticated as it registered: Basic with its
+    /// secret, or its `client_id` in the form when it is public.
+    pub(crate) fn post(
+        &self,
+        server: &TestServer,
+        path: &str,
+        form: &[(&str, &str)],
+    ) -> reqwest::RequestBuilder {
+        let request = server.http.post(server.url(path));
+        let mut fields = form.to_vec();
+        let request = match &self.secret {
+            Some(secret) => request.basic_auth(&self.client_id, Some(secret)),
+            None => {
+                fields.push(("client_id", self.client_id.as_str()));
+                request
+            }
+        };
+        request.form(&fields)
+    }
+}
+
 pub(crate) async fn register_client(server: &TestServer, tenant: &TestTenant, public: bool) -> App {
     let created = expect_json(
         call(
@@ -159,24 +181,20 @@ pub(crate) async fn code_with(
 }
 
 pub(crate) async fn redeem(server: &TestServer, app: &App, form: &[(&str, &str)]) -> Response {
-    let mut request = server.http.post(server.url("/oauth2/token"));
     let mut fields = vec![("grant_type", "authorization_code")];
     fields.extend_from_slice(form);
-    match &app.secret {
-        Some(secret) => request = request.basic_auth(&app.client_id, Some(secret)),
-        None => fields.push(("client_id", app.client_id.as_str())),
-    }
-    request.form(&fields).send().await.unwrap()
+    app.post(server, "/oauth2/token", &fields)
+        .send()
+        .await
+        .unwrap()
 }
 
-async fn refresh(server: &TestServer, app: &App, token: &str) -> Response {
-    let mut request = server.http.post(server.url("/oauth2/token"));
-    let mut fields = vec![("grant_type", "refresh_token"), ("refresh_token", token)];
-    match &app.secret {
-        Some(secret) => request = request.basic_auth(&app.client_id, Some(secret)),
-        None => fields.push(("client_id", app.client_id.as_str())),
-    }
-    request.form(&fields).send().await.unwrap()
+pub(crate) async fn refresh(server: &TestServer, app: &App, token: &str) -> Response {
+    let fields = [("grant_type", "refresh_token"), ("refresh_token", token)];
+    app.post(server, "/oauth2/token", &fields)
+        .send()
+        .await
+        .unwrap()
 }
 
 pub(crate) async fn oauth_error(response: Response, status: u16, code: &str) {

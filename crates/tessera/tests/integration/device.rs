@@ -16,13 +16,10 @@ use crate::support::{call, expect_json, jwt_parts};
 const GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 async fn start(server: &TestServer, app: &App, form: &[(&str, &str)]) -> Response {
-    let mut request = server.http.post(server.url("/oauth2/device_authorization"));
-    let mut fields = form.to_vec();
-    match &app.secret {
-        Some(secret) => request = request.basic_auth(&app.client_id, Some(secret)),
-        None => fields.push(("client_id", app.client_id.as_str())),
-    }
-    request.form(&fields).send().await.unwrap()
+    app.post(server, "/oauth2/device_authorization", form)
+        .send()
+        .await
+        .unwrap()
 }
 
 async fn poll(server: &TestServer, app: &App, device_code: &str) -> Response {

@@ -43,16 +43,11 @@ async fn app_token(
     form: &[(&str, &str)],
     proof: Option<&str>,
 ) -> reqwest::Response {
-    let mut request = server.http.post(server.url("/oauth2/token"));
-    let mut fields = form.to_vec();
-    match &app.secret {
-        Some(secret) => request = request.basic_auth(&app.client_id, Some(secret)),
-        None => fields.push(("client_id", app.client_id.as_str())),
-    }
+    let mut request = app.post(server, "/oauth2/token", form);
     if let Some(proof) = proof {
         request = request.header("dpop", proof);
     }
-    request.form(&fields).send().await.unwrap()
+    request.send().await.unwrap()
 }
 
 /// A proof of `POST /oauth2/token` by `key`, with the server's `nonce` when given.
