@@ -58,15 +58,7 @@ pub(super) async fn revoke(
         return StatusCode::OK.into_response();
     };
     if !caller.may_revoke(&claims) {
-        let fact = Fact::failure(
-            None,
-            caller.actor().to_owned(),
-            "token.revoke",
-            &claims.jti,
-            "not_the_callers",
-        );
-        state.audit(&ctx, fact).await;
-        return StatusCode::OK.into_response();
+        return not_the_callers(&state, &ctx, &caller, &claims.jti).await;
     }
     let expires_at =
         OffsetDateTime::from_unix_timestamp(claims.exp).unwrap_or_else(|_| state.clock.now());
@@ -77,17 +69,7 @@ pub(super) async fn revoke(
     {
         return OAuthError::from(error).into_response();
     }
-    state
-        .audit(
-            &ctx,
-            Fact::success(
-                Some(tenant),
-                caller.actor().to_owned(),
-                "token.revoke",
-                &claims.jti,
-            ),
-        )
-        .await;
+    revoked(&state, &ctx, &caller, tenant, &claims.jti).await;
     StatusCode::OK.into_response()
 }
 
@@ -109,29 +91,49 @@ async fn revoke_grant(
         Err(error) => return OAuthError::from(error).into_response(),
     };
     if !caller.may_revoke_grant(&grant) {
-        let fact = Fact::failure(
-            None,
-            caller.actor().to_owned(),
-            "token.revoke",
-            grant.id,
-            "not_the_callers",
-        );
-        state.audit(ctx, fact).await;
-        return StatusCode::OK.into_response();
+        return not_the_callers(state, ctx, caller, grant.id).await;
     }
     match state.store.revoke_grant(grant.id, state.clock.now()).await {
-        Ok(true) => {
-            let fact = Fact::success(
-                Some(grant.tenant_id),
-                caller.actor().to_owned(),
-                "token.revoke",
-                grant.id,
-            );
-            state.audit(ctx, fact).await;
-        }
+        Ok(true) => revoked(state, ctx, caller, grant.tenant_id, grant.id).await,
         // Revoked before: nothing changes.
         Ok(false) => {}
         Err(error) => return OAuthError::from(error).into_response(),
     }
+    StatusCode::OK.into_response()
+}
+
+/// Audits a revocation (of a token by its `jti`, or of a grant by its id).
+async fn revoked(
+    state: &AppState,
+    ctx: &RequestContext,
+    caller: &TokenCaller,
+    tenant: TenantId,
+    target: impl ToString,
+) {
+    let fact = Fact::success(
+        Some(tenant),
+        caller.actor().to_owned(),
+        "token.revoke",
+        target,
+    );
+    state.audit(ctx, fact).await;
+}
+
+/// The caller may not revoke `target`: audited, and answered 200 all the same, as a token that
+/// is not valid is (RFC 7009 §2.2).
+async fn not_the_callers(
+    state: &AppState,
+    ctx: &RequestContext,
+    caller: &TokenCaller,
+    target: impl ToString,
+) -> Response {
+    let fact = Fact::failure(
+        None,
+        caller.actor().to_owned(),
+        "token.revoke",
+        target,
+        "not_the_callers",
+    );
+    state.audit(ctx, fact).await;
     StatusCode::OK.into_response()
 }
