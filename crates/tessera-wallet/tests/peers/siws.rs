@@ -180,7 +180,7 @@ fn malformed_signatures_are_refused() {
     assert_eq!(bytes.len(), 64);
     // Too short and too long, encoded as such: appending a character to the text did not
     // always change the decoded length (a signature whose first byte is small still decoded
-    // to 64 bytes). Neither is 86 characters long either, which base64 would read as 64 bytes
+    // to 64 bytes). Nor is either 86 characters long, which base64 would read as 64 bytes
     // (63 bytes in base58 may be).
     let short = bs58::encode(&bytes[..32]).into_string();
     let long = bs58::encode([bytes.as_slice(), &[7]].concat()).into_string();
